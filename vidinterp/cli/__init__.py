@@ -1,0 +1,78 @@
+"""The `vidinterp` command: one Typer app, one module per subcommand.
+
+Each subcommand module exposes `register(app)`; `main()` turns user-facing errors into one line on stderr
+and a non-zero exit status, and keeps stdout free for video data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+import typer
+
+from vidinterp.errors import VidinterpError
+
+# Subcommand modules, in the order `vidinterp --help` lists them.
+COMMAND_MODULES = ("upsample", "train", "eval", "bench", "doctor")
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="vidinterp",
+        help=(
+            "Video frame interpolation. Turn 24/30 fps footage into 60/120 fps or slow motion, "
+            "train interpolation models on your own videos, and measure their quality and speed.\n\n"
+            "Use '-' as a path to read from stdin or write to stdout, so vidinterp fits between two "
+            "ffmpeg processes."
+        ),
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+    ) -> None:
+        if version:
+            from vidinterp import __version__
+
+            typer.echo(f"vidinterp {__version__}", err=True)
+            raise typer.Exit()
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"vidinterp.cli.{name}").register(app)
+    return app
+
+
+def error(message: str) -> None:
+    """Print a user-facing error line on stderr (never stdout: it may carry video)."""
+    sys.stderr.write(f"vidinterp: error: {message}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    command = typer.main.get_command(build_app())
+    try:
+        command.main(args=argv, prog_name="vidinterp", standalone_mode=False)
+    except VidinterpError as exc:
+        error(str(exc))
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        error("interrupted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        error("interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `| head`); nothing useful left to say.
+        sys.exit(1)

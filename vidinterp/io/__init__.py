@@ -1,0 +1,1 @@
+"""Video input and output with PyAV: decoding with presentation times, encoding with audio and metadata."""
