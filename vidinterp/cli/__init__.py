@@ -58,7 +58,13 @@ def error(message: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(build_app())
     try:
-        command.main(args=argv, prog_name="vidinterp", standalone_mode=False)
+        # Without standalone mode click *returns* the exit code of a typer.Exit (Typer turns Ctrl-C inside a
+        # command into Exit(130)), so pass a non-zero return on to the shell.
+        status = command.main(args=argv, prog_name="vidinterp", standalone_mode=False)
+        if isinstance(status, int) and status:
+            if status == 130:
+                error("interrupted")
+            sys.exit(status)
     except VidinterpError as exc:
         error(str(exc))
         sys.exit(exc.exit_code)

@@ -1,0 +1,143 @@
+"""run_threaded: results in order, errors from any stage reach the caller unchanged, no thread outlives the call."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+import torch
+
+from vidinterp.pipeline import configure_torch_threads, run_threaded
+
+
+class StageError(Exception):
+    """A failure planted in one stage."""
+
+
+def worker_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("vidinterp-") and t.is_alive()]
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads():
+    yield
+    deadline = time.monotonic() + 3
+    while worker_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker_threads() == []
+
+
+def doubled(items):
+    for item in items:
+        yield 2 * item
+
+
+def test_results_arrive_in_order():
+    out = []
+    run_threaded(range(500), doubled, out.append, queue_size=4)
+    assert out == [2 * i for i in range(500)]
+
+
+def test_source_does_not_run_far_ahead_of_a_slow_sink():
+    pulled = []
+    lead = []
+
+    def source():
+        for i in range(60):
+            pulled.append(i)
+            yield i
+
+    def sink(item):
+        lead.append(len(pulled) - item)
+        time.sleep(0.002)
+
+    run_threaded(source(), doubled, lambda x: sink(x // 2), queue_size=3)
+    # bounded queues: decode stays at most two queues (plus the items in hand) ahead of encode
+    assert max(lead) <= 2 * 3 + 4
+
+
+def test_failing_source_raises_original_and_process_sees_no_normal_end():
+    error = StageError("decoder broke")
+    finished_normally = []
+
+    def source():
+        yield from range(5)
+        raise error
+
+    def process(items):
+        for item in items:
+            yield item
+        finished_normally.append(True)  # a truncated input must not look like a complete one
+
+    with pytest.raises(StageError) as caught:
+        run_threaded(source(), process, lambda item: None)
+    assert caught.value is error
+    assert finished_normally == []
+
+
+def test_failing_sink_stops_an_endless_source():
+    error = StageError("encoder broke")
+    calls = []
+
+    def sink(item):
+        calls.append(item)
+        if len(calls) == 10:
+            raise error
+
+    start = time.monotonic()
+    with pytest.raises(StageError) as caught:
+        run_threaded(itertools.count(), doubled, sink)
+    assert caught.value is error
+    assert time.monotonic() - start < 5
+
+
+def test_failing_process_raises_and_stops_workers():
+    def process(items):
+        for item in items:
+            if item == 20:
+                raise StageError("model broke")
+            yield item
+
+    with pytest.raises(StageError, match="model broke"):
+        run_threaded(itertools.count(), process, lambda item: None)
+
+
+def test_keyboard_interrupt_in_the_caller_stops_everything():
+    def process(items):
+        for item in items:
+            if item == 50:
+                raise KeyboardInterrupt
+            yield item
+
+    with pytest.raises(KeyboardInterrupt):
+        run_threaded(itertools.count(), process, lambda item: time.sleep(0.001))
+
+
+def test_stuck_sink_does_not_hang_the_caller_when_the_source_fails():
+    release = threading.Event()
+
+    def sink(item):
+        release.wait(10)  # a stuck encoder
+
+    def source():
+        yield from range(3)
+        raise StageError("decoder broke")
+
+    start = time.monotonic()
+    try:
+        with pytest.raises(StageError, match="decoder broke"):
+            run_threaded(source(), doubled, sink, queue_size=1)
+        assert time.monotonic() - start < 5
+    finally:
+        release.set()  # let the daemon thread finish so the autouse check sees it gone
+
+
+def test_configure_torch_threads():
+    before = torch.get_num_threads()
+    try:
+        count = configure_torch_threads("cpu")
+        assert count >= 1 and torch.get_num_threads() == count
+    finally:
+        torch.set_num_threads(before)

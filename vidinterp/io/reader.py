@@ -1,0 +1,281 @@
+"""Decode a video (file or stdin) into RGB `VideoFrame`s with exact presentation times.
+
+`open_video(path)` probes the input, decodes the first frames up front (so a file that is not a video, has
+no video stream or has only one frame fails at once with one clear sentence) and then streams the rest:
+memory does not grow with the length of the video.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import av
+import numpy as np
+
+from vidinterp.errors import VidinterpError
+from vidinterp.io.frames import VideoFrame
+
+log = logging.getLogger("vidinterp.io")
+
+#: --input-format short names → ffmpeg demuxer names
+INPUT_FORMATS = {"y4m": "yuv4mpegpipe", "mkv": "matroska", "ts": "mpegts"}
+
+
+@dataclass(frozen=True)
+class ColourInfo:
+    """Colour tags of the source, as ffmpeg's AVCOL_* integers (2 = unspecified, 0 = unspecified range).
+
+    primaries/transfer/matrix: e.g. 1 = BT.709, 9 = BT.2020; range: 1 = limited (TV/MPEG), 2 = full (PC/JPEG).
+    """
+
+    primaries: int = 2
+    transfer: int = 2
+    matrix: int = 2
+    range: int = 0
+
+    @property
+    def is_specified(self) -> bool:
+        return (self.primaries, self.transfer, self.matrix, self.range) != (2, 2, 2, 0)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the video stream says about itself (read once, before decoding starts)."""
+
+    width: int
+    height: int
+    frame_rate: Fraction  # average frames per second
+    time_base: Fraction
+    duration: Fraction | None  # seconds, if the container knows
+    frame_count: int | None  # estimate: from the container's index or duration × rate
+    bit_depth: int  # bits per sample of the coded pixel format (8, 10, 12, ...)
+    pix_fmt: str
+    colour: ColourInfo = field(default_factory=ColourInfo)
+    rotation: int = 0  # degrees counter-clockwise the picture is turned for display (display matrix)
+    has_audio: bool = False
+    container_format: str = ""
+    codec: str = ""
+
+    @property
+    def rgb_format(self) -> str:
+        """The RGB layout frames are decoded to: rgb24 for 8-bit sources, rgb48le (uint16) for deeper ones."""
+        return "rgb24" if self.bit_depth <= 8 else "rgb48le"
+
+
+class _PipeInput:
+    """A read-only, non-seekable view of a binary stream, so the demuxer never tries to seek a pipe."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+
+def _bit_depth(pix_fmt: str) -> int:
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except Exception:
+        return 8
+
+
+def _describe(path: str | Path) -> str:
+    return "stdin" if str(path) == "-" else f"'{path}'"
+
+
+class VideoReader:
+    """An open video: `info` about its video stream and `frames()` to decode them in presentation order.
+
+    Use as a context manager (or call `close()`). `path` is kept so that the writer can re-open a file to
+    copy its audio.
+    """
+
+    def __init__(self, path: str | Path, input_format: str | None = None) -> None:
+        self.path = path if str(path) == "-" else Path(path)
+        self.is_pipe = str(path) == "-"
+        #: packets the decoder rejected as corrupt (skipped with a warning)
+        self.corrupt_packets = 0
+        #: from a pipe, audio cannot be read a second time: its packets are handed to the writer through this
+        #: queue as the video is demuxed (it holds only the audio of the frames in flight, see `audio_packets`)
+        self.audio_queue: queue.Queue = queue.Queue()
+        self.audio_finished = False
+        self._container = self._open(path, input_format)
+        try:
+            streams = self._container.streams.video
+            if not streams:
+                raise VidinterpError(f"{_describe(path)} has no video stream")
+            self._stream = streams[0]
+            self._stream.thread_type = "AUTO"
+            self._decoded = self._decode()
+            self._peeked: list[av.VideoFrame] = []
+            if not self.peek(1):
+                raise VidinterpError(f"{_describe(path)} has a video stream but no frame could be decoded from it")
+            self.info = self._read_info(self._peeked[0])
+            first = self._peeked[0]
+            #: source time (seconds) of the first frame; output time 0 maps to it (the audio is shifted to match)
+            self.start_time = Fraction(first.pts) * Fraction(first.time_base) if first.pts is not None and first.time_base else Fraction(0)
+        except BaseException:
+            self._container.close()
+            raise
+        self._first_pts: int | None = None
+
+    # -- opening --------------------------------------------------------------------------------------
+    @staticmethod
+    def _open(path: str | Path, input_format: str | None) -> av.container.InputContainer:
+        fmt = INPUT_FORMATS.get(input_format, input_format) if input_format else None
+        if str(path) == "-":
+            target: object = _PipeInput(sys.stdin.buffer)
+        else:
+            file = Path(path)
+            if not file.exists():
+                raise VidinterpError(f"input file not found: {path}")
+            if file.is_dir():
+                raise VidinterpError(f"input is a folder, not a video file: {path}")
+            target = str(file)
+        try:
+            return av.open(target, "r", format=fmt)
+        except av.error.PermissionError:
+            raise VidinterpError(f"no permission to read {_describe(path)}") from None
+        except av.error.FFmpegError as exc:  # (InvalidDataError is also a ValueError: catch it first)
+            hint = " (for stdin, pass --input-format, e.g. y4m, nut, matroska, mpegts)" if str(path) == "-" else ""
+            raise VidinterpError(f"{_describe(path)} is not a video ffmpeg can read ({exc.strerror}){hint}") from None
+        except ValueError as exc:  # unknown --input-format
+            raise VidinterpError(f"cannot read {_describe(path)}: {exc}") from None
+
+    def _read_info(self, first: av.VideoFrame) -> VideoInfo:
+        stream = self._stream
+        cc = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or cc.framerate
+        rate = Fraction(rate) if rate else Fraction(25)
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = Fraction(stream.duration) * stream.time_base
+        elif self._container.duration is not None and self._container.duration > 0:
+            duration = Fraction(self._container.duration, av.time_base)
+        frame_count = stream.frames or (round(duration * rate) if duration else None)
+        pix_fmt = first.format.name
+        colour = ColourInfo(
+            primaries=int(first.color_primaries),
+            transfer=int(first.color_trc),
+            matrix=int(first.colorspace),
+            range=int(first.color_range),
+        )
+        try:
+            rotation = int(round(first.rotation or 0))
+        except Exception:
+            rotation = 0
+        return VideoInfo(
+            width=first.width,
+            height=first.height,
+            frame_rate=rate,
+            time_base=Fraction(stream.time_base) if stream.time_base else 1 / rate,
+            duration=duration,
+            frame_count=frame_count or None,
+            bit_depth=_bit_depth(pix_fmt),
+            pix_fmt=pix_fmt,
+            colour=colour,
+            rotation=rotation,
+            has_audio=bool(self._container.streams.audio),
+            container_format=self._container.format.name,
+            codec=cc.name,
+        )
+
+    # -- decoding -------------------------------------------------------------------------------------
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames; a packet the decoder rejects is skipped (counted, warned once), not fatal."""
+        audio = list(self._container.streams.audio) if self.is_pipe else []
+        demux = self._container.demux(self._stream, *audio)
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                self.audio_finished = True
+                return
+            except av.error.FFmpegError as exc:
+                # The container itself is damaged past this point: keep what was decoded, say so.
+                log.warning("stopped reading at damaged data in %s (%s); the rest of the video is skipped", _describe(self.path), exc.strerror)
+                self.audio_finished = True
+                return
+            if packet.stream.type == "audio":
+                if packet.size:
+                    self.audio_queue.put(packet)
+                continue
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self.corrupt_packets += 1
+                if self.corrupt_packets == 1:
+                    log.warning("skipping damaged video data in %s (%s); the frames around it are held", _describe(self.path), exc.strerror)
+                continue
+            yield from frames
+
+    def peek(self, count: int) -> list[av.VideoFrame]:
+        """Decode up to `count` frames ahead without consuming them (fewer if the video is shorter)."""
+        while len(self._peeked) < count:
+            frame = next(self._decoded, None)
+            if frame is None:
+                break
+            self._peeked.append(frame)
+        return self._peeked[:count]
+
+    def require_frames(self, count: int) -> None:
+        """Fail with a clear message unless the video has at least `count` frames."""
+        have = len(self.peek(count))
+        if have < count:
+            raise VidinterpError(f"{_describe(self.path)} has only {have} frame{'s' if have != 1 else ''}; at least {count} are needed")
+
+    def _raw_frames(self) -> Iterator[av.VideoFrame]:
+        while self._peeked:
+            yield self._peeked.pop(0)
+        yield from self._decoded
+
+    def frames(self) -> Iterator[VideoFrame]:
+        """RGB frames in presentation order; `time` is seconds since the first frame, from the PTS.
+
+        Frames whose time does not move forward (duplicate or broken timestamps) are dropped, so times are
+        strictly increasing.
+        """
+        rgb_format = self.info.rgb_format
+        index = 0
+        last_time: Fraction | None = None
+        for raw in self._raw_frames():
+            time = self._frame_time(raw, index)
+            if last_time is not None and time <= last_time:
+                continue
+            last_time = time
+            image = raw.to_ndarray(format=rgb_format, src_color_range=raw.color_range or None)
+            yield VideoFrame(image=np.ascontiguousarray(image), time=time, index=index)
+            index += 1
+
+    def audio_streams(self) -> list:
+        """The input's audio streams (for the writer to copy or re-encode)."""
+        return list(self._container.streams.audio)
+
+    def _frame_time(self, frame: av.VideoFrame, index: int) -> Fraction:
+        pts = frame.pts
+        if pts is None or frame.time_base is None:
+            return Fraction(index) / self.info.frame_rate
+        if self._first_pts is None:
+            self._first_pts = pts
+        return Fraction(pts - self._first_pts) * Fraction(frame.time_base)
+
+    # -- lifetime -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_video(path: str | Path, input_format: str | None = None) -> VideoReader:
+    """Open a video file, or stdin for '-' (`input_format` names the demuxer when probing is not enough)."""
+    return VideoReader(path, input_format)
