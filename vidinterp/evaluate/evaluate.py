@@ -1,0 +1,226 @@
+"""Score an interpolator on triplet datasets (t = 0.5) and on videos (frame-drop protocol).
+
+Every prediction goes through `Interpolator.interpolate`/`prepare`+`synthesize`, the same padding and
+cropping path as production, and is quantized like a saved frame before it is scored (see `metrics`).
+Time per item is the interpolation alone (prepare + synthesize, device synchronised), not decoding or scoring.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+
+from vidinterp.errors import VidinterpError
+from vidinterp.evaluate import metrics
+from vidinterp.evaluate.framedrop import DropGroup, compared_frame_count, drop_groups
+from vidinterp.evaluate.images import read_image
+from vidinterp.evaluate.layouts import EvalSet, Triplet, TripletSet, VideoItem
+from vidinterp.evaluate.perceptual import LpipsMetric
+from vidinterp.evaluate.visualize import save_comparison
+from vidinterp.interpolators.base import Interpolator
+
+
+@dataclass
+class ItemResult:
+    """Scores of one interpolated frame (PSNR dB, SSIM, MAE and LPIPS on 0..255 inputs; seconds of interpolation)."""
+
+    name: str
+    t: float
+    psnr: float
+    ssim: float
+    mae: float
+    seconds: float
+    lpips: float | None = None
+
+
+@dataclass
+class SetResult:
+    """All item scores of one dataset or video, plus the video's temporal error (None for triplet sets)."""
+
+    name: str
+    kind: str  # "triplets" or "video"
+    layout: str
+    path: str
+    items: list[ItemResult] = field(default_factory=list)
+    temporal_error: float | None = None
+    _temporal_parts: list[float] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict:
+        """Means over items (the way the benchmark tables report them)."""
+        mean = lambda key: metrics.mean([getattr(item, key) for item in self.items])  # noqa: E731
+        lpips_values = [item.lpips for item in self.items if item.lpips is not None]
+        return {
+            "items": len(self.items),
+            "psnr": mean("psnr"),
+            "ssim": mean("ssim"),
+            "mae": mean("mae"),
+            "lpips": metrics.mean(lpips_values) if lpips_values and len(lpips_values) == len(self.items) else None,
+            "seconds_per_item": mean("seconds"),
+            "temporal_error": self.temporal_error,
+        }
+
+
+@dataclass
+class EvalOptions:
+    """How to evaluate: frame-drop factor for videos, item limit per set, where to save pictures, LPIPS."""
+
+    drop: int = 2
+    limit: int | None = None
+    save_dir: Path | None = None
+    lpips: LpipsMetric | None = None
+
+
+#: called after each item with the set's name and the new result (drives progress bars)
+ItemCallback = Callable[[str, ItemResult], None]
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8/uint16 → 1×3×H×W float32 in [0, 1]."""
+    max_value = 255 if image.dtype == np.uint8 else 65535
+    return metrics.to_unit_scale(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], max_value)
+
+
+def image_to_255(image: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8/uint16 → 1×3×H×W float64 on the 0..255 scale (the scale all metrics use)."""
+    max_value = 255 if image.dtype == np.uint8 else 65535
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() * (255 / max_value)
+
+
+def tensor_to_image(levels: torch.Tensor, dtype: np.dtype) -> np.ndarray:
+    """1×3×H×W quantized values on the 0..255 scale → H×W×3 array of `dtype` (for saving pictures)."""
+    max_value = 255 if dtype == np.uint8 else 65535
+    array = torch.round(levels[0].permute(1, 2, 0) * (max_value / 255)).numpy()
+    return array.astype(dtype)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "item"
+
+
+def _score(pred: torch.Tensor, truth: np.ndarray, options: EvalOptions) -> tuple[torch.Tensor, dict]:
+    """Quantize predictions (M×3×H×W in [0, 1]) to the truth's bit depth and score them against M truths."""
+    max_value = 255 if truth.dtype == np.uint8 else 65535
+    levels = metrics.quantize(pred.cpu(), max_value)
+    target = image_to_255(truth)
+    scores = {
+        "psnr": float(metrics.psnr(levels, target)[0]),
+        "ssim": float(metrics.ssim(levels, target)[0]),
+        "mae": float(metrics.mae(levels, target)[0]),
+        "lpips": float(options.lpips(levels, target)[0]) if options.lpips else None,
+    }
+    return levels, scores
+
+
+def _load_triplet(item: Triplet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    frames = [read_image(path) for path in (item.frame0, item.frame1, item.truth)]
+    if len({frame.shape for frame in frames}) != 1:
+        shapes = ", ".join(f"{frame.shape[1]}×{frame.shape[0]}" for frame in frames)
+        raise VidinterpError(f"the frames of item '{item.name}' differ in size ({shapes})")
+    return frames[0], frames[1], frames[2]
+
+
+def evaluate_triplets(dataset: TripletSet, interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None) -> SetResult:
+    """Interpolate each triplet at t = 0.5 from its outer frames and score it against the middle frame."""
+    result = SetResult(dataset.name, "triplets", dataset.layout, str(dataset.root))
+    items = dataset.items[: options.limit] if options.limit is not None else dataset.items
+    for item in items:
+        frame0, frame1, truth = _load_triplet(item)
+        start = time.perf_counter()
+        pred = interpolator.interpolate(image_to_tensor(frame0), image_to_tensor(frame1), 0.5)
+        _synchronize(interpolator.device)
+        seconds = time.perf_counter() - start
+        levels, scores = _score(pred, truth, options)
+        item_result = ItemResult(item.name, 0.5, seconds=seconds, **scores)
+        result.items.append(item_result)
+        if options.save_dir is not None:
+            picture = options.save_dir / _safe_name(dataset.name) / f"{_safe_name(item.name)}.png"
+            save_comparison(picture, frame0, frame1, tensor_to_image(levels, truth.dtype), truth)
+        if on_item:
+            on_item(dataset.name, item_result)
+    return result
+
+
+def _evaluate_group(group: DropGroup, interpolator: Interpolator, options: EvalOptions, result: SetResult, video_name: str, on_item: ItemCallback | None) -> None:
+    times = group.times
+    start = time.perf_counter()
+    prepared = interpolator.prepare(image_to_tensor(group.before.image), image_to_tensor(group.after.image))
+    preds = interpolator.synthesize(prepared, torch.zeros(len(times), dtype=torch.long), torch.tensor(times))
+    _synchronize(interpolator.device)
+    seconds = (time.perf_counter() - start) / len(times)
+    predicted_run = [image_to_255(group.before.image)]
+    true_run = [image_to_255(group.before.image)]
+    for pred, frame, t in zip(preds, group.dropped, times):
+        levels, scores = _score(pred[None], frame.image, options)
+        item_result = ItemResult(f"frame {frame.index}", t, seconds=seconds, **scores)
+        result.items.append(item_result)
+        predicted_run.append(levels)
+        true_run.append(image_to_255(frame.image))
+        if options.save_dir is not None:
+            picture = options.save_dir / _safe_name(video_name) / f"frame_{frame.index:06d}.png"
+            save_comparison(picture, group.before.image, group.after.image, tensor_to_image(levels, frame.image.dtype), frame.image)
+        if on_item:
+            on_item(video_name, item_result)
+    # Kept frames are shown as they are, so the run starts and ends on real frames.
+    predicted_run.append(image_to_255(group.after.image))
+    true_run.append(image_to_255(group.after.image))
+    result._temporal_parts.append(metrics.temporal_error(torch.cat(predicted_run), torch.cat(true_run)))
+
+
+def evaluate_video(video: VideoItem, interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None) -> SetResult:
+    """Frame-drop protocol on one video (see `framedrop`); adds the temporal error of the reconstruction."""
+    from vidinterp.io.reader import open_video
+
+    result = SetResult(video.name, "video", "video", str(video.path))
+    with open_video(video.path) as reader:
+        for group in drop_groups(reader.frames(), options.drop):
+            if options.limit is not None:
+                room = options.limit - len(result.items)
+                if room <= 0:
+                    break
+                group = DropGroup(group.before, group.after, group.dropped[:room]) if room < len(group.dropped) else group
+            _evaluate_group(group, interpolator, options, result, video.name, on_item)
+    if not result.items:
+        raise VidinterpError(f"'{video.path}' is too short for --drop {options.drop}: it needs at least {options.drop + 1} frames")
+    # Every group contributes the same number of frame pairs (except a truncated last one): mean of groups.
+    result.temporal_error = metrics.mean(result._temporal_parts)
+    return result
+
+
+def expected_items(dataset: EvalSet, options: EvalOptions) -> int | None:
+    """How many items evaluating `dataset` will score (an estimate for videos; None if unknown)."""
+    if isinstance(dataset, TripletSet):
+        count = len(dataset.items)
+    else:
+        from vidinterp.io.reader import open_video
+
+        try:
+            with open_video(dataset.path) as reader:
+                frames = reader.info.frame_count
+        except VidinterpError:
+            return None
+        if frames is None:
+            return None
+        count = compared_frame_count(frames, options.drop)
+    return min(count, options.limit) if options.limit is not None else count
+
+
+def evaluate(datasets: Iterable[EvalSet], interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None) -> list[SetResult]:
+    """Evaluate every dataset or video in turn."""
+    results = []
+    for dataset in datasets:
+        if isinstance(dataset, TripletSet):
+            results.append(evaluate_triplets(dataset, interpolator, options, on_item))
+        else:
+            results.append(evaluate_video(dataset, interpolator, options, on_item))
+    return results
