@@ -1,0 +1,134 @@
+"""Loss registry: names, weights, the CLI string form, and the value of each built-in loss on known inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vidinterp.errors import UsageError
+from vidinterp.losses import (
+    available_losses,
+    build_loss,
+    census_loss,
+    charbonnier_loss,
+    get_loss,
+    gradient_loss,
+    l1_loss,
+    parse_loss_spec,
+    reconstruction_loss,
+    register_loss,
+    ssim_loss,
+)
+from vidinterp.losses import registry as loss_registry
+from vidinterp.models import VFIModel, tiny_config
+
+
+def _image(seed=0, size=(2, 3, 24, 32)):
+    return torch.rand(*size, generator=torch.Generator().manual_seed(seed))
+
+
+def test_builtins_are_registered():
+    assert {"l1", "charbonnier", "census", "gradient", "ssim"} <= set(available_losses())
+    assert get_loss("census") is census_loss
+
+
+def test_spec_forms_agree():
+    assert parse_loss_spec("charbonnier=1,census=0.1") == {"charbonnier": 1.0, "census": 0.1}
+    assert parse_loss_spec(["charbonnier=1", "census=0.1"]) == {"charbonnier": 1.0, "census": 0.1}
+    assert parse_loss_spec({"charbonnier": 1, "census": 0.1}) == {"charbonnier": 1.0, "census": 0.1}
+    assert parse_loss_spec("l1") == {"l1": 1.0}
+    assert parse_loss_spec(["l1=0.5", "l1=0.25"]) == {"l1": 0.75}
+
+
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("charbonier=1", "unknown loss 'charbonier'; available losses: census, charbonnier"),
+        ("l1=abc", "must be a number"),
+        ("l1=-1", "≥ 0"),
+        ("l1=nan", "finite"),
+        ("l1=0", "at least one loss"),
+        ("", "at least one loss"),
+    ],
+)
+def test_bad_specs_are_usage_errors(spec, message):
+    with pytest.raises(UsageError, match=message):
+        build_loss(spec)
+
+
+def test_combined_loss_is_the_weighted_sum_of_its_parts():
+    pred, target = _image(0).requires_grad_(), _image(1)
+    loss = build_loss({"charbonnier": 1.0, "census": 0.1, "gradient": 0.5})
+    total, parts = loss(pred, target)
+    assert set(parts) == {"charbonnier", "census", "gradient"}
+    expected = charbonnier_loss(pred, target) + 0.1 * census_loss(pred, target) + 0.5 * gradient_loss(pred, target)
+    torch.testing.assert_close(total, expected)
+    assert not any(p.requires_grad for p in parts.values())
+    total.backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+
+
+def test_user_registered_loss_is_usable_by_name(monkeypatch):
+    monkeypatch.setattr(loss_registry, "_REGISTRY", dict(loss_registry._REGISTRY))
+
+    @register_loss("mean_shift")
+    def mean_shift(pred, target):
+        return (pred.mean() - target.mean()).abs()
+
+    assert "mean_shift" in available_losses()
+    total, parts = build_loss("mean_shift=2")(torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4))
+    assert total.item() == pytest.approx(2.0) and parts["mean_shift"].item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="already registered"):
+        register_loss("mean_shift")(lambda p, t: p.sum())
+
+
+def test_l1_and_charbonnier_values():
+    zeros, halves = torch.zeros(1, 3, 8, 8), torch.full((1, 3, 8, 8), 0.5)
+    assert l1_loss(zeros, halves).item() == pytest.approx(0.5)
+    assert charbonnier_loss(halves, halves).item() == pytest.approx(1e-3)
+    assert charbonnier_loss(zeros, halves).item() == pytest.approx(math.sqrt(0.25 + 1e-6))
+
+
+def test_census_values():
+    image = _image(2)
+    assert census_loss(image, image).item() == 0.0
+    # census compares orderings, so a brightness offset costs (almost) nothing while an inversion costs a lot
+    shifted = (image * 0.8 + 0.1, image * 0.8 + 0.2)
+    assert census_loss(*shifted).item() < 1e-6
+    assert census_loss(image, 1 - image).item() > 0.5
+    assert 0 < census_loss(image, _image(3)).item() < 1
+
+
+def test_gradient_loss_values():
+    ramp = torch.linspace(0, 1, 11).view(1, 1, 1, 11).expand(1, 3, 6, 11)
+    assert gradient_loss(ramp, torch.zeros_like(ramp)).item() == pytest.approx(0.5 * 0.1)
+    assert gradient_loss(ramp, ramp + 0.3).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_ssim_loss_values():
+    image = _image(4)
+    assert ssim_loss(image, image).item() == pytest.approx(0.0, abs=1e-5)
+    assert ssim_loss(image, _image(5)).item() > 0.5
+
+
+def test_reconstruction_loss():
+    torch.manual_seed(0)
+    model = VFIModel.from_config(tiny_config())
+    f0, f1 = _image(6, (1, 3, 16, 16)), _image(7, (1, 3, 16, 16))
+    out = model(f0, f1, 0.5)
+    expected = 0.5 * ((out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean())
+    torch.testing.assert_close(reconstruction_loss(out, f0, f1), expected)
+    with pytest.raises(ValueError, match="reconstruct=True"):
+        reconstruction_loss(model(f0, f1, 0.5, reconstruct=False), f0, f1)
+
+
+@pytest.mark.parametrize("name", ["l1", "charbonnier", "census", "gradient", "ssim"])
+def test_losses_gradcheck_fp64(name):
+    fn = get_loss(name)
+    g = torch.Generator().manual_seed(8)
+    # ssim needs at least an 11×11 image; offsets keep l1 away from its kink at zero difference
+    pred = torch.rand(1, 3, 12, 12, generator=g, dtype=torch.float64).requires_grad_()
+    target = (pred.detach() + 0.05 + 0.1 * torch.rand(1, 3, 12, 12, generator=g, dtype=torch.float64)).clamp(0, 1)
+    assert torch.autograd.gradcheck(lambda p: fn(p, target), (pred,), eps=1e-6, atol=1e-5)

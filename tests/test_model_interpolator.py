@@ -1,0 +1,78 @@
+"""ModelInterpolator: the learned model through the Interpolator interface (padding, cropping, loading)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from vidinterp.errors import VidinterpError
+from vidinterp.interpolators.base import Interpolator
+from vidinterp.interpolators.model import ModelInterpolator
+from vidinterp.models import VFIModel, save_model, tiny_config
+from vidinterp.models import io as model_io
+
+
+@pytest.fixture
+def saved_tiny(tmp_path):
+    torch.manual_seed(0)
+    model = VFIModel.from_config(tiny_config())
+    save_model(model, tmp_path / "tiny")
+    return tmp_path / "tiny.safetensors", model.eval()
+
+
+def test_interpolate_odd_sized_frames(saved_tiny):
+    path, model = saved_tiny
+    interp = ModelInterpolator(model_path=path, device=torch.device("cpu"))
+    assert isinstance(interp, Interpolator) and interp.pad_multiple == model.pad_multiple == 8
+    g = torch.Generator().manual_seed(0)
+    f0, f1 = torch.rand(3, 3, 37, 51, generator=g), torch.rand(3, 3, 37, 51, generator=g)
+    out = interp.interpolate(f0, f1, torch.tensor([0.25, 0.5, 0.75]))
+    assert out.shape == (3, 3, 37, 51) and out.dtype == torch.float32
+    assert out.min() >= 0 and out.max() <= 1
+    # same as running the model on replicate-padded frames and cropping
+    padded = [torch.nn.functional.pad(f, (0, 5, 0, 3), mode="replicate") for f in (f0, f1)]
+    with torch.no_grad():
+        direct = model(*padded, torch.tensor([0.25, 0.5, 0.75]), reconstruct=False).frame[..., :37, :51]
+    torch.testing.assert_close(out, direct, atol=1e-5, rtol=1e-5)
+
+
+def test_one_motion_estimate_serves_many_times(saved_tiny):
+    path, _ = saved_tiny
+    interp = ModelInterpolator(model_path=path)
+    g = torch.Generator().manual_seed(1)
+    f0, f1 = torch.rand(2, 3, 20, 30, generator=g), torch.rand(2, 3, 20, 30, generator=g)
+    prepared = interp.prepare(f0, f1)
+    index = torch.tensor([0, 0, 0, 1, 1, 1])
+    t = torch.tensor([0.25, 0.5, 0.75] * 2)
+    many = interp.synthesize(prepared, index, t)
+    assert many.shape == (6, 3, 20, 30)
+    torch.testing.assert_close(many[4:5], interp.interpolate(f0[1:], f1[1:], 0.5))
+    # t ≈ 0 gives back frame 0 for any model (the flow to frame 0 vanishes, the blend weight → 1)
+    torch.testing.assert_close(interp.interpolate(f0, f1, 0.0), f0, atol=2e-3, rtol=0)
+
+
+def test_fp16_on_cpu_falls_back_to_fp32_with_a_warning(saved_tiny, caplog):
+    path, _ = saved_tiny
+    with caplog.at_level(logging.WARNING):
+        interp = ModelInterpolator(model_path=path, device="cpu", fp16=True)
+    assert interp.dtype == torch.float32 and "fp16" in caplog.text
+    assert next(interp.model.parameters()).dtype == torch.float32
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(VidinterpError, match="model file not found"):
+        ModelInterpolator(model_path=tmp_path / "nope.safetensors")
+    monkeypatch.setattr(model_io, "DEFAULT_WEIGHTS", tmp_path / "default.safetensors")
+    with pytest.raises(VidinterpError, match="--method blend"):
+        ModelInterpolator()
+
+
+@pytest.mark.cuda
+def test_fp16_on_cuda(saved_tiny):
+    path, _ = saved_tiny
+    interp = ModelInterpolator(model_path=path, device="cuda", fp16=True)
+    f0 = torch.rand(1, 3, 24, 40)
+    out = interp.interpolate(f0, f0.flip(-1), 0.5)
+    assert out.dtype == torch.float32 and out.shape == (1, 3, 24, 40) and out.is_cuda

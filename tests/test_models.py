@@ -1,0 +1,242 @@
+"""VFIModel: shapes, t handling, flow conventions, motion/synthesis split, save/load, size and learnability."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from synthetic import pattern_frame
+from vidinterp.errors import VidinterpError
+from vidinterp.models import (
+    ModelConfig,
+    MotionState,
+    VFIModel,
+    intermediate_flows,
+    load_model,
+    save_model,
+    tiny_config,
+)
+from vidinterp.models import io as model_io
+
+
+def _frames(batch: int, height: int, width: int, dtype=torch.float32, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(batch, 3, height, width, generator=g, dtype=dtype), torch.rand(batch, 3, height, width, generator=g, dtype=dtype))
+
+
+def _tiny(seed: int = 0, dtype=torch.float32) -> VFIModel:
+    torch.manual_seed(seed)
+    return VFIModel.from_config(tiny_config()).to(dtype)
+
+
+# -- shapes and t -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch,height,width", [(1, 16, 48), (3, 32, 64)])
+def test_forward_shapes_and_ranges_default_config(batch, height, width):
+    torch.manual_seed(0)
+    model = VFIModel.from_config()
+    f0, f1 = _frames(batch, height, width)
+    out = model(f0, f1, torch.rand(batch))
+    assert out.frame.shape == (batch, 3, height, width) and out.frame.dtype == torch.float32
+    assert out.recon0.shape == out.recon1.shape == (batch, 3, height, width)
+    for flow in (out.flow_t0, out.flow_t1, out.flow_01, out.flow_10):
+        assert flow.shape == (batch, 2, height, width)
+    assert out.mask.shape == (batch, 1, height, width)
+    assert out.frame.min() >= 0 and out.frame.max() <= 1
+    assert out.mask.min() >= 0 and out.mask.max() <= 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tiny_model_dtypes_and_odd_batch(dtype):
+    model = _tiny(dtype=dtype)
+    f0, f1 = _frames(5, 24, 40, dtype=dtype)
+    out = model(f0, f1, 0.5, reconstruct=False)
+    assert out.frame.shape == (5, 3, 24, 40) and out.frame.dtype == dtype
+    assert out.recon0 is None and out.recon1 is None
+
+
+def test_sizes_not_multiple_of_pad_multiple_are_rejected():
+    model = _tiny()
+    assert model.pad_multiple == 8 and VFIModel.from_config().pad_multiple == 16
+    f0, f1 = _frames(1, 20, 24)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        model(f0, f1, 0.5)
+    with pytest.raises(ValueError, match="one value per sample"):
+        model(*_frames(2, 16, 16), torch.rand(3))
+
+
+def test_output_depends_on_t():
+    model = _tiny()
+    f0, f1 = _frames(2, 32, 32)
+    with torch.no_grad():
+        early, late = model(f0, f1, 0.1).frame, model(f0, f1, 0.9).frame
+    assert (early - late).abs().mean() > 1e-2
+
+
+def test_keyframe_times_return_the_keyframes():
+    """At t = 0 the flow to frame 0 is exactly zero and the blend weight ≈ 1 (the model's built-in prior)."""
+    model = _tiny()
+    f0, f1 = _frames(2, 32, 40)
+    with torch.no_grad():
+        at0, at1 = model(f0, f1, 0.0), model(f0, f1, 1.0)
+    assert torch.equal(at0.flow_t0, torch.zeros_like(at0.flow_t0))
+    assert torch.equal(at1.flow_t1, torch.zeros_like(at1.flow_t1))
+    torch.testing.assert_close(at0.frame, f0, atol=2e-3, rtol=0)
+    torch.testing.assert_close(at1.frame, f1, atol=2e-3, rtol=0)
+
+
+def test_intermediate_flows_scale_linearly_for_constant_motion():
+    v = torch.tensor([3.0, -2.0]).view(1, 2, 1, 1).expand(4, 2, 5, 6)
+    t = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    flow_t0, flow_t1 = intermediate_flows(v, -v, t)
+    tt = t.view(-1, 1, 1, 1)
+    torch.testing.assert_close(flow_t0, -tt * v)
+    torch.testing.assert_close(flow_t1, (1 - tt) * v)
+
+
+def _silence_learned_corrections(model: VFIModel) -> None:
+    """Zero the t-refiner and residual heads so synthesis is pure warp-and-blend with the prior mask."""
+    with torch.no_grad():
+        synth = model.interpolation.synthesizer
+        for head in (synth.flow_refiner.head, synth.context_refiner.head):
+            head.weight.zero_()
+            head.bias.zero_()
+
+
+def test_flow_sign_and_channel_order_end_to_end():
+    """frame1 = frame0 moved 8 px right and 0 px down; with the true flows the midpoint is frame0 moved 4 px right."""
+    model = _tiny()
+    _silence_learned_corrections(model)
+    frame0 = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(1))
+    frame1 = torch.roll(frame0, shifts=8, dims=-1)
+    features = model.autoencoder.encode(torch.cat([frame0, frame1]))[1]
+    # flow_01 = +8 px in x (= 1 px at level 2, stride 8): frame0[y, x] = frame1[y, x + 8]
+    flow = torch.zeros(1, 2, 4, 6)
+    flow[:, 0] = 1.0
+    state = MotionState(frame0, frame1, features[:1], features[1:], flow, -flow)
+    out = model.synthesize_detailed(state, torch.tensor([0]), torch.tensor([0.5]))
+    torch.testing.assert_close(out.flow_t0[:, 0], torch.full((1, 32, 48), -4.0))
+    torch.testing.assert_close(out.flow_t1[:, 0], torch.full((1, 32, 48), 4.0))
+    assert torch.equal(out.flow_t0[:, 1], torch.zeros(1, 32, 48))
+    expected = torch.roll(frame0, shifts=4, dims=-1)
+    torch.testing.assert_close(out.frame[..., 8:-8], expected[..., 8:-8], atol=1e-5, rtol=0)
+
+
+# -- motion / synthesis split -----------------------------------------------------------------------------
+def test_estimate_motion_then_synthesize_equals_forward():
+    model = _tiny().eval()
+    f0, f1 = _frames(3, 24, 32)
+    pair_index = torch.tensor([2, 0, 2, 1, 2])
+    t = torch.tensor([0.25, 0.5, 0.5, 0.9, 0.75])
+    with torch.no_grad():
+        state = model.estimate_motion(f0, f1)
+        split = model.synthesize(state, pair_index, t)
+        joint = model(f0[pair_index], f1[pair_index], t, reconstruct=False).frame
+    assert split.shape == (5, 3, 24, 32)
+    torch.testing.assert_close(split, joint, atol=1e-5, rtol=1e-5)
+
+
+# -- config, size, range ----------------------------------------------------------------------------------
+def test_default_config_is_small_and_sees_large_motion():
+    config = ModelConfig()
+    model = VFIModel.from_config(config)
+    params = sum(p.numel() for p in model.parameters())
+    assert params <= 3_000_000
+    # The coarsest correlation (radius d at stride 2**levels) must cover ≥ 64 px of motion at 720p.
+    assert config.max_displacement[-1] * model.pad_multiple == config.coarsest_search_radius >= 64
+    assert config.total_search_radius > config.coarsest_search_radius
+
+
+def test_config_round_trip_and_validation():
+    config = tiny_config()
+    data = json.loads(json.dumps(config.to_dict()))
+    assert ModelConfig.from_dict(data) == config
+    with pytest.raises(VidinterpError, match="unknown keys"):
+        ModelConfig.from_dict({**data, "colour": 3})
+    with pytest.raises(VidinterpError, match="one entry per motion level"):
+        ModelConfig(max_displacement=(4,))
+    with pytest.raises(VidinterpError, match="at least 3"):
+        ModelConfig(encoder_channels=(8, 8), max_displacement=(), flow_decoder_widths=(), decoder_widths=(8, 8))
+
+
+def test_gradients_reach_every_parameter():
+    model = _tiny()
+    f0, f1 = _frames(2, 24, 24)
+    target = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(3))
+    out = model(f0, f1, torch.tensor([0.3, 0.6]))
+    loss = (out.frame - target).abs().mean() + (out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean()
+    loss.backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+    assert not missing
+
+
+# -- save / load ------------------------------------------------------------------------------------------
+def test_save_load_round_trip_is_bit_identical(tmp_path):
+    model = _tiny(seed=7).eval()
+    weights, config_path = save_model(model, tmp_path / "net")
+    assert weights.name == "net.safetensors" and config_path.name == "net.json"
+    assert json.loads(config_path.read_text()) == model.config.to_dict()
+    raw = weights.read_bytes()
+    header_len = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + header_len])  # safetensors: a JSON header, raw tensors, no pickle
+    assert json.loads(header["__metadata__"][model_io.CONFIG_KEY]) == model.config.to_dict()
+    assert b"\x80\x04" not in raw[:2]
+    loaded = load_model(tmp_path / "net.safetensors")
+    assert not loaded.training and loaded.config == model.config
+    f0, f1 = _frames(2, 16, 24)
+    with torch.no_grad():
+        assert torch.equal(model(f0, f1, 0.4).frame, loaded(f0, f1, 0.4).frame)
+    assert list(tmp_path.iterdir()).__len__() == 2  # no temp files left behind
+
+
+def test_load_errors_are_clear(tmp_path, monkeypatch):
+    with pytest.raises(VidinterpError, match="not found"):
+        load_model(tmp_path / "absent")
+    (tmp_path / "junk.safetensors").write_bytes(b"this is not a model")
+    with pytest.raises(VidinterpError, match="not a readable vidinterp model"):
+        load_model(tmp_path / "junk")
+    # weights that do not match their config
+    save_model(_tiny(), tmp_path / "net")
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tmp_path / "net.safetensors"))
+    state.pop(next(iter(state)))
+    save_file(state, str(tmp_path / "bad.safetensors"), metadata={model_io.CONFIG_KEY: json.dumps(tiny_config().to_dict())})
+    with pytest.raises(VidinterpError, match="does not match"):
+        load_model(tmp_path / "bad")
+    monkeypatch.setattr(model_io, "DEFAULT_WEIGHTS", tmp_path / "none" / "default.safetensors")
+    with pytest.raises(VidinterpError, match="no default model weights are shipped yet"):
+        load_model(None)
+
+
+# -- learnability -----------------------------------------------------------------------------------------
+def _pattern(position: float) -> torch.Tensor:
+    image = pattern_frame(position, width=64, height=64, speed=(3.0, 1.0))
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255
+
+
+def test_tiny_model_overfits_one_pair():
+    """At most 300 Adam steps on one 64×64 pair cut the loss at least tenfold: the model can learn."""
+    torch.manual_seed(0)
+    model = VFIModel.from_config(tiny_config())
+    f0, f1, target = _pattern(0.0), _pattern(2.0), _pattern(1.0)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+
+    def loss_fn():
+        out = model(f0, f1, 0.5)
+        return (out.frame - target).abs().mean() + 0.1 * ((out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean())
+
+    first = loss_fn().item()
+    best = first
+    for _ in range(300):
+        optimiser.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        optimiser.step()
+        best = min(best, loss.item())
+        if best * 10 <= first:
+            break
+    assert best * 10 <= first, (first, best)

@@ -1,0 +1,42 @@
+"""Small building blocks shared by the model components."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+#: slope of the LeakyReLU used everywhere (no batch norm: batch sizes are tiny and inference runs one pair)
+NEGATIVE_SLOPE = 0.1
+
+
+def conv(in_channels: int, out_channels: int, stride: int = 1, activate: bool = True) -> nn.Sequential:
+    """3×3 convolution (padding 1), optionally followed by LeakyReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 3, stride, 1)]
+    if activate:
+        layers.append(nn.LeakyReLU(NEGATIVE_SLOPE, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def small_init_(layer: nn.Conv2d, scale: float = 0.1) -> nn.Conv2d:
+    """Shrink a head's initial weights so an untrained model starts near its prior (small flows, plain blend).
+
+    Not zero: every parameter must receive a gradient from the first step.
+    """
+    with torch.no_grad():
+        layer.weight.mul_(scale)
+        if layer.bias is not None:
+            layer.bias.zero_()
+    return layer
+
+
+def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinearly upsample an N×2×h×w flow by `factor` and rescale its values to the new pixel size."""
+    if factor == 1:
+        return flow
+    return F.interpolate(flow, scale_factor=factor, mode="bilinear", align_corners=False) * factor
+
+
+def time_channel(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A constant N×1×h×w channel holding t[n] (t is a length-N tensor), shaped and typed like `like`."""
+    return t.to(like.dtype).view(-1, 1, 1, 1).expand(-1, 1, *like.shape[-2:])
