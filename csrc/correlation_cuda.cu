@@ -1,0 +1,68 @@
+// CUDA implementations of vidinterp::correlation and its backward (kernels in kernels/correlation.cuh).
+#include <torch/library.h>
+
+#include "kernels/correlation.cuh"
+#include "launch.h"
+
+namespace vidinterp {
+namespace {
+
+constexpr int kThreads = 256;
+
+at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, int64_t max_displacement) {
+    check_cuda_float(f0_in, "f0");
+    check_cuda_float(f1_in, "f1");
+    TORCH_CHECK(f0_in.sizes() == f1_in.sizes(), "f0 and f1 must have the same shape");
+    TORCH_CHECK(f0_in.scalar_type() == f1_in.scalar_type(), "f0 and f1 must share a dtype");
+    TORCH_CHECK(max_displacement >= 0, "max_displacement must be >= 0");
+    const c10::cuda::CUDAGuard guard(f0_in.device());
+    const at::Tensor f0 = f0_in.contiguous();
+    const at::Tensor f1 = f1_in.contiguous();
+    const int N = f0.size(0), C = f0.size(1), H = f0.size(2), W = f0.size(3), d = (int)max_displacement;
+    const int K = 2 * d + 1;
+    at::Tensor out = at::empty({N, K * K, H, W}, f0.options());
+    const long long total = out.numel();
+    if (total == 0) return out;
+    auto stream = c10::cuda::getCurrentCUDAStream();
+    VIDINTERP_DISPATCH_KERNEL_TYPES(f0.scalar_type(), "vidinterp_correlation", [&] {
+        correlation_forward_kernel<typename KernelType<scalar_t>::type>
+            <<<grid_for(total, kThreads), kThreads, 0, stream>>>(kernel_ptr<scalar_t>(f0), kernel_ptr<scalar_t>(f1),
+                                                                 kernel_ptr<scalar_t>(out), N, C, H, W, d);
+    });
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> correlation_backward_cuda(const at::Tensor& grad_in, const at::Tensor& f0_in,
+                                                             const at::Tensor& f1_in, int64_t max_displacement) {
+    check_cuda_float(grad_in, "grad_output");
+    check_cuda_float(f0_in, "f0");
+    check_cuda_float(f1_in, "f1");
+    const c10::cuda::CUDAGuard guard(f0_in.device());
+    const at::Tensor grad = grad_in.to(f0_in.scalar_type()).contiguous();
+    const at::Tensor f0 = f0_in.contiguous();
+    const at::Tensor f1 = f1_in.contiguous();
+    const int N = f0.size(0), C = f0.size(1), H = f0.size(2), W = f0.size(3), d = (int)max_displacement;
+    at::Tensor grad_f0 = at::empty_like(f0, at::MemoryFormat::Contiguous);
+    at::Tensor grad_f1 = at::empty_like(f1, at::MemoryFormat::Contiguous);
+    const long long total = f0.numel();
+    if (total == 0) return {grad_f0, grad_f1};
+    auto stream = c10::cuda::getCurrentCUDAStream();
+    VIDINTERP_DISPATCH_KERNEL_TYPES(f0.scalar_type(), "vidinterp_correlation_backward", [&] {
+        correlation_backward_kernel<typename KernelType<scalar_t>::type>
+            <<<grid_for(total, kThreads), kThreads, 0, stream>>>(
+                kernel_ptr<scalar_t>(grad), kernel_ptr<scalar_t>(f0), kernel_ptr<scalar_t>(f1),
+                kernel_ptr<scalar_t>(grad_f0), kernel_ptr<scalar_t>(grad_f1), N, C, H, W, d);
+    });
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return {grad_f0, grad_f1};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(vidinterp, CUDA, m) {
+    m.impl("correlation", &correlation_cuda);
+    m.impl("correlation_backward", &correlation_backward_cuda);
+}
+
+}  // namespace vidinterp

@@ -1,0 +1,68 @@
+"""`vidinterp bench` and `vidinterp doctor` end to end through the CLI entry point (tiny sizes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vidinterp.cli import main
+
+
+def test_bench_json_rows_and_ratios(capsys):
+    main(["bench", "--ops", "warp,correlation", "--resolutions", "720p", "--scales", "16", "--channels", "3",
+          "--dtypes", "fp32", "--repeats", "1", "--max-displacement", "2", "--json"])
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["hardware"]["cpu_cores"] >= 1 and result["versions"]["torch"]
+    rows = result["ops"]["rows"]
+    backends = {(r["op"], r["backend"]) for r in rows}
+    assert backends == {("warp", "torch"), ("warp", "grid_sample"), ("correlation", "torch")}
+    for row in rows:
+        assert (row["width"], row["height"], row["channels"]) == (80, 45, 3)
+        assert row["forward_ms"] > 0 and row["forward_backward_ms"] > 0
+        assert 0 < row["forward_copy_share"] and row["forward_gbps"] > 0
+    corr = next(r for r in rows if r["op"] == "correlation")
+    assert corr["max_displacement"] == 2 and corr["forward_tflops"] > 0
+    warp = next(r for r in rows if r["backend"] == "torch" and r["op"] == "warp")
+    assert warp["baseline"] == "grid_sample" and warp["speedup_vs_baseline"] > 0
+    assert "operators on cpu" in captured.err  # the table goes to stderr
+
+
+def test_bench_end_to_end_only(capsys):
+    main(["bench", "--skip-ops", "--end-to-end", "--repeats", "1", "--json"])
+    rows = json.loads(capsys.readouterr().out)["end_to_end"]
+    blend = [r for r in rows if r["method"] == "blend"]
+    assert {(r["width"], r["height"]) for r in blend} == {(640, 480), (1280, 720)}
+    assert all(r["ms"] > 0 for r in blend)
+    assert any(r["method"] == "model" for r in rows)  # timed, or skipped with a note
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ops", "blur"], "unknown value"),
+        (["--scales", "0"], "positive"),
+        (["--backend", "cuda"], "not available"),
+    ],
+)
+def test_bench_bad_options(args, message, capsys):
+    import torch
+
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("a GPU is present, so forcing cuda is valid")
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", *args, "--repeats", "1"])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_doctor_json(capsys):
+    main(["doctor", "--json"])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["backends"]["torch"]["available"] is True
+    assert set(report["backends"]) == {"cuda", "cupy", "torch"}
+    assert "prebuilt" in report["extension"] and "jit_possible" in report["extension"]
+    assert report["selected_backend"]["backend"] in {"cuda", "cupy", "torch"}
+    assert "doctor" in captured.err

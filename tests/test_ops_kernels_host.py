@@ -1,0 +1,106 @@
+"""The CUDA kernel bodies, compiled for the host (csrc/kernel_host_check.cpp), against the PyTorch reference.
+
+No GPU is needed: the kernels run one emulated thread at a time. This checks their arithmetic (corners,
+padding, NaN/inf handling, gradients, half conversions); launch configuration and atomics are GPU-only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from vidinterp.ops import reference
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELS = ROOT / "csrc" / "kernels"
+HARNESS = ROOT / "csrc" / "kernel_host_check.cpp"
+CUDA_INCLUDE = next((p for p in (Path("/usr/local/cuda/include"), Path("/usr/include")) if (p / "cuda_fp16.h").is_file()), None)
+SUFFIX = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 2e-2}
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if compiler is None or CUDA_INCLUDE is None:
+        pytest.skip("needs a C++ compiler and the CUDA headers (cuda_fp16.h)")
+    lib = tmp_path_factory.mktemp("kernels") / "kernel_host_check.so"
+    subprocess.run([compiler, "-std=c++17", "-O1", "-shared", "-fPIC", f"-I{CUDA_INCLUDE}", f"-I{KERNELS}",
+                    str(HARNESS), "-o", str(lib)], check=True, capture_output=True)
+    return ctypes.CDLL(str(lib))
+
+
+def _p(t: torch.Tensor):
+    return ctypes.c_void_p(t.data_ptr())
+
+
+def _run_warp(kernels, image, flow, grad, padding):
+    n, c, h, w = image.shape
+    code = 0 if padding == "border" else 1
+    sfx = SUFFIX[image.dtype]
+    out = torch.empty_like(image)
+    getattr(kernels, f"warp_forward_{sfx}")(_p(image), _p(flow), _p(out), n, c, h, w, code)
+    grad_image = torch.zeros(image.shape, dtype=torch.float32)
+    grad_flow = torch.empty_like(flow)
+    getattr(kernels, f"warp_backward_{sfx}")(_p(grad), _p(image), _p(flow), _p(grad_image), _p(grad_flow),
+                                             n, c, h, w, code)
+    return out, grad_image, grad_flow
+
+
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+@pytest.mark.parametrize("dtype", list(SUFFIX))
+@pytest.mark.parametrize("shape", [(2, 3, 7, 9), (1, 2, 1, 5), (1, 1, 4, 1)])
+def test_warp_kernels_match_reference(kernels, dtype, padding, shape):
+    gen = torch.Generator().manual_seed(11)
+    n, c, h, w = shape
+    image = torch.randn(*shape, generator=gen).to(dtype)
+    flow = (torch.randn(n, 2, h, w, generator=gen) * 4 + 0.3)
+    flow.view(-1)[0] = float("nan")
+    if flow.numel() > 6:
+        flow.view(-1)[3] = float("inf")
+        flow.view(-1)[5] = -1e30
+    flow = flow.to(dtype)
+    grad = torch.randn(*shape, generator=gen).to(dtype)
+    out, grad_image, grad_flow = _run_warp(kernels, image, flow, grad, padding)
+    want = reference.warp_forward(image.double(), flow.double(), padding)
+    want_i, want_f = reference.warp_backward(grad.double(), image.double(), flow.double(), padding)
+    tol = TOL[dtype]
+    torch.testing.assert_close(out.double(), want, atol=tol, rtol=tol)
+    torch.testing.assert_close(grad_image.double(), want_i, atol=tol * 4, rtol=tol)
+    torch.testing.assert_close(grad_flow.double(), want_f, atol=tol * 8, rtol=tol * 2)
+
+
+@pytest.mark.parametrize("dtype", list(SUFFIX))
+@pytest.mark.parametrize("d", [0, 2, 4])
+def test_correlation_kernels_match_reference(kernels, dtype, d):
+    gen = torch.Generator().manual_seed(12)
+    n, c, h, w = 2, 5, 6, 7
+    f0 = torch.randn(n, c, h, w, generator=gen).to(dtype)
+    f1 = torch.randn(n, c, h, w, generator=gen).to(dtype)
+    k2 = (2 * d + 1) ** 2
+    grad = torch.randn(n, k2, h, w, generator=gen).to(dtype)
+    sfx = SUFFIX[dtype]
+    out = torch.empty(n, k2, h, w, dtype=dtype)
+    getattr(kernels, f"correlation_forward_{sfx}")(_p(f0), _p(f1), _p(out), n, c, h, w, d)
+    g0, g1 = torch.empty_like(f0), torch.empty_like(f1)
+    getattr(kernels, f"correlation_backward_{sfx}")(_p(grad), _p(f0), _p(f1), _p(g0), _p(g1), n, c, h, w, d)
+    tol = TOL[dtype]
+    torch.testing.assert_close(out.double(), reference.correlation_forward(f0.double(), f1.double(), d),
+                               atol=tol * 2, rtol=tol)
+    want0, want1 = reference.correlation_backward(grad.double(), f0.double(), f1.double(), d)
+    torch.testing.assert_close(g0.double(), want0, atol=tol * 4, rtol=tol)
+    torch.testing.assert_close(g1.double(), want1, atol=tol * 4, rtol=tol)
+
+
+def test_fp16_warp_kernel_positions_stay_exact_at_4k(kernels):
+    image = torch.rand(1, 2, 2, 3840).half()
+    flow = torch.zeros(1, 2, 2, 3840).half()
+    flow[:, 0] = 0.5
+    out, _, _ = _run_warp(kernels, image, flow, torch.zeros_like(image), "border")
+    want = ((image[..., 3800].float() + image[..., 3801].float()) / 2).half()
+    assert torch.equal(out[..., 3800], want)

@@ -1,0 +1,113 @@
+"""The torch.ops.vidinterp namespace (CPU = reference), schema parity with the C++ file, backend selection."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from vidinterp import ops
+from vidinterp.ops import backends, library, reference
+from vidinterp.ops.sources import csrc_dir
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    library.ensure_registered()
+    yield
+    backends.set_backend(None)
+
+
+def _warp_args(dtype=torch.float64):
+    image = torch.randn(2, 3, 5, 6, dtype=dtype, requires_grad=True)
+    flow = (torch.randn(2, 2, 5, 6, dtype=dtype) * 2 + 0.3).requires_grad_()
+    return image, flow
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_opcheck_warp(padding):
+    image, flow = _warp_args()
+    torch.library.opcheck(torch.ops.vidinterp.backward_warp.default, (image, flow, padding))
+    grad = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    torch.library.opcheck(
+        torch.ops.vidinterp.backward_warp_backward.default, (grad, image.detach(), flow.detach(), padding)
+    )
+
+
+def test_opcheck_correlation():
+    f0 = torch.randn(1, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    f1 = torch.randn(1, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    torch.library.opcheck(torch.ops.vidinterp.correlation.default, (f0, f1, 2))
+    grad = torch.randn(1, 25, 5, 6, dtype=torch.float64)
+    torch.library.opcheck(torch.ops.vidinterp.correlation_backward.default, (grad, f0.detach(), f1.detach(), 2))
+
+
+def test_op_gradcheck_and_values_match_reference():
+    image, flow = _warp_args()
+    assert torch.autograd.gradcheck(lambda i, f: library.backward_warp(i, f, "zeros"), (image, flow), fast_mode=True)
+    torch.testing.assert_close(library.backward_warp(image, flow, "border"),
+                               reference.warp_forward(image.detach(), flow.detach(), "border"))
+    f0 = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    f1 = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: library.correlation(a, b, 1), (f0, f1), fast_mode=True)
+
+
+def test_ops_compile_with_torch_compile():
+    image, flow = _warp_args(torch.float32)
+    compiled = torch.compile(lambda i, f: library.backward_warp(i, f, "border") * 2, backend="eager", fullgraph=True)
+    torch.testing.assert_close(compiled(image, flow), 2 * library.backward_warp(image, flow, "border"))
+
+
+def test_python_schemas_match_the_cpp_declarations():
+    cpp = (csrc_dir() / "ops.cpp").read_text()
+    declared = re.findall(r'm\.def\("([^"]+)"\)', cpp)
+    assert sorted(declared) == sorted(library.SCHEMAS.values())
+
+
+def test_cpu_always_uses_torch_backend(monkeypatch):
+    monkeypatch.setenv("VIDINTERP_BACKEND", "cuda")
+    assert backends.backend_for(torch.device("cpu")) == "torch"
+    image, flow = _warp_args(torch.float32)
+    assert ops.backward_warp(image, flow).shape == image.shape
+
+
+def test_forcing_backends():
+    backends.set_backend("torch")
+    assert backends.requested_backend() == "torch"
+    with pytest.raises(ValueError, match="unknown backend"):
+        backends.set_backend("opencl")
+    if not torch.cuda.is_available():
+        with pytest.raises(backends.BackendUnavailableError, match="cuda backend is not available"):
+            backends.set_backend("cuda")
+        with pytest.raises(backends.BackendUnavailableError, match="cupy backend is not available"):
+            backends.set_backend("cupy")
+    backends.set_backend("auto")
+    assert backends.requested_backend() in ("auto", *backends.BACKEND_NAMES)
+
+
+def test_bad_environment_backend(monkeypatch):
+    monkeypatch.setenv("VIDINTERP_BACKEND", "fastest")
+    with pytest.raises(backends.BackendUnavailableError, match="VIDINTERP_BACKEND"):
+        backends.requested_backend()
+
+
+def test_status_reports_reasons():
+    ok, reason = backends.backend_status("torch")
+    assert ok and "PyTorch" in reason
+    for name in ("cuda", "cupy"):
+        ok, reason = backends.backend_status(name)
+        assert isinstance(reason, str) and reason
+        if not torch.cuda.is_available():
+            assert not ok
+    assert "torch" in ops.available_backends()
+
+
+def test_self_test_accepts_the_reference_and_rejects_a_wrong_backend(monkeypatch):
+    assert backends.self_test("torch", torch.device("cpu")) is None
+    from vidinterp.ops import torch_backend
+
+    monkeypatch.setattr(torch_backend, "correlation", lambda f0, f1, d: reference.correlation_forward(f0, f1, d) * 1.1)
+    problem = backends.self_test("torch", torch.device("cpu"))
+    assert problem is not None and "correlation" in problem

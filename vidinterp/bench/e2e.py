@@ -1,0 +1,69 @@
+"""End-to-end timing: `create_interpolator(method).interpolate` on one frame pair at a few frame sizes."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from vidinterp.bench.timing import median_seconds
+
+E2E_SIZES = ((640, 480), (1280, 720))
+E2E_METHODS = ("blend", "model")
+
+
+def run_e2e_bench(
+    methods: tuple[str, ...] = E2E_METHODS,
+    sizes: tuple[tuple[int, int], ...] = E2E_SIZES,
+    device: str = "auto",
+    repeats: int = 3,
+    warmup: int = 1,
+    on_row: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """One row per method × size: median seconds of interpolate(f0, f1, 0.5), or a note why it was skipped."""
+    from vidinterp.interpolators import create_interpolator
+
+    rows = []
+    gen = torch.Generator().manual_seed(0)
+    candidates = []
+    for method in methods:
+        try:
+            candidates.append((method, create_interpolator(method, device=device)))
+        except Exception as exc:  # noqa: BLE001 - e.g. no shipped weights for "model": a note, not a failure
+            row = {"method": method, "skipped": f"create_interpolator({method!r}) failed: {exc}"}
+            rows.append(row)
+            if on_row:
+                on_row(row)
+            if method == "model":
+                untrained = _untrained_model_interpolator(device)
+                if untrained is not None:
+                    candidates.append(("model (untrained weights)", untrained))
+    for method, interpolator in candidates:
+        dev = torch.device(interpolator.device)
+        for width, height in sizes:
+            f0 = torch.rand(1, 3, height, width, generator=gen).to(dev)
+            f1 = torch.rand(1, 3, height, width, generator=gen).to(dev)
+            row = {"method": method, "device": str(dev), "width": width, "height": height}
+            try:
+                with torch.inference_mode():
+                    seconds = median_seconds(lambda: interpolator.interpolate(f0, f1, 0.5), dev, repeats, warmup)
+                row.update(ms=seconds * 1e3, fps=1.0 / seconds)
+            except Exception as exc:  # noqa: BLE001
+                row["error"] = f"{type(exc).__name__}: {exc}"
+            rows.append(row)
+            if on_row:
+                on_row(row)
+    return rows
+
+
+def _untrained_model_interpolator(device: str):
+    """The model architecture with random weights: its speed does not depend on the weights. None if unavailable."""
+    try:
+        from vidinterp.interpolators import resolve_device
+        from vidinterp.interpolators.model import ModelInterpolator
+        from vidinterp.models import ModelConfig, VFIModel
+
+        torch.manual_seed(0)
+        return ModelInterpolator(device=resolve_device(device), model=VFIModel.from_config(ModelConfig()))
+    except Exception:  # noqa: BLE001 - the model package may be mid-change; the skip note already says why
+        return None

@@ -1,0 +1,158 @@
+"""The CuPy backend: the kernels of csrc/kernels compiled at run time with NVRTC (no compiler needed).
+
+Tensors are shared with CuPy zero-copy through DLPack (viewed as bytes, so bfloat16 works although CuPy has no
+bfloat16 dtype) and kernels run on torch's current stream of the tensor's device. Wrapped in autograd Functions;
+float64 tensors have no kernel and use the PyTorch backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from vidinterp.ops import torch_backend
+from vidinterp.ops._validate import PADDING_CODES
+from vidinterp.ops.sources import kernel_dir
+
+NAME = "cupy"
+_KERNEL_TYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16"}
+_KERNELS = ("warp_forward_kernel", "warp_backward_kernel", "correlation_forward_kernel", "correlation_backward_kernel")
+_THREADS = 256
+_MAX_BLOCKS = 65535 * 32  # the kernels use grid-stride loops
+
+_lock = threading.Lock()
+_modules: dict[int, object] = {}
+
+
+def availability() -> tuple[bool, str]:
+    """Available when CuPy imports and torch sees a CUDA GPU."""
+    if not torch.cuda.is_available():
+        return False, "no CUDA GPU visible to torch"
+    try:
+        import cupy
+    except ImportError as exc:
+        return False, f"CuPy is not installed ({exc}); pip install cupy-cuda12x"
+    return True, f"CuPy {cupy.__version__}"
+
+
+def _name(kernel: str, dtype: torch.dtype) -> str:
+    return f"vidinterp::{kernel}<{_KERNEL_TYPES[dtype]}>"
+
+
+def _function(kernel: str, dtype: torch.dtype, device: torch.device):
+    """The compiled kernel for `dtype` on `device` (NVRTC compiles once per device; CuPy caches on disk)."""
+    import cupy
+
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    with _lock:
+        module = _modules.get(index)
+        if module is None:
+            options = ["--std=c++17", f"-I{kernel_dir()}"]
+            # cuda_fp16.h / cuda_bf16.h: NVRTC has them built in on recent CUDA; older ones need the toolkit's.
+            cuda_path = cupy.cuda.get_cuda_path()
+            if cuda_path and (Path(cuda_path) / "include" / "cuda_fp16.h").is_file():
+                options.append(f"-I{Path(cuda_path) / 'include'}")
+            with cupy.cuda.Device(index):
+                module = cupy.RawModule(
+                    code='#include "warp.cuh"\n#include "correlation.cuh"\n',
+                    options=tuple(options),
+                    name_expressions=[_name(k, t) for k in _KERNELS for t in _KERNEL_TYPES],
+                )
+            _modules[index] = module
+    return module.get_function(_name(kernel, dtype))
+
+
+def _pointer(tensor: torch.Tensor):
+    """A CuPy view of a contiguous tensor's memory (bytes: the kernel's parameter type gives the element type)."""
+    import cupy
+
+    return cupy.from_dlpack(tensor.view(torch.uint8))
+
+
+def _launch(kernel: str, dtype: torch.dtype, device: torch.device, total: int, args: tuple) -> None:
+    import cupy
+    import numpy as np
+
+    function = _function(kernel, dtype, device)
+    blocks = max(1, min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS))
+    converted = tuple(np.int32(a) if isinstance(a, int) else _pointer(a) for a in args)
+    with cupy.cuda.Device(device.index), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
+        function((blocks,), (_THREADS,), converted)
+
+
+class _CupyWarp(torch.autograd.Function):
+    """Backward warp with NVRTC-compiled kernels."""
+
+    @staticmethod
+    def forward(ctx, image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
+        image, flow = image.contiguous(), flow.contiguous()
+        ctx.save_for_backward(image, flow)
+        ctx.padding = padding
+        n, c, h, w = image.shape
+        out = torch.empty_like(image, memory_format=torch.contiguous_format)
+        if out.numel() == 0:
+            return out
+        _launch("warp_forward_kernel", image.dtype, image.device, n * h * w,
+                (image, flow, out, n, c, h, w, PADDING_CODES[padding]))
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        image, flow = ctx.saved_tensors
+        grad = grad_output.to(image.dtype).contiguous()
+        n, c, h, w = image.shape
+        # float accumulation buffer for the atomics whatever the storage type.
+        grad_image = torch.zeros(image.shape, dtype=torch.float32, device=image.device)
+        grad_flow = torch.zeros_like(flow, memory_format=torch.contiguous_format)
+        if image.numel() > 0:
+            _launch("warp_backward_kernel", image.dtype, image.device, n * h * w,
+                    (grad, image, flow, grad_image, grad_flow, n, c, h, w, PADDING_CODES[ctx.padding]))
+        return grad_image.to(image.dtype), grad_flow, None
+
+
+class _CupyCorrelation(torch.autograd.Function):
+    """Local correlation with NVRTC-compiled kernels."""
+
+    @staticmethod
+    def forward(ctx, f0: torch.Tensor, f1: torch.Tensor, max_displacement: int) -> torch.Tensor:
+        f0, f1 = f0.contiguous(), f1.contiguous()
+        ctx.save_for_backward(f0, f1)
+        ctx.max_displacement = max_displacement
+        n, c, h, w = f0.shape
+        k = 2 * max_displacement + 1
+        out = f0.new_empty(n, k * k, h, w)
+        if out.numel() > 0:
+            _launch("correlation_forward_kernel", f0.dtype, f0.device, out.numel(),
+                    (f0, f1, out, n, c, h, w, max_displacement))
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: torch.Tensor):
+        f0, f1 = ctx.saved_tensors
+        grad = grad_output.to(f0.dtype).contiguous()
+        n, c, h, w = f0.shape
+        grad_f0 = torch.empty_like(f0)
+        grad_f1 = torch.empty_like(f1)
+        if f0.numel() > 0:
+            _launch("correlation_backward_kernel", f0.dtype, f0.device, f0.numel(),
+                    (grad, f0, f1, grad_f0, grad_f1, n, c, h, w, ctx.max_displacement))
+        return grad_f0, grad_f1, None
+
+
+def backward_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
+    """Warp with the NVRTC kernels (float64 falls back to the PyTorch backend)."""
+    if image.dtype == torch.float64:
+        return torch_backend.backward_warp(image, flow, padding)
+    return _CupyWarp.apply(image, flow, padding)
+
+
+def correlation(f0: torch.Tensor, f1: torch.Tensor, max_displacement: int) -> torch.Tensor:
+    """Correlation with the NVRTC kernels (float64 falls back to the PyTorch backend)."""
+    if f0.dtype == torch.float64:
+        return torch_backend.correlation(f0, f1, max_displacement)
+    return _CupyCorrelation.apply(f0, f1, max_displacement)
