@@ -1,0 +1,147 @@
+"""Training settings: one dataclass, filled from defaults, then a recipe file, then command-line options.
+
+A recipe is a TOML (or JSON) file whose top-level keys are `TrainConfig` field names, with two tables:
+`[model]` (a `ModelConfig`, see vidinterp.models.config) and `[loss]` (loss name → weight, see vidinterp.losses).
+`--recipe NAME` looks for `vidinterp/recipes/NAME.toml` (or .json); anything else is taken as a path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vidinterp.errors import UsageError
+
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides what a training run does (saved as train_config.json in the run folder)."""
+
+    data_dir: str = ""
+    out_dir: str = ""
+    steps: int = 100_000
+    batch_size: int = 8  # global batch: split evenly across DDP ranks
+    crop: int = 256
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 1000
+    min_lr_ratio: float = 0.01  # cosine decay ends at lr · min_lr_ratio
+    interval_min: int = 2
+    interval_max: int = 2
+    clip_length: int = 3
+    loss: dict[str, float] = field(default_factory=lambda: {"charbonnier": 1.0})
+    recon_weight: float = 0.1
+    workers: int = -1  # -1: choose for the device (see data_workers)
+    seed: int = 0
+    val_dir: str | None = None
+    val_count: int = 8
+    val_every: int = 1000
+    checkpoint_every: int = 1000
+    log_every: int = 10
+    device: str = "auto"
+    amp: bool = True  # mixed precision on CUDA only; ignored on CPU
+    grad_clip: float = 1.0  # max global gradient norm; 0 disables
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields; empty = the default model
+    init: str | None = None  # start from these weights (safetensors written by save_model)
+    cache_dir: str | None = None
+    cache_size: int = 540
+    cache_max_frames: int = 0  # 0: cache every frame of every video
+    window_stride: int = 1
+    hflip: bool = True
+    vflip: bool = True
+    reverse: bool = True
+    channel_shuffle: bool = False
+    quiet: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        """Build from a dict, refusing unknown keys (a typo must not silently fall back to a default)."""
+        return apply_overrides(cls(), data, source)
+
+
+def apply_overrides(config: TrainConfig, overrides: dict[str, Any], source: str) -> TrainConfig:
+    """A copy of `config` with `overrides` applied (None values are ignored: option not given)."""
+    known = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise UsageError(f"{source}: unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+    values = config.to_dict()
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = value
+    if isinstance(values["loss"], dict):
+        try:
+            values["loss"] = {str(k): float(v) for k, v in values["loss"].items()}
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{source}: loss weights must be numbers ({exc}).") from exc
+    else:
+        raise UsageError(f"{source}: 'loss' must be a table of name = weight.")
+    if not isinstance(values["model"], dict):
+        raise UsageError(f"{source}: 'model' must be a table of ModelConfig fields.")
+    return TrainConfig(**values)
+
+
+def find_recipe(name_or_path: str) -> Path:
+    """Path of a recipe: a file path, or the name of one shipped in vidinterp/recipes/."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for suffix in (".toml", ".json"):
+        candidate = RECIPES_DIR / f"{name_or_path}{suffix}"
+        if candidate.is_file():
+            return candidate
+    shipped = sorted(p.stem for p in RECIPES_DIR.glob("*.toml")) + sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
+    raise UsageError(f"recipe {name_or_path!r} is neither a file nor a shipped recipe (shipped: {', '.join(shipped) or 'none'}).")
+
+
+def load_recipe(name_or_path: str) -> dict[str, Any]:
+    """The settings dict of a recipe file (TOML or JSON), not yet validated."""
+    path = find_recipe(name_or_path)
+    try:
+        if path.suffix == ".json":
+            data = json.loads(path.read_text())
+        else:
+            data = tomllib.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read recipe {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"recipe {path} must hold a table/object of settings.")
+    return data
+
+
+def parse_loss_options(items: list[str]) -> dict[str, float]:
+    """['charbonnier=1', 'census=0.1'] → {'charbonnier': 1.0, 'census': 0.1}."""
+    losses: dict[str, float] = {}
+    for item in items:
+        name, sep, weight = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            losses[name.strip()] = float(weight)
+        except ValueError:
+            raise UsageError(f"--loss expects NAME=WEIGHT (e.g. charbonnier=1.0), got {item!r}.") from None
+    return losses
+
+
+def parse_interval(text: str) -> tuple[int, int]:
+    """'2' → (2, 2); '2-4' or '2:4' → (2, 4)."""
+    for sep in ("-", ":", ".."):
+        if sep in text:
+            low, _, high = text.partition(sep)
+            break
+    else:
+        low = high = text
+    try:
+        return int(low), int(high)
+    except ValueError:
+        raise UsageError(f"--interval expects N or MIN-MAX (e.g. 2 or 2-4), got {text!r}.") from None
