@@ -10,12 +10,12 @@ import typer
 
 from vidinterp.errors import UsageError
 
-EPILOG = """\b
-Examples:
-  vidinterp bench --quick                 a small sweep (well under a minute on a laptop CPU)
-  vidinterp bench --ops warp --resolutions 1080p --scales 1 --channels 3,32 --json > warp.json
-  vidinterp bench --backends cuda,torch --dtypes fp16     compare the CUDA kernels with the PyTorch fallback
-  vidinterp bench --skip-ops --end-to-end                 only time create_interpolator(...).interpolate
+EPILOG = """**Examples**
+
+* `vidinterp bench --quick`: a small sweep (well under a minute on a laptop CPU)
+* `vidinterp bench --ops warp --resolutions 1080p --scales 1 --channels 3,32 --json > warp.json`
+* `vidinterp bench --backends cuda,torch --dtypes fp16`: compare the CUDA kernels with the PyTorch fallback
+* `vidinterp bench --skip-ops --end-to-end`: only time create_interpolator(...).interpolate
 """
 
 

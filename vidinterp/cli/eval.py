@@ -30,14 +30,11 @@ images = 100 dB), SSIM (11×11 Gaussian window, σ 1.5, per RGB channel, average
 'IE'), LPIPS when the lpips package and its weights are on disk. 's / item' is interpolation time only.
 """
 
-EPILOG = """\b
-Examples:
-  vidinterp eval ../shared/data/eval --method blend
-      every dataset under the folder; table on stderr
-  vidinterp eval vimeo_triplet --limit 100 --json > vimeo.json
-      first 100 test triplets, JSON (per item and summary) on stdout
-  vidinterp eval clip.mp4 --drop 4 --save-dir failures/
-      keep every 4th frame, score the 3 in between at t = 1/4, 2/4, 3/4, save side-by-side pictures
+EPILOG = """**Examples**
+
+* `vidinterp eval ../shared/data/eval --method blend`: every dataset under the folder; table on stderr
+* `vidinterp eval vimeo_triplet --limit 100 --json > vimeo.json`: first 100 test triplets, JSON (per item and summary) on stdout
+* `vidinterp eval clip.mp4 --drop 4 --save-dir failures/`: keep every 4th frame, score the 3 in between at t = 1/4, 2/4, 3/4, save side-by-side pictures
 """
 
 

@@ -17,18 +17,13 @@ from vidinterp.errors import UsageError, VidinterpError
 
 log = logging.getLogger("vidinterp")
 
-EPILOG = """\b
-Examples:
-  vidinterp upsample --sample /tmp/airplane_100fps.mp4 --factor 4
-      try it on the bundled 3 s, 25 fps sample clip (out: 100 fps)
-  vidinterp upsample holiday.mp4 holiday_60.mp4 --factor 2
-      30 fps → 60 fps; audio, colours and rotation are kept
-  vidinterp upsample talk.mkv talk_5994.mkv --fps 59.94
-      any target rate (also 60000/1001); works for variable-frame-rate input
-  vidinterp upsample clip.mp4 frames.mkv --codec ffv1
-      lossless RGB output, e.g. to score the new frames exactly
-  ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - - --factor 2 | ffmpeg -i - out.mp4
-      in a pipe: '-' reads stdin / writes y4m to stdout (logs go to stderr)
+EPILOG = """**Examples**
+
+* `vidinterp upsample --sample /tmp/airplane_100fps.mp4 --factor 4`: try it on the bundled 3 s, 25 fps sample clip (out: 100 fps)
+* `vidinterp upsample holiday.mp4 holiday_60.mp4 --factor 2`: 30 fps → 60 fps; audio, colours and rotation are kept
+* `vidinterp upsample talk.mkv talk_5994.mkv --fps 59.94`: any target rate (also 60000/1001); works for variable-frame-rate input
+* `vidinterp upsample clip.mp4 frames.mkv --codec ffv1`: lossless RGB output, e.g. to score the new frames exactly
+* `ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - - --factor 2 | ffmpeg -i - out.mp4`: in a pipe: '-' reads stdin / writes y4m to stdout (logs go to stderr)
 """
 
 
