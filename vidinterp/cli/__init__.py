@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from vidinterp.errors import VidinterpError
 
@@ -27,21 +27,24 @@ def build_app() -> typer.Typer:
             "Use '-' as a path to read from stdin or write to stdout, so vidinterp fits between two "
             "ffmpeg processes."
         ),
-        no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode="markdown",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
-    @app.callback()
+    @app.callback(invoke_without_command=True)
     def _root(
-        version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+        ctx: typer.Context,
+        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
     ) -> None:
         if version:
             from vidinterp import __version__
 
-            typer.echo(f"vidinterp {__version__}", err=True)
+            typer.echo(f"vidinterp {__version__}")
+            raise typer.Exit()
+        if ctx.invoked_subcommand is None:
+            typer.echo(ctx.get_help())
             raise typer.Exit()
 
     for name in COMMAND_MODULES:
@@ -68,15 +71,13 @@ def main(argv: list[str] | None = None) -> None:
     except VidinterpError as exc:
         error(str(exc))
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         error("interrupted")
         sys.exit(130)
-    except KeyboardInterrupt:
-        error("interrupted")
-        sys.exit(130)
-    except click.ClickException as exc:
+    except TyperException as exc:
+        # Usage errors found while parsing (bad option, missing argument): Typer prints them with a usage hint.
         exc.show(file=sys.stderr)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
