@@ -62,6 +62,14 @@ def test_cuda_extension_matches_reference(dtype, padding, layout):
     _check_backend("cuda", dtype, padding, LAYOUTS[layout])
 
 
+@pytest.mark.cuda
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+@pytest.mark.parametrize("dtype", list(TOL))
+def test_torch_backend_on_cuda_matches_reference(dtype, padding):
+    # The fallback backend `auto` picks when neither kernel backend works: it must run on CUDA tensors too.
+    _check_backend("torch", dtype, padding, LAYOUTS["contiguous"])
+
+
 @pytest.mark.cupy
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("padding", ["border", "zeros"])

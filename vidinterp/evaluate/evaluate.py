@@ -7,6 +7,7 @@ Time per item is the interpolation alone (prepare + synthesize, device synchroni
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ class SetResult:
     path: str
     items: list[ItemResult] = field(default_factory=list)
     temporal_error: float | None = None
-    _temporal_parts: list[float] = field(default_factory=list, repr=False)
+    #: (temporal error, frame pairs) of each drop group, pooled into `temporal_error` weighted by pairs
+    _temporal_parts: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
         """Means over items (the way the benchmark tables report them)."""
@@ -174,7 +176,8 @@ def _evaluate_group(group: DropGroup, interpolator: Interpolator, options: EvalO
     # Kept frames are shown as they are, so the run starts and ends on real frames.
     predicted_run.append(image_to_255(group.after.image))
     true_run.append(image_to_255(group.after.image))
-    result._temporal_parts.append(metrics.temporal_error(torch.cat(predicted_run), torch.cat(true_run)))
+    pairs = len(predicted_run) - 1
+    result._temporal_parts.append((metrics.temporal_error(torch.cat(predicted_run), torch.cat(true_run)), pairs))
 
 
 def evaluate_video(video: VideoItem, interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None) -> SetResult:
@@ -192,8 +195,10 @@ def evaluate_video(video: VideoItem, interpolator: Interpolator, options: EvalOp
             _evaluate_group(group, interpolator, options, result, video.name, on_item)
     if not result.items:
         raise VidinterpError(f"'{video.path}' is too short for --drop {options.drop}: it needs at least {options.drop + 1} frames")
-    # Every group contributes the same number of frame pairs (except a truncated last one): mean of groups.
-    result.temporal_error = metrics.mean(result._temporal_parts)
+    # The mean over all frame pairs of the reconstruction: groups weigh by their pair count (a group cut short
+    # by --limit has fewer pairs than the others).
+    total_pairs = sum(pairs for _, pairs in result._temporal_parts)
+    result.temporal_error = math.fsum(value * pairs for value, pairs in result._temporal_parts) / total_pairs
     return result
 
 

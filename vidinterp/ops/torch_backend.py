@@ -68,8 +68,8 @@ def _grid_sample_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> 
     """
     n, c, h, w = image.shape
     flow32 = flow.float()
-    x = torch.arange(w, dtype=torch.float32).view(1, 1, w) + flow32[:, 0]
-    y = torch.arange(h, dtype=torch.float32).view(1, h, 1) + flow32[:, 1]
+    x = torch.arange(w, dtype=torch.float32, device=flow.device).view(1, 1, w) + flow32[:, 0]
+    y = torch.arange(h, dtype=torch.float32, device=flow.device).view(1, h, 1) + flow32[:, 1]
     nan = torch.isnan(x) | torch.isnan(y)
     has_nan = bool(nan.any())
     # grid_sample maps -1/+1 to the first/last pixel centre (align_corners=True); the caller keeps H, W ≥ 2.
