@@ -87,8 +87,8 @@ def test_fps_on_variable_rate_input(tmp_path, capsys):
     info, frames = probe(out)
     assert info.frame_rate == 50
     assert [f.time for f in frames] == [Fraction(k, 50) for k in range(len(frames))]  # 20 ms: exact in ms
-    # The output covers the input's span (0 .. 240 ms + last frame), on the 20 ms grid.
-    assert 13 <= len(frames) <= 15
+    # The output covers the input's span (0 .. 240 ms + the last frame's 40 ms), on the 20 ms grid: 0 .. 260 ms.
+    assert len(frames) == 14
 
 
 def test_audio_and_duration_are_preserved(tmp_path, capsys, clip):
@@ -242,3 +242,22 @@ def test_help_has_examples(capsys):
     assert code == 0
     text = out + err
     assert "--factor" in text and "--sample" in text and "Examples" in text
+
+
+def test_out_of_memory_is_one_line_with_the_fix(tmp_path, capsys, monkeypatch):
+    import torch
+
+    from vidinterp.interpolators.blend import BlendInterpolator
+
+    def exhausted(self, state, pair_index, t):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(BlendInterpolator, "_synthesize", exhausted)
+    source = make_clip(tmp_path / "in.mp4", n_frames=6, width=32, height=24)
+    out = tmp_path / "out.mp4"
+    code, stdout, stderr = run([source, out, "--batch-size", "4"], capsys)
+    assert code == 1 and stdout == ""
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith("vidinterp: error: ran out of memory") and "--batch-size (now 4)" in lines[-1], stderr
+    assert "Traceback" not in stderr
+    assert not out.exists() and leftovers(tmp_path) == []

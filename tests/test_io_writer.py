@@ -256,3 +256,39 @@ def test_ten_bit_y4m(tmp_path):
     images = [pattern_frame(i, 32, 24).astype(np.uint16) * 257 for i in range(2)]
     info, frames = read_all(write_frames(tmp_path / "ten.y4m", images, Fraction(24), bit_depth=10))
     assert info.pix_fmt == "yuv420p10le" and len(frames) == 2
+
+
+def test_codec_the_container_cannot_hold_is_one_error_and_no_file(tmp_path):
+    # PyAV raises a bare ValueError from add_stream here; it must reach the user as a VidinterpError line.
+    with pytest.raises(VidinterpError, match="png"):
+        VideoWriter(tmp_path / "out.mkv", width=32, height=32, rate=Fraction(25), codec="png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_piped_audio_that_y4m_drops_is_not_kept_in_memory(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from synthetic import make_clip
+
+    source = make_clip(tmp_path / "clip.mkv", audio=True)
+    with open(source, "rb") as stdin:
+        monkeypatch.setattr("sys.stdin", SimpleNamespace(buffer=stdin))
+        with open_video("-", "matroska") as reader:
+            assert reader.info.has_audio
+            write_frames(tmp_path / "out.y4m", [f.image for f in reader.frames()], Fraction(24), source=reader)
+            # Nothing takes the audio of a y4m output: the reader must not have queued the whole track.
+            assert reader.audio_queue.qsize() == 0
+
+
+def test_opus_audio_into_mov_is_reencoded_not_copied(tmp_path, clip):
+    # ffmpeg lists opus (and flac) as codecs mov takes, but its mov muxer refuses them ("opus only supported in
+    # MP4"): a stream copy would fail the whole run when the header is written.
+    webm = tmp_path / "opus.webm"
+    with open_video(clip) as reader:
+        write_frames(webm, [f.image for f in reader.frames()], Fraction(24), source=reader)
+    assert [name for name, _ in audio_durations(webm)] == ["opus"]
+    out = tmp_path / "out.mov"
+    with open_video(webm) as reader:
+        write_frames(out, [f.image for f in reader.frames()], Fraction(24), source=reader)
+    assert [name for name, _ in audio_durations(out)] == ["aac"]
+    assert abs(_audio_length(out) - _audio_length(webm)) <= 0.1

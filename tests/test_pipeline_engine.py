@@ -291,3 +291,18 @@ def test_memory_does_not_grow_with_length(options):
         gc.collect(0) if count % 100 == 0 else None
     assert count == (1200 if options.factor else 625)
     assert peak <= 2 * options.batch_size + 4
+
+
+def test_a_pair_needing_more_than_a_batch_streams_chunk_by_chunk():
+    # factor 16 with batch size 2: the 15 frames of one pair are made 2 at a time, and each is passed on before
+    # the next chunk is computed, so never more than a batch of new pictures is held (the docstring's promise).
+    frames = numbered_frames([Fraction(i, 24) for i in range(3)])
+    fake = RecordingInterpolator()
+    made_before = []  # requests computed when each output frame came out
+    for frame in retime(iter(frames), fake, RetimeOptions(factor=16, batch_size=2, scene_cut="off")):
+        made_before.append((frame.index, len(fake.requests)))
+    assert len(made_before) == 48
+    for index, made in made_before:
+        if index < 32 and index % 16:  # interpolated frame k of pair index // 16 (k = index % 16)
+            needed = 15 * (index // 16) + index % 16
+            assert made <= needed + 1, (index, made)  # at most the rest of its own chunk ahead

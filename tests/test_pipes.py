@@ -88,7 +88,8 @@ def test_closed_stdout_exits_quietly(tmp_path):
     assert process.returncode in (0, 1)
 
 
-def test_sigint_leaves_no_output_and_no_temp_file(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_leaves_no_output_and_no_temp_file(tmp_path, signum):
     source = make_clip(tmp_path / "in.mkv", n_frames=120, width=128, height=96, codec="ffv1", pix_fmt="yuv444p")
     out = tmp_path / "out.mp4"
     process = subprocess.Popen([*COMMAND, str(source), str(out), "--factor", "4"], stdout=subprocess.PIPE,
@@ -100,7 +101,7 @@ def test_sigint_leaves_no_output_and_no_temp_file(tmp_path):
             break
         time.sleep(0.02)
     assert process.poll() is None, "finished before it could be interrupted; make the clip longer"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)  # Ctrl-C, or `kill` / `timeout`
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr.decode()
     assert b"interrupted" in stderr and b"Traceback" not in stderr

@@ -101,6 +101,14 @@ def _progress(total: int | None, enabled: bool):
     )
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """True for torch's out-of-memory errors (CUDA or CPU allocator) and Python's MemoryError."""
+    if isinstance(exc, MemoryError):
+        return True
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ()))
+
+
 def _silence_stdout() -> None:
     """After the reader of stdout has gone, point fd 1 at /dev/null so Python's exit flush stays quiet."""
     try:
@@ -143,17 +151,30 @@ def upsample(
     is written only when everything succeeded.
     """
     _setup_logging(quiet)
+    # `kill`, `timeout` or a pipeline shutting down send SIGTERM: treat it like Ctrl-C, so the writer still
+    # removes its temporary file instead of dying with a half-written .partial file left beside OUT.
+    from vidinterp.signals import sigterm_as_interrupt
+
     try:
-        _upsample(
-            paths or [], factor, fps, method, model, device, fp16, batch_size, scene_cut, scene_threshold,
-            codec, crf, pix_fmt, output_format, input_format, overwrite, quiet, sample,
-        )
+        with sigterm_as_interrupt():
+            _upsample(
+                paths or [], factor, fps, method, model, device, fp16, batch_size, scene_cut, scene_threshold,
+                codec, crf, pix_fmt, output_format, input_format, overwrite, quiet, sample,
+            )
     except BrokenPipeError:
         _silence_stdout()
         raise
     except av.error.FFmpegError as exc:
         # Anything ffmpeg refuses that the checks above did not foresee: still one line, not a traceback.
         raise VidinterpError(f"ffmpeg failed: {exc.strerror or exc}") from None
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        # The one runtime failure a user can fix themselves: say how (the --batch-size help promises it).
+        raise VidinterpError(
+            "ran out of memory while interpolating; lower --batch-size (now "
+            f"{batch_size}), or use --device cpu if the GPU is the one that is full"
+        ) from None
     except KeyboardInterrupt:
         # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 like a shell does.
         # (The writer has already removed its temporary file on the way out.)

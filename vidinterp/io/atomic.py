@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from vidinterp.errors import VidinterpError
@@ -69,3 +70,15 @@ class AtomicFile:
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+
+def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
+    """Call `write(temp_path)`, then rename the temp file onto `target` (replacing it); on any error or Ctrl-C
+    the temp file is removed and `target` is left as it was."""
+    staged = AtomicFile(Path(target), overwrite=True)
+    try:
+        write(staged.path)
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise

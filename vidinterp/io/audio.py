@@ -19,12 +19,18 @@ from vidinterp.io.codecs import AUDIO_LESS_CONTAINERS
 log = logging.getLogger("vidinterp.io")
 
 
+#: (muxer, codec) pairs that ffmpeg's codec query accepts but whose muxer refuses them when it writes the header
+#: ("opus only supported in MP4", likewise flac): copying would fail the whole run, so these are re-encoded.
+_COPY_REFUSED = {("mov", "opus"), ("mov", "flac")}
+
+
 class _Track:
     """One source audio stream and how it reaches the output (copied packets or re-encoded frames)."""
 
     def __init__(self, source: av.audio.stream.AudioStream, output: av.container.OutputContainer) -> None:
         self.source = source
-        self.copy = source.codec_context.name in output.supported_codecs
+        name = source.codec_context.name
+        self.copy = name in output.supported_codecs and (output.format.name, name) not in _COPY_REFUSED
         if self.copy:
             self.stream = output.add_stream_from_template(source)
         else:

@@ -102,9 +102,10 @@ class VideoReader:
         #: packets the decoder rejected as corrupt (skipped with a warning)
         self.corrupt_packets = 0
         #: from a pipe, audio cannot be read a second time: its packets are handed to the writer through this
-        #: queue as the video is demuxed (it holds only the audio of the frames in flight, see `audio_packets`)
+        #: queue as the video is demuxed (only the audio of the frames in flight; see `drop_audio`)
         self.audio_queue: queue.Queue = queue.Queue()
         self.audio_finished = False
+        self._keep_audio = True  # False once nothing will take the queued packets (see `drop_audio`)
         self._container = self._open(path, input_format)
         try:
             streams = self._container.streams.video
@@ -203,7 +204,7 @@ class VideoReader:
                 self.audio_finished = True
                 return
             if packet.stream.type == "audio":
-                if packet.size:
+                if packet.size and self._keep_audio:
                     self.audio_queue.put(packet)
                 continue
             try:
@@ -252,6 +253,15 @@ class VideoReader:
             image = raw.to_ndarray(format=rgb_format, src_color_range=raw.color_range or None)
             yield VideoFrame(image=np.ascontiguousarray(image), time=time, index=index)
             index += 1
+
+    def drop_audio(self) -> None:
+        """From a pipe: stop queueing audio packets nobody will take (the output has no audio), so memory stays flat."""
+        self._keep_audio = False
+        while True:
+            try:
+                self.audio_queue.get_nowait()
+            except queue.Empty:
+                return
 
     def audio_streams(self) -> list:
         """The input's audio streams (for the writer to copy or re-encode)."""

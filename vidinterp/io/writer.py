@@ -125,7 +125,10 @@ class VideoWriter:
             self._container = av.open(target, "w", format=choice.container_format, options=options)
         except (av.error.FFmpegError, ValueError) as exc:
             raise VidinterpError(f"cannot create the output: {exc}") from None
-        stream = self._container.add_stream(choice.codec, rate=self.rate, options=dict(choice.options))
+        try:
+            stream = self._container.add_stream(choice.codec, rate=self.rate, options=dict(choice.options))
+        except (av.error.FFmpegError, ValueError) as exc:  # e.g. "'matroska' format does not support 'png' codec"
+            raise VidinterpError(f"cannot write {choice.codec} video to {choice.container_format}: {exc}") from None
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = choice.pix_fmt
         time_base = 1 / self.rate
@@ -148,6 +151,8 @@ class VideoWriter:
         if source is not None and source.info.has_audio:
             if not can_carry_audio(choice.container_format):
                 log.warning("the input's audio is dropped: y4m output has no audio (write .mkv/.mp4 or use --format nut)")
+                if source.is_pipe:
+                    source.drop_audio()  # else its packets would pile up in memory for the whole video
             elif source.is_pipe:
                 self._audio = AudioCarrier(self._container, pipe_reader=source, start=source.start_time)
             else:

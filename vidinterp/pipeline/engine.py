@@ -11,6 +11,7 @@ factor 4 needs between two inputs.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Iterator
@@ -81,8 +82,12 @@ class _Batch:
         self.requests.extend((pair_index, t, slot) for t, slot in requests)
 
 
-def _run_batch(batch: _Batch, interpolator: Interpolator, batch_size: int, stats: RetimeStats) -> None:
-    """Interpolate every request of the batch into its slot: one prepare for all pairs, synthesize in chunks."""
+def _run_batch(batch: _Batch, interpolator: Interpolator, batch_size: int, stats: RetimeStats) -> Iterator[None]:
+    """Interpolate every request of the batch into its slot: one prepare for all pairs, synthesize in chunks.
+
+    Yields after each chunk, so the caller can pass finished frames on before the next chunk is made: one pair
+    may need more frames than `batch_size` (factor 16), and they must not all be held at once.
+    """
     dtype = batch.pairs[0][0].image.dtype
     device = interpolator.device
     frame0 = to_tensor([pair[0].image for pair in batch.pairs], device)
@@ -97,7 +102,8 @@ def _run_batch(batch: _Batch, interpolator: Interpolator, batch_size: int, stats
         images = to_images(interpolator.synthesize(prepared, pair_index, t), dtype)
         for (_, _, slot), image in zip(chunk, images):
             slot.image = image
-    stats.interpolated_frames += len(batch.requests)
+        stats.interpolated_frames += len(chunk)
+        yield
 
 
 def retime(
@@ -128,15 +134,19 @@ def retime(
             yield frame
 
     def drain() -> Iterator[VideoFrame]:
-        """Compute the batch (if any) and yield everything queued, in order."""
+        """Compute the batch (if any) and yield everything queued, in order, each frame as soon as it is ready."""
         nonlocal batch, next_index
-        if batch.requests:
-            _run_batch(batch, interpolator, options.batch_size, stats)
+        chunks = _run_batch(batch, interpolator, options.batch_size, stats) if batch.requests else iter(())
         batch = _Batch()
-        for item in queue:
-            yield VideoFrame(image=item.image, time=item.time, index=next_index)
-            next_index += 1
-            stats.output_frames += 1
+        position = 0
+        for _ in itertools.chain(chunks, [None]):
+            while position < len(queue) and queue[position].image is not None:
+                item = queue[position]
+                queue[position] = None  # drop our reference: the consumer decides how long the picture lives
+                yield VideoFrame(image=item.image, time=item.time, index=next_index)
+                next_index += 1
+                stats.output_frames += 1
+                position += 1
         queue.clear()
 
     for interval in plan_intervals(counted(frames), options, input_rate):
