@@ -168,11 +168,11 @@ def test_sigterm_becomes_keyboard_interrupt():
     import os
     import signal
 
-    from vidinterp.train.train import _sigterm_as_interrupt
+    from vidinterp.signals import sigterm_as_interrupt
 
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             os.kill(os.getpid(), signal.SIGTERM)
             for _ in range(1000):  # the handler runs between bytecodes
                 pass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -12,6 +11,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from vidinterp.errors import VidinterpError
+from vidinterp.io.atomic import write_atomically
 from vidinterp.models.config import ModelConfig
 from vidinterp.models.vfi import VFIModel
 
@@ -27,18 +27,6 @@ def _stem(path: str | os.PathLike) -> Path:
     return path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
 
 
-def _atomic_write(target: Path, write) -> None:
-    """Write via a temp file beside `target`, then rename, so an interrupted save leaves no partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model(model: VFIModel, path: str | os.PathLike) -> tuple[Path, Path]:
     """Write `<path>.safetensors` (weights, config in its metadata) and `<path>.json` (readable config).
 
@@ -52,8 +40,8 @@ def save_model(model: VFIModel, path: str | os.PathLike) -> tuple[Path, Path]:
     config_json = json.dumps(model.config.to_dict(), indent=2)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     metadata = {FORMAT_KEY: FORMAT_VALUE, CONFIG_KEY: config_json}
-    _atomic_write(weights_path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
-    _atomic_write(config_path, lambda tmp: Path(tmp).write_text(config_json + "\n"))
+    write_atomically(weights_path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    write_atomically(config_path, lambda tmp: tmp.write_text(config_json + "\n"))
     return weights_path, config_path
 
 

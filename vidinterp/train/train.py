@@ -9,11 +9,9 @@ Run folder layout (RUN_DIR):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +36,8 @@ from vidinterp.data.dataset import (
 )
 from vidinterp.data.sources import discover_sources
 from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.io.atomic import write_atomically
+from vidinterp.signals import sigterm_as_interrupt
 from vidinterp.train import checkpoint as ckpt
 from vidinterp.train.config import TrainConfig
 from vidinterp.train.distributed import DistInfo, all_gather_floats, barrier, cleanup, init_distributed
@@ -118,9 +118,7 @@ def _progress(enabled: bool, total: int, start: int):
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 
 
 def psnr(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -207,23 +205,6 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt so `kill` saves a checkpoint like Ctrl-C does."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def prepare_run(config: TrainConfig, resume: bool) -> tuple[TrainConfig, dict[str, Any] | None]:
     """Validate settings; on resume, read the saved config (its `steps` may be raised) and trainer state."""
     out = Path(config.out_dir)
@@ -261,7 +242,7 @@ def train(config: TrainConfig, hooks: TrainHooks | None = None, resume: bool = F
     device = resolve_device(config.device)
     info = init_distributed(device)
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             return _train(config, state, hooks, device, info)
     finally:
         cleanup(info)
