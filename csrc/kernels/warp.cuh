@@ -76,6 +76,18 @@ __device__ __forceinline__ void warp_corners(float px, float py, int H, int W, i
     }
 }
 
+// The corners sampled for output pixel `pixel` of image n: its position plus the flow there, in fp32 whatever
+// the storage type (fp16 absolute coordinates would lose sub-pixel precision above 2048 px).
+template <typename scalar_t>
+__device__ __forceinline__ void pixel_corners(const scalar_t* __restrict__ flow, long long n, long long pixel,
+                                              int H, int W, int padding, WarpCorners& c) {
+    const long long hw = (long long)H * W;
+    const int y = (int)(pixel / W), x = (int)(pixel - (long long)y * W);
+    const float px = (float)x + to_float(flow[(2 * n) * hw + pixel]);
+    const float py = (float)y + to_float(flow[(2 * n + 1) * hw + pixel]);
+    warp_corners(px, py, H, W, padding, c);
+}
+
 // One thread per output pixel (n, y, x); loops over channels so the corners are computed once.
 // image, out: N×C×H×W contiguous; flow: N×2×H×W contiguous.
 template <typename scalar_t>
@@ -85,11 +97,8 @@ __global__ void warp_forward_kernel(const scalar_t* __restrict__ image, const sc
     VIDINTERP_KERNEL_LOOP(i, (long long)N * hw) {
         const long long n = i / hw;
         const long long pixel = i - n * hw;
-        const int y = (int)(pixel / W), x = (int)(pixel - (long long)y * W);
-        const float px = (float)x + to_float(flow[(2 * n) * hw + pixel]);
-        const float py = (float)y + to_float(flow[(2 * n + 1) * hw + pixel]);
         WarpCorners c;
-        warp_corners(px, py, H, W, padding, c);
+        pixel_corners(flow, n, pixel, H, W, padding, c);
         const scalar_t* plane = image + n * C * hw;
         scalar_t* dst = out + n * C * hw + pixel;
         for (int ch = 0; ch < C; ++ch, plane += hw) {
@@ -111,11 +120,8 @@ __global__ void warp_backward_kernel(const scalar_t* __restrict__ grad_out, cons
     VIDINTERP_KERNEL_LOOP(i, (long long)N * hw) {
         const long long n = i / hw;
         const long long pixel = i - n * hw;
-        const int y = (int)(pixel / W), x = (int)(pixel - (long long)y * W);
-        const float px = (float)x + to_float(flow[(2 * n) * hw + pixel]);
-        const float py = (float)y + to_float(flow[(2 * n + 1) * hw + pixel]);
         WarpCorners c;
-        warp_corners(px, py, H, W, padding, c);
+        pixel_corners(flow, n, pixel, H, W, padding, c);
         float gx = 0.f, gy = 0.f;
         for (int ch = 0; ch < C; ++ch) {
             const long long plane = (n * C + ch) * hw;
