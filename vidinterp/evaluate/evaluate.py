@@ -25,6 +25,7 @@ from vidinterp.evaluate.layouts import EvalSet, Triplet, TripletSet, VideoItem
 from vidinterp.evaluate.perceptual import LpipsMetric
 from vidinterp.evaluate.visualize import save_comparison
 from vidinterp.interpolators.base import Interpolator
+from vidinterp.io.frames import max_value
 
 
 @dataclass
@@ -84,20 +85,17 @@ ItemCallback = Callable[[str, ItemResult], None]
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     """H×W×3 uint8/uint16 → 1×3×H×W float32 in [0, 1]."""
-    max_value = 255 if image.dtype == np.uint8 else 65535
-    return metrics.to_unit_scale(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], max_value)
+    return metrics.to_unit_scale(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], max_value(image.dtype))
 
 
 def image_to_255(image: np.ndarray) -> torch.Tensor:
     """H×W×3 uint8/uint16 → 1×3×H×W float64 on the 0..255 scale (the scale all metrics use)."""
-    max_value = 255 if image.dtype == np.uint8 else 65535
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() * (255 / max_value)
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() * (255 / max_value(image.dtype))
 
 
 def tensor_to_image(levels: torch.Tensor, dtype: np.dtype) -> np.ndarray:
     """1×3×H×W quantized values on the 0..255 scale → H×W×3 array of `dtype` (for saving pictures)."""
-    max_value = 255 if dtype == np.uint8 else 65535
-    array = torch.round(levels[0].permute(1, 2, 0) * (max_value / 255)).numpy()
+    array = torch.round(levels[0].permute(1, 2, 0) * (max_value(dtype) / 255)).numpy()
     return array.astype(dtype)
 
 
@@ -112,8 +110,7 @@ def _safe_name(name: str) -> str:
 
 def _score(pred: torch.Tensor, truth: np.ndarray, options: EvalOptions) -> tuple[torch.Tensor, dict]:
     """Quantize predictions (M×3×H×W in [0, 1]) to the truth's bit depth and score them against M truths."""
-    max_value = 255 if truth.dtype == np.uint8 else 65535
-    levels = metrics.quantize(pred.cpu(), max_value)
+    levels = metrics.quantize(pred.cpu(), max_value(truth.dtype))
     target = image_to_255(truth)
     scores = {
         "psnr": float(metrics.psnr(levels, target)[0]),

@@ -8,6 +8,15 @@ from fractions import Fraction
 import numpy as np
 
 
+def max_value(dtype: np.dtype) -> int:
+    """Full-scale value of an image dtype: 255 for uint8, 65535 for uint16."""
+    if dtype == np.uint8:
+        return 255
+    if dtype == np.uint16:
+        return 65535
+    raise TypeError(f"expected uint8 or uint16 images, got {dtype}")
+
+
 @dataclass(frozen=True)
 class VideoFrame:
     """One RGB picture and when it is shown.
@@ -24,4 +33,4 @@ class VideoFrame:
 
     @property
     def max_value(self) -> int:
-        return 255 if self.image.dtype == np.uint8 else 65535
+        return max_value(self.image.dtype)

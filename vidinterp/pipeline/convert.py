@@ -7,14 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-
-def max_value(dtype: np.dtype) -> int:
-    """Full-scale value of an image dtype: 255 for uint8, 65535 for uint16."""
-    if dtype == np.uint8:
-        return 255
-    if dtype == np.uint16:
-        return 65535
-    raise TypeError(f"expected uint8 or uint16 images, got {dtype}")
+from vidinterp.io.frames import max_value
 
 
 def to_tensor(images: Sequence[np.ndarray], device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidinterp.io.frames import VideoFrame
+from vidinterp.io.frames import VideoFrame, max_value
 
 THUMB_WIDTH = 64
 BLOCK = 8
@@ -46,7 +46,7 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     xs = ((np.arange(tw * 4) + 0.5) * width / (tw * 4)).astype(np.intp)
     samples = image[ys][:, xs].astype(np.float32) @ _LUMA
     grey = samples.reshape(th, 4, tw, 4).mean(axis=(1, 3))
-    grey /= 255.0 if image.dtype == np.uint8 else 65535.0
+    grey /= max_value(image.dtype)
     grey -= grey.mean()
     grey /= max(float(grey.std()), MIN_CONTRAST)
     return grey
