@@ -21,6 +21,7 @@ from vidinterp.models import (
     tiny_config,
 )
 from vidinterp.models import io as model_io
+from vidinterp.models.motion import SoftArgmax
 
 
 def _frames(batch: int, height: int, width: int, dtype=torch.float32, seed: int = 0):
@@ -150,6 +151,21 @@ def test_default_config_is_small_and_sees_large_motion():
     assert config.total_search_radius > config.coarsest_search_radius
 
 
+@pytest.mark.parametrize("displacements, first_level, radius", [((4,), 3, 64), ((3, 4), 2, 24 + 64), ((2, 3, 4), 1, 8 + 24 + 64)])
+def test_motion_levels_are_the_coarsest_ones(displacements, first_level, radius):
+    """One displacement per motion level, coarsest last; flows come out at the finest of them, at any size."""
+    config = ModelConfig(max_displacement=displacements, flow_decoder_widths=(16,) * len(displacements))
+    assert config.finest_motion_level == first_level and config.total_search_radius == radius
+    model = VFIModel.from_config(config).eval()
+    f0, f1 = _frames(1, 32, 48)
+    with torch.no_grad():
+        state = model.estimate_motion(f0, f1)
+        out = model(f0, f1, 0.5, reconstruct=False)
+    stride = 2 ** (first_level + 1)
+    assert state.flow_01.shape == (1, 2, 32 // stride, 48 // stride)
+    assert out.flow_01.shape == out.flow_t0.shape == (1, 2, 32, 48) and out.frame.shape == (1, 3, 32, 48)
+
+
 def test_config_round_trip_and_validation():
     config = tiny_config()
     data = json.loads(json.dumps(config.to_dict()))
@@ -157,7 +173,9 @@ def test_config_round_trip_and_validation():
     with pytest.raises(VidinterpError, match="unknown keys"):
         ModelConfig.from_dict({**data, "colour": 3})
     with pytest.raises(VidinterpError, match="one entry per motion level"):
-        ModelConfig(max_displacement=(4,))
+        ModelConfig(max_displacement=(2, 3, 4), flow_decoder_widths=(32, 64))
+    with pytest.raises(VidinterpError, match="1 to 3 entries"):
+        ModelConfig(max_displacement=(1, 2, 3, 4), flow_decoder_widths=(8, 16, 32, 64))
     with pytest.raises(VidinterpError, match="at least 3"):
         ModelConfig(encoder_channels=(8, 8), max_displacement=(), flow_decoder_widths=(), decoder_widths=(8, 8))
 
@@ -240,3 +258,55 @@ def test_tiny_model_overfits_one_pair():
         if best * 10 <= first:
             break
     assert best * 10 <= first, (first, best)
+
+
+# -- soft-argmax matcher ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dx, dy", [(0, 0), (2, -1), (-3, 3)])
+def test_soft_argmax_reads_a_sharp_peak_as_its_displacement(dx, dy):
+    """Channel (dy + d)·(2d+1) + (dx + d) holds displacement (dx, dy): the ops.correlation layout."""
+    d, k = 3, 7
+    cost = torch.full((2, k * k, 4, 5), -1.0)
+    cost[:, (dy + d) * k + (dx + d)] = 1.0
+    out = SoftArgmax(d, sharpness=50.0)(cost)
+    assert out.shape == (2, 2, 4, 5)
+    torch.testing.assert_close(out[:, 0], torch.full((2, 4, 5), float(dx)), atol=1e-4, rtol=0)
+    torch.testing.assert_close(out[:, 1], torch.full((2, 4, 5), float(dy)), atol=1e-4, rtol=0)
+
+
+def test_soft_argmax_is_zero_on_a_flat_cost_and_sub_pixel_between_two_peaks():
+    d, k = 2, 5
+    flat = SoftArgmax(d)(torch.zeros(1, k * k, 3, 3))
+    torch.testing.assert_close(flat, torch.zeros(1, 2, 3, 3))
+    cost = torch.full((1, k * k, 1, 1), -1.0)
+    cost[:, (0 + d) * k + (1 + d)] = 1.0  # dx = 1
+    cost[:, (0 + d) * k + (2 + d)] = 1.0  # dx = 2
+    out = SoftArgmax(d)(cost)
+    assert out[0, 0].item() == pytest.approx(1.5, abs=1e-4)
+    assert out[0, 1].item() == pytest.approx(0.0, abs=1e-4)
+
+
+def test_soft_argmax_gradcheck_fp64():
+    module = SoftArgmax(2).double()
+    cost = torch.rand(1, 25, 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3)).requires_grad_()
+    assert torch.autograd.gradcheck(module, (cost,), eps=1e-6, atol=1e-5)
+
+
+def test_cost_volume_is_a_cosine_similarity_of_centred_features():
+    """Identical frames: the zero-displacement cost is 1 wherever features are non-zero, and no cost exceeds 1."""
+    model = _tiny().eval()
+    estimator = model.interpolation.flow_estimator
+    seen = []
+    original = SoftArgmax.forward
+    try:
+        SoftArgmax.forward = lambda self, cost: seen.append(cost.detach()) or original(self, cost)
+        frame = torch.from_numpy(pattern_frame(0, 48, 32)).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            pyramid = model.autoencoder.encode(torch.cat([frame, frame]))
+            estimator([p[:1] for p in pyramid], [p[1:] for p in pyramid])
+    finally:
+        SoftArgmax.forward = original
+    cost = seen[0]
+    d = estimator.max_displacement[-1]
+    centre = (2 * d + 1) * d + d
+    assert cost.max().item() <= 1 + 1e-5
+    torch.testing.assert_close(cost[:, centre], torch.ones_like(cost[:, centre]), atol=1e-5, rtol=0)

@@ -14,17 +14,19 @@ class ModelConfig:
     """Sizes of a `VFIModel`. The default is the light CPU configuration that ships as the product default.
 
     Pyramid levels are listed finest first: level k has stride 2**(k+1) (1/2, 1/4, 1/8, 1/16 for four levels).
-    Motion is estimated with correlation on levels 2..L-1 (1/8 and 1/16 by default), coarse to fine; the frame
-    at t is synthesised at level 1 (1/4) and refined at 1/2 and full resolution by cheap pixel-shuffle heads.
-    Most compute therefore runs at 1/4 resolution or below, which is what keeps CPU inference fast.
+    Motion is estimated with correlation on the coarsest `len(max_displacement)` levels (1/4, 1/8 and 1/16 by
+    default), coarse to fine, ending at `finest_motion_level`; the frame at t is synthesised at level 1 (1/4) and
+    refined at 1/2 and full resolution by cheap pixel-shuffle heads. Most compute therefore runs at 1/4
+    resolution or below, which is what keeps CPU inference fast.
     """
 
     #: feature channels of the encoder per pyramid level, finest first
     encoder_channels: tuple[int, ...] = (16, 24, 48, 96)
-    #: correlation search radius (pixels of that level) for each motion level 2..L-1, finest first
-    max_displacement: tuple[int, ...] = (3, 4)
-    #: hidden width of the flow decoder at each motion level 2..L-1, finest first
-    flow_decoder_widths: tuple[int, ...] = (32, 64)
+    #: correlation search radius (pixels of that level) for each motion level, finest first; the motion levels
+    #: are the coarsest len(max_displacement) pyramid levels, and the finest of them must be level 1 or coarser
+    max_displacement: tuple[int, ...] = (2, 3, 4)
+    #: hidden width of the flow decoder at each motion level, finest first
+    flow_decoder_widths: tuple[int, ...] = (32, 32, 64)
     #: channels of the 1×1 "matching" projection correlated at each motion level (cost volume cost ∝ this)
     matching_channels: int = 16
     #: width of the t-conditioned intermediate-flow refiner (runs at level 1, once per output frame)
@@ -42,11 +44,13 @@ class ModelConfig:
         levels = len(self.encoder_channels)
         if levels < 3:
             raise VidinterpError(f"model config: need at least 3 pyramid levels, got {levels}")
-        if len(self.max_displacement) != levels - 2 or len(self.flow_decoder_widths) != levels - 2:
+        if not 1 <= len(self.max_displacement) <= levels - 1:
             raise VidinterpError(
-                "model config: max_displacement and flow_decoder_widths need one entry per motion level "
-                f"({levels - 2} for {levels} pyramid levels)"
+                f"model config: max_displacement needs 1 to {levels - 1} entries (one per motion level; motion is not "
+                f"estimated at level 0) for {levels} pyramid levels, got {len(self.max_displacement)}"
             )
+        if len(self.flow_decoder_widths) != len(self.max_displacement):
+            raise VidinterpError("model config: flow_decoder_widths needs one entry per motion level, like max_displacement")
         if len(self.decoder_widths) != levels:
             raise VidinterpError(f"model config: decoder_widths needs {levels} entries (one per pyramid level)")
         values = (*self.encoder_channels, *self.flow_decoder_widths, *self.decoder_widths,
@@ -58,6 +62,11 @@ class ModelConfig:
     def num_levels(self) -> int:
         """Number of pyramid levels (strides 2, 4, ..., 2**num_levels)."""
         return len(self.encoder_channels)
+
+    @property
+    def finest_motion_level(self) -> int:
+        """The pyramid level where motion estimation ends (its flows are what synthesis starts from)."""
+        return self.num_levels - len(self.max_displacement)
 
     @property
     def pad_multiple(self) -> int:
@@ -72,7 +81,8 @@ class ModelConfig:
     @property
     def total_search_radius(self) -> int:
         """Largest motion (full-resolution pixels, per axis) reachable by the correlations of all motion levels."""
-        return sum(d * 2 ** (k + 3) for k, d in enumerate(self.max_displacement))
+        first = self.finest_motion_level
+        return sum(d * 2 ** (first + k + 1) for k, d in enumerate(self.max_displacement))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""

@@ -10,67 +10,101 @@ from vidinterp import ops
 from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, small_init_, upsample_flow
 from vidinterp.models.config import ModelConfig
 
-#: the finest pyramid level on which motion is estimated (stride 8); finer levels serve synthesis only
-FINEST_MOTION_LEVEL = 2
+class SoftArgmax(nn.Module):
+    """Expected displacement under a softmax over a cost volume: a matcher that works before any training.
+
+    Input: cost N×(2d+1)²×h×w of cosine similarities in [-1, 1] (channel dy·(2d+1) + dx holds displacement
+    (dx − d, dy − d), as `ops.correlation` lays it out). Output: N×2×h×w displacement (x then y) in pixels of
+    that level. The sharpness is learned (log-parametrised, so it stays positive); where the cost is flat the
+    output is ~0, so textureless regions keep the coarser level's flow.
+    """
+
+    def __init__(self, max_displacement: int, sharpness: float = 50.0) -> None:
+        super().__init__()
+        d = max_displacement
+        offsets = torch.arange(-d, d + 1, dtype=torch.float32)
+        dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
+        self.register_buffer("offsets", torch.stack([dx.reshape(-1), dy.reshape(-1)]).view(1, 2, -1, 1, 1), persistent=False)
+        self.log_sharpness = nn.Parameter(torch.tensor(float(sharpness)).log())
+
+    def forward(self, cost: torch.Tensor) -> torch.Tensor:
+        # Softmax in at least fp32: a sharp softmax over fp16 cosines loses the sub-pixel part of the expectation.
+        dtype = torch.promote_types(cost.dtype, torch.float32)
+        prob = torch.softmax(cost.to(dtype) * self.log_sharpness.exp().to(dtype), dim=1).unsqueeze(1)
+        return (prob * self.offsets.to(dtype)).sum(2).to(cost.dtype)
 
 
 class FlowDecoder(nn.Module):
-    """Predicts a flow residual at one pyramid level from a cost volume, the source features and the current flow.
+    """Predicts a flow residual at one pyramid level: soft-argmax of the cost volume plus a learned correction.
 
-    Inputs: cost N×(2d+1)²×h×w, features N×C×h×w, flow N×2×h×w (pixels of this level, x then y).
-    Output: N×2×h×w residual flow in pixels of this level.
+    Inputs: cost N×(2d+1)²×h×w (cosine similarities), features N×C×h×w, flow N×2×h×w (pixels of this level,
+    x then y). Output: N×2×h×w residual flow in pixels of this level.
+    The soft-argmax term gives usable motion from the first step and a direct gradient into the matching
+    features; the convolutional correction learns occlusions, smoothness and sub-pixel bias on top of it.
     """
 
-    def __init__(self, max_displacement: int, feature_channels: int, width: int) -> None:
+    def __init__(self, soft_argmax: SoftArgmax, max_displacement: int, feature_channels: int, width: int) -> None:
         super().__init__()
         cost_channels = (2 * max_displacement + 1) ** 2
         narrow = max(width * 3 // 4, 2)
-        self.body = nn.Sequential(conv(cost_channels + feature_channels + 2, width), conv(width, narrow))
+        self.soft_argmax = soft_argmax
+        self.body = nn.Sequential(conv(cost_channels + feature_channels + 4, width), conv(width, narrow))
         self.head = small_init_(nn.Conv2d(narrow, 2, 3, 1, 1))
 
     def forward(self, cost: torch.Tensor, features: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(torch.cat([cost, features, flow], dim=1)))
+        matched = self.soft_argmax(cost)
+        hidden = self.body(torch.cat([F.leaky_relu(cost, NEGATIVE_SLOPE), features, flow, matched], dim=1))
+        return matched + self.head(hidden)
 
 
 class PyramidFlowEstimator(nn.Module):
-    """Bidirectional flow between two feature pyramids, from the coarsest level down to level 2 (stride 8).
+    """Bidirectional flow between two feature pyramids, from the coarsest level down to `first_level`.
 
-    `forward(pyramid0, pyramid1)` takes two encoder pyramids (finest first, level k at stride 2**(k+1)) and
-    returns (flow_01, flow_10) at level 2, N×2×H/8×W/8, in pixels of level 2, channel 0 = x, 1 = y.
+    `forward(pyramid0, pyramid1)` takes two encoder pyramids (finest first, level k at stride s = 2**(k+1)) and
+    returns (flow_01, flow_10) at `first_level`, N×2×H/s×W/s, in pixels of that level, channel 0 = x, 1 = y.
     flow_01 is the backward flow of frame 0: frame0[y, x] ≈ frame1[y + flow_01_y, x + flow_01_x]; flow_10 likewise.
-    At each level the target's matching features are warped by the upsampled flow, correlated with the
-    source's (search radius `max_displacement` of that level) and a `FlowDecoder` adds a residual.
+    At each level the target's unit-length matching features are warped by the upsampled flow, correlated with
+    the source's (cosine similarity, search radius `max_displacement` of that level) and a `FlowDecoder` adds
+    a residual.
     """
 
-    def __init__(self, matchers: list[nn.Conv2d], decoders: list[FlowDecoder], max_displacement: tuple[int, ...]) -> None:
+    def __init__(self, matchers: list[nn.Conv2d], decoders: list[FlowDecoder], max_displacement: tuple[int, ...], first_level: int) -> None:
         super().__init__()
-        # matchers[i] / decoders[i] serve pyramid level i + FINEST_MOTION_LEVEL
+        # matchers[i] / decoders[i] serve pyramid level first_level + i
         self.matchers = nn.ModuleList(matchers)
         self.decoders = nn.ModuleList(decoders)
         self.max_displacement = tuple(max_displacement)
+        self.first_level = first_level
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> "PyramidFlowEstimator":
         """One 1×1 matching projection and one decoder per motion level, sized by the config."""
-        channels = config.encoder_channels[FINEST_MOTION_LEVEL:]
+        channels = config.encoder_channels[config.finest_motion_level:]
         matchers = [nn.Conv2d(c, config.matching_channels, 1) for c in channels]
-        decoders = [FlowDecoder(d, c, w) for d, c, w in zip(config.max_displacement, channels, config.flow_decoder_widths)]
-        return cls(matchers, decoders, config.max_displacement)
+        decoders = [FlowDecoder(SoftArgmax(d), d, c, w) for d, c, w in zip(config.max_displacement, channels, config.flow_decoder_widths)]
+        return cls(matchers, decoders, config.max_displacement, config.finest_motion_level)
 
     def forward(self, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         n = pyramid0[0].shape[0]
         flow = None
         for i in range(len(self.decoders) - 1, -1, -1):
-            level = i + FINEST_MOTION_LEVEL
+            level = i + self.first_level
             # Both directions in one batch: source = (f0, f1), target = (f1, f0).
             source = torch.cat([pyramid0[level], pyramid1[level]], dim=0)
             match = self.matchers[i](source)
+            # Centre on the pair's mean feature, then unit length: the cost becomes a cosine similarity that
+            # discriminates from the first step (uncentred ReLU features all point alike, cosines near 1), and
+            # whose scale does not drift with training, so the soft-argmax sharpness keeps its meaning.
+            pair_mean = match.mean(dim=(2, 3), keepdim=True)
+            pair_mean = 0.5 * (pair_mean[:n] + pair_mean[n:])
+            match = F.normalize(match - pair_mean.repeat(2, 1, 1, 1), dim=1)
             target = torch.cat([match[n:], match[:n]], dim=0)
             if flow is None:
                 flow = source.new_zeros(source.shape[0], 2, *source.shape[-2:])
             else:
                 flow = upsample_flow(flow, 2)
                 target = ops.backward_warp(target, flow)
-            cost = F.leaky_relu(ops.correlation(match, target, max_displacement=self.max_displacement[i]), NEGATIVE_SLOPE)
+            # ops.correlation averages over channels; times C gives the plain dot product, i.e. the cosine.
+            cost = ops.correlation(match, target, max_displacement=self.max_displacement[i]) * match.shape[1]
             flow = flow + self.decoders[i](cost, source, flow)
         return flow[:n], flow[n:]

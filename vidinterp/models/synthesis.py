@@ -99,19 +99,27 @@ class SynthesisResult:
 
 
 class FrameSynthesizer(nn.Module):
-    """Makes the frame at time t from the keyframes, their level-1 features and their level-2 bidirectional flows."""
+    """Makes the frame at time t from the keyframes, their level-1 features and their bidirectional flows.
 
-    def __init__(self, flow_refiner: IntermediateFlowRefiner, context_refiner: ContextRefiner) -> None:
+    `flow_level` is the pyramid level of the keyframe flows it is given (1 or coarser; they are upsampled to 1).
+    """
+
+    def __init__(self, flow_refiner: IntermediateFlowRefiner, context_refiner: ContextRefiner, flow_level: int = 2) -> None:
         super().__init__()
+        if flow_level < 1:
+            raise ValueError(f"flow_level must be 1 or coarser, got {flow_level}")
         self.flow_refiner = flow_refiner
         self.context_refiner = context_refiner
+        self.flow_level = flow_level
 
     def forward(
         self, frame0: torch.Tensor, frame1: torch.Tensor, features0: torch.Tensor, features1: torch.Tensor,
         flow_01: torch.Tensor, flow_10: torch.Tensor, t: torch.Tensor,
     ) -> SynthesisResult:
-        """frames N×3×H×W in [0, 1]; features N×C₁×H/4×W/4 (level 1); flows N×2×H/8×W/8 (level 2 pixels); t: N."""
-        flow_t0, flow_t1 = intermediate_flows(upsample_flow(flow_01, 2), upsample_flow(flow_10, 2), t)
+        """frames N×3×H×W in [0, 1]; features N×C₁×H/4×W/4 (level 1); flows N×2×h×w at `flow_level` (pixels of
+        that level, h = H / 2**(flow_level + 1)); t: N."""
+        up = 2 ** (self.flow_level - 1)
+        flow_t0, flow_t1 = intermediate_flows(upsample_flow(flow_01, up), upsample_flow(flow_10, up), t)
         flow_t0, flow_t1, mask_logit, hidden = self.flow_refiner(features0, features1, flow_t0, flow_t1, t)
         full_t0, full_t1 = upsample_flow(flow_t0, 4), upsample_flow(flow_t1, 4)
         warped0 = ops.backward_warp(frame0, full_t0)

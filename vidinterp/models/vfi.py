@@ -28,11 +28,12 @@ class InterpolationModule(nn.Module):
         synthesizer = FrameSynthesizer(
             IntermediateFlowRefiner(config.encoder_channels[1], config.intermediate_width),
             ContextRefiner(config.intermediate_width, config.context_width, config.context_half_width),
+            flow_level=config.finest_motion_level,
         )
         return cls(PyramidFlowEstimator.from_config(config), synthesizer)
 
     def estimate_motion(self, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(flow_01, flow_10) at pyramid level 2 (stride 8, pixels of that level); see `PyramidFlowEstimator`."""
+        """(flow_01, flow_10) at the finest motion level (pixels of that level); see `PyramidFlowEstimator`."""
         return self.flow_estimator(pyramid0, pyramid1)
 
     def synthesize(self, frame0, frame1, features0, features1, flow_01, flow_10, t) -> SynthesisResult:
@@ -45,7 +46,8 @@ class MotionState:
     """The t-independent part of interpolating N pairs (what `VFIModel.estimate_motion` returns).
 
     frame0, frame1: N×3×H×W in [0, 1]. features0, features1: N×C₁×H/4×W/4 encoder features of level 1.
-    flow_01, flow_10: N×2×H/8×W/8 bidirectional backward flows in pixels of level 2 (x then y).
+    flow_01, flow_10: N×2×h×w bidirectional backward flows at the finest motion level, in pixels of that level
+    (x then y; h = H/8 when motion ends at level 2, H/4 when it ends at level 1).
     """
 
     frame0: torch.Tensor
@@ -70,7 +72,7 @@ class InterpolationOutput:
 
     frame: B×3×H×W in [0, 1], the frame at time t. recon0, recon1: B×3×H×W keyframe reconstructions from the
     latent (None when not requested). flow_t0, flow_t1: B×2×H×W flows from time t to frames 0 and 1.
-    flow_01, flow_10: B×2×H×W bidirectional keyframe flows (upsampled from level 2). mask: B×1×H×W weight of
+    flow_01, flow_10: B×2×H×W bidirectional keyframe flows (upsampled from the finest motion level). mask: B×1×H×W weight of
     warped frame 0. warped0, warped1, blend: B×3×H×W intermediate images (for losses and visualisation).
     Flows are in full-resolution pixels, channel 0 = x (right), 1 = y (down), backward-warp convention.
     """
@@ -165,6 +167,7 @@ class VFIModel(nn.Module):
         result = self.interpolation.synthesize(frame0, frame1, pyramid0[1], pyramid1[1], flow_01, flow_10, t)
         return InterpolationOutput(
             frame=result.frame, recon0=recon0, recon1=recon1, flow_t0=result.flow_t0, flow_t1=result.flow_t1,
-            flow_01=upsample_flow(flow_01, 8), flow_10=upsample_flow(flow_10, 8), mask=result.mask,
+            flow_01=upsample_flow(flow_01, 2 ** (self.interpolation.flow_estimator.first_level + 1)),
+            flow_10=upsample_flow(flow_10, 2 ** (self.interpolation.flow_estimator.first_level + 1)), mask=result.mask,
             warped0=result.warped0, warped1=result.warped1, blend=result.blend,
         )
