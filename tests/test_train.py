@@ -136,6 +136,28 @@ def test_bad_settings_are_clear_errors(video_dir, tmp_path):
         train(tiny(tmp_path / "missing", tmp_path / "r"))
     with pytest.raises(VidinterpError):
         train(TrainConfig(out_dir=str(tmp_path / "nothing-here")), resume=True)
+    with pytest.raises(UsageError, match="unknown teacher preset"):
+        train(tiny(video_dir, tmp_path / "r", distill_weight=0.1, teacher="slowest"))
+    assert not (tmp_path / "r" / "log.jsonl").exists()  # refused before any caching or training
+
+
+def test_distillation_run_trains_its_flows_and_resumes_exactly(video_dir, tmp_path):
+    """With a teacher every step logs the distillation term, and an interrupted run still resumes bit-exactly."""
+    pytest.importorskip("cv2")
+    settings = dict(steps=4, distill_weight=0.05, teacher="ultrafast")
+    train(tiny(video_dir, tmp_path / "straight", **settings))
+    records = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+    terms = [r["terms"] for r in records if r["event"] == "step"]
+    assert len(terms) == 4 and all(term["distill"] > 0 for term in terms)
+
+    def stop_at_2(step):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(video_dir, tmp_path / "split", **settings), TrainHooks(on_step_end=stop_at_2))
+    train(TrainConfig(out_dir=str(tmp_path / "split"), steps=0, quiet=True), resume=True)
+    assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
 
 
 def test_learning_rate_schedule():
@@ -148,7 +170,8 @@ def test_learning_rate_schedule():
 def test_recipe_and_option_parsing(tmp_path):
     recipe = load_recipe("default")
     config = apply_overrides(TrainConfig(), recipe, "default recipe")
-    assert config.crop == 256 and config.loss and config.interval_max >= config.interval_min >= 2
+    assert config.crop == recipe["crop"] and config.loss and config.interval_max >= config.interval_min >= 2
+    assert config.distill_weight > 0 and config.teacher == "medium"  # the shipped model was trained with its teacher
     config = apply_overrides(config, {"crop": 128, "lr": None}, "cli")
     assert config.crop == 128 and config.lr == TrainConfig.from_dict(recipe).lr
     with pytest.raises(UsageError):

@@ -108,11 +108,14 @@ class ClipDataset(Dataset):
 
     `dataset[(window, interval, seed)]` → {"frames": F×3×crop×crop uint8 RGB, "interval": int} with
     F = window_length(clip_length, interval); keyframes at 0, interval, 2·interval, ...
+    With a `teacher` (see `vidinterp.train.teacher`) the sample also holds "teacher": its flows for every target
+    of the augmented clip, P×8×crop×crop float32 (computed here, so DataLoader workers share the work).
     """
 
-    def __init__(self, clips: list[CachedClip], windows: list[Window], crop: int, clip_length: int, augment: AugmentConfig | None = None):
+    def __init__(self, clips: list[CachedClip], windows: list[Window], crop: int, clip_length: int, augment: AugmentConfig | None = None, teacher=None):
         self.clips, self.windows, self.crop, self.clip_length = clips, windows, crop, clip_length
         self.augment = augment if augment is not None else AugmentConfig()
+        self.teacher = teacher
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -131,7 +134,10 @@ class ClipDataset(Dataset):
         sample = np.asarray(frames[start : start + length, y : y + self.crop, x : x + self.crop])
         sample = augment_clip(sample, self.augment, rng)
         tensor = torch.from_numpy(np.array(sample)).permute(0, 3, 1, 2).contiguous()  # copy: memmap views are read-only
-        return {"frames": tensor, "interval": interval}
+        item = {"frames": tensor, "interval": interval}
+        if self.teacher is not None:
+            item["teacher"] = self.teacher.clip_flows(tensor, interval)
+        return item
 
 
 class WindowBatchSampler(Sampler):
@@ -187,8 +193,11 @@ class WindowBatchSampler(Sampler):
 
 
 def collate_batch(samples: list[dict]) -> dict:
-    """Stack samples of one batch (they share an interval, so their frame counts match)."""
-    return {"frames": torch.stack([s["frames"] for s in samples]), "interval": samples[0]["interval"]}
+    """Stack samples of one batch (they share an interval, so their frame counts match), teacher flows too."""
+    batch = {"frames": torch.stack([s["frames"] for s in samples]), "interval": samples[0]["interval"]}
+    if "teacher" in samples[0]:
+        batch["teacher"] = torch.stack([s["teacher"] for s in samples])
+    return batch
 
 
 def split_targets(frames: torch.Tensor, interval: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

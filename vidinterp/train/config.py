@@ -37,6 +37,9 @@ class TrainConfig:
     clip_length: int = 3
     loss: dict[str, float] = field(default_factory=lambda: {"charbonnier": 1.0})
     recon_weight: float = 0.1
+    warp_weight: float = 0.0  # warping term (vidinterp.losses.motion): direct motion supervision
+    distill_weight: float = 0.0  # flow distillation from a classical teacher (vidinterp.train.teacher); needs OpenCV
+    teacher: str = "medium"  # DIS preset of the teacher: ultrafast, fast or medium
     workers: int = -1  # -1: choose for the device (see data_workers)
     seed: int = 0
     val_dir: str | None = None
