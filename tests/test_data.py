@@ -13,7 +13,9 @@ from synthetic import make_clip
 from vidinterp.data import cache as cache_module
 from vidinterp.data.augment import AugmentConfig
 from vidinterp.data.cache import build_cache, scaled_size
-from vidinterp.data.dataset import ClipDataset, WindowBatchSampler, Window, check_sampling, split_targets, split_windows, window_length
+from vidinterp.data.dataset import (
+    ClipDataset, WindowBatchSampler, Window, check_sampling, split_pairs, split_targets, split_windows, window_length,
+)
 from vidinterp.data.sources import discover_sources, natural_key
 from vidinterp.errors import UsageError, VidinterpError
 
@@ -202,3 +204,16 @@ def test_split_holds_out_without_overlap(tmp_path):
     assert split_windows(clips, 5, 32, 4).val == split.val  # deterministic
     with pytest.raises(VidinterpError):
         split_windows(clips, 5, crop=128)
+
+
+def test_split_pairs_gives_each_pair_once_and_indexes_its_targets():
+    frames = torch.arange(2 * 5).view(2, 5, 1, 1, 1).expand(2, 5, 3, 2, 2).contiguous()  # value = 5·clip + frame
+    frame0, frame1, target, t, pair_index = split_pairs(frames, 2)
+    assert frame0[:, 0, 0, 0].tolist() == [0, 5, 2, 7] and frame1[:, 0, 0, 0].tolist() == [2, 7, 4, 9]
+    assert target[:, 0, 0, 0].tolist() == [1, 6, 3, 8] and pair_index.tolist() == [0, 1, 2, 3]
+    frame0, frame1, target, t, pair_index = split_pairs(frames, 4)
+    assert frame0[:, 0, 0, 0].tolist() == [0, 5] and frame1[:, 0, 0, 0].tolist() == [4, 9]
+    assert target[:, 0, 0, 0].tolist() == [1, 6, 2, 7, 3, 8] and pair_index.tolist() == [0, 1, 0, 1, 0, 1]
+    assert t.tolist() == [0.25, 0.25, 0.5, 0.5, 0.75, 0.75]
+    repeated = split_targets(frames, 4)
+    assert torch.equal(repeated[0], frame0[pair_index]) and torch.equal(repeated[2], target)

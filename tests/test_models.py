@@ -310,3 +310,26 @@ def test_cost_volume_is_a_cosine_similarity_of_centred_features():
     centre = (2 * d + 1) * d + d
     assert cost.max().item() <= 1 + 1e-5
     torch.testing.assert_close(cost[:, centre], torch.ones_like(cost[:, centre]), atol=1e-5, rtol=0)
+
+
+def test_forward_on_distinct_pairs_equals_the_forward_on_repeated_pairs():
+    """pair_index: each pair computed once for all its targets, with the values and gradients of repeating it."""
+    f0, f1 = _frames(2, 24, 32, seed=4)
+    pair_index, t = torch.tensor([0, 0, 1, 0]), torch.tensor([0.25, 0.5, 0.5, 0.75])
+    target = torch.rand(4, 3, 24, 32, generator=torch.Generator().manual_seed(5))
+
+    def run(shared: bool):
+        torch.manual_seed(0)
+        model = VFIModel.from_config(tiny_config())
+        out = model(f0, f1, t, pair_index=pair_index) if shared else model(f0[pair_index], f1[pair_index], t)
+        loss = (out.frame - target).abs().mean() + (out.recon0 - f0[pair_index]).abs().mean() + out.flow_01.abs().mean()
+        loss.backward()
+        return out, {name: p.grad for name, p in model.named_parameters()}
+
+    (shared, shared_grads), (repeated, repeated_grads) = run(True), run(False)
+    for field in ("frame", "recon0", "recon1", "flow_t0", "flow_t1", "flow_01", "flow_10", "mask"):
+        torch.testing.assert_close(getattr(shared, field), getattr(repeated, field), atol=1e-5, rtol=1e-5)
+    for name, grad in repeated_grads.items():
+        torch.testing.assert_close(shared_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
+    with pytest.raises(ValueError, match="one value per sample"):
+        VFIModel.from_config(tiny_config())(f0, f1, torch.tensor([0.5, 0.5]), pair_index=pair_index)

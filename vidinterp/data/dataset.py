@@ -200,23 +200,35 @@ def collate_batch(samples: list[dict]) -> dict:
     return batch
 
 
-def split_targets(frames: torch.Tensor, interval: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """B×F×C×H×W clips → flat (frame0, frame1, target, t) over every keyframe pair and every target between.
+def split_pairs(frames: torch.Tensor, interval: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """B×F×C×H×W clips → (frame0, frame1, target, t, pair_index): each keyframe pair once, every target between.
 
-    frame0/frame1/target are P×C×H×W (P = B · pairs · (interval - 1)), same dtype as `frames`; t is P float32 in
-    (0, 1): target = frame at time t between frame0 (t = 0) and frame1 (t = 1).
+    frame0/frame1 are N×C×H×W (N = B · pairs), pair-major: pair p of clip b is row p·B + b. target is M×C×H×W
+    (M = N · (interval - 1)), same dtype as `frames`, ordered pair, then time, then clip; t is M float32 in (0, 1)
+    and pair_index M int64: target j is the frame at time t[j] between frame0[pair_index[j]] (t = 0) and
+    frame1[pair_index[j]] (t = 1).
     """
     count, length = frames.shape[:2]
     pairs = (length - 1) // interval
-    f0, f1, target, t = [], [], [], []
+    keyframes = frames[:, : pairs * interval + 1 : interval]
+    frame0 = keyframes[:, :-1].transpose(0, 1).flatten(0, 1)
+    frame1 = keyframes[:, 1:].transpose(0, 1).flatten(0, 1)
+    target, t, pair_index = [], [], []
     for p in range(pairs):
-        k0 = p * interval
         for j in range(1, interval):
-            f0.append(frames[:, k0])
-            f1.append(frames[:, k0 + interval])
-            target.append(frames[:, k0 + j])
+            target.append(frames[:, p * interval + j])
             t.append(torch.full((count,), j / interval, dtype=torch.float32))
-    return torch.cat(f0), torch.cat(f1), torch.cat(target), torch.cat(t)
+            pair_index.append(p * count + torch.arange(count))
+    return frame0, frame1, torch.cat(target), torch.cat(t), torch.cat(pair_index)
+
+
+def split_targets(frames: torch.Tensor, interval: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """B×F×C×H×W clips → flat (frame0, frame1, target, t) over every keyframe pair and every target between.
+
+    Like `split_pairs`, with the keyframes repeated for each target: frame0/frame1/target are M×C×H×W.
+    """
+    frame0, frame1, target, t, pair_index = split_pairs(frames, interval)
+    return frame0[pair_index], frame1[pair_index], target, t
 
 
 @dataclass

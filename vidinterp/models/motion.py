@@ -10,8 +10,9 @@ from vidinterp import ops
 from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, small_init_, upsample_flow
 from vidinterp.models.config import ModelConfig
 
+
 class SoftArgmax(nn.Module):
-    """Expected displacement under a softmax over a cost volume: a matcher that works before any training.
+    """Expected displacement under a softmax over a cost volume: a differentiable argmax of the matching cost.
 
     Input: cost N×(2d+1)²×h×w of cosine similarities in [-1, 1] (channel dy·(2d+1) + dx holds displacement
     (dx − d, dy − d), as `ops.correlation` lays it out). Output: N×2×h×w displacement (x then y) in pixels of

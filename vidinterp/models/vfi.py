@@ -152,22 +152,38 @@ class VFIModel(nn.Module):
         """M frames: request j is pair `pair_index[j]` (LongTensor[M]) at time `t[j]` (FloatTensor[M]). M×3×H×W in [0, 1]."""
         return self.synthesize_detailed(state, pair_index, t).frame
 
-    def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, t: torch.Tensor | float, reconstruct: bool = True) -> InterpolationOutput:
-        """Training forward: the frame at t for each pair, plus keyframe reconstructions and the flows."""
+    def forward(
+        self, frame0: torch.Tensor, frame1: torch.Tensor, t: torch.Tensor | float, reconstruct: bool = True,
+        pair_index: torch.Tensor | None = None,
+    ) -> InterpolationOutput:
+        """Training forward: the frame at t for each request, plus keyframe reconstructions and the flows.
+
+        Without `pair_index` request i is pair i at t[i]. With it (LongTensor[M]), frame0/frame1 hold N distinct
+        pairs and request j is pair `pair_index[j]` at t[j]: each pair is encoded, reconstructed and matched once
+        however many of its in-between frames are trained on. Every field of the output is per request, the
+        same values (and gradients) the duplicated pairs would give.
+        """
         self._check_frames(frame0, frame1)
         n = frame0.shape[0]
-        t = self._times(t, n, frame0)
+        if pair_index is None:
+            pair_index = torch.arange(n, device=frame0.device)
+        elif pair_index.ndim != 1:
+            raise ValueError("pair_index must be a 1-D tensor of pair numbers")
+        pair_index = pair_index.to(frame0.device, torch.long)
+        t = self._times(t, pair_index.shape[0], frame0)
+        pick = lambda x: x.index_select(0, pair_index)  # noqa: E731
         pyramid = self.autoencoder.encode(torch.cat([frame0, frame1], dim=0))
         recon0 = recon1 = None
         if reconstruct:
             recon = self.autoencoder.decode(pyramid[-1])
-            recon0, recon1 = recon[:n], recon[n:]
+            recon0, recon1 = pick(recon[:n]), pick(recon[n:])
         pyramid0, pyramid1 = [f[:n] for f in pyramid], [f[n:] for f in pyramid]
-        flow_01, flow_10 = self.interpolation.estimate_motion(pyramid0, pyramid1)
-        result = self.interpolation.synthesize(frame0, frame1, pyramid0[1], pyramid1[1], flow_01, flow_10, t)
+        flow_01, flow_10 = (pick(f) for f in self.interpolation.estimate_motion(pyramid0, pyramid1))
+        result = self.interpolation.synthesize(
+            pick(frame0), pick(frame1), pick(pyramid0[1]), pick(pyramid1[1]), flow_01, flow_10, t)
+        scale = 2 ** (self.interpolation.flow_estimator.first_level + 1)
         return InterpolationOutput(
             frame=result.frame, recon0=recon0, recon1=recon1, flow_t0=result.flow_t0, flow_t1=result.flow_t1,
-            flow_01=upsample_flow(flow_01, 2 ** (self.interpolation.flow_estimator.first_level + 1)),
-            flow_10=upsample_flow(flow_10, 2 ** (self.interpolation.flow_estimator.first_level + 1)), mask=result.mask,
+            flow_01=upsample_flow(flow_01, scale), flow_10=upsample_flow(flow_10, scale), mask=result.mask,
             warped0=result.warped0, warped1=result.warped1, blend=result.blend,
         )

@@ -31,7 +31,7 @@ from vidinterp.data.dataset import (
     check_sampling,
     collate_batch,
     held_out_triplets,
-    split_targets,
+    split_pairs,
     split_windows,
 )
 from vidinterp.data.sources import discover_sources
@@ -348,16 +348,18 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks,
             while step < config.steps:
                 batch = next(batches)
                 frames = batch["frames"].to(device, non_blocking=True)
-                frame0, frame1, target, t = split_targets(frames, batch["interval"])
+                # Each keyframe pair once: its encoding, reconstruction and motion serve all its targets.
+                frame0, frame1, target, t, pair_index = split_pairs(frames, batch["interval"])
                 to_unit = lambda x: x.float().div_(255)  # noqa: E731
                 frame0, frame1, target, t = to_unit(frame0), to_unit(frame1), to_unit(target), t.to(device)
+                pair_index = pair_index.to(device)
                 teacher_flows = targets_first(batch["teacher"]).to(device, non_blocking=True) if "teacher" in batch else None
                 lr = learning_rate(step, config.lr, config.steps, config.warmup_steps, config.min_lr_ratio)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    output = model(frame0, frame1, t, reconstruct=config.recon_weight > 0)
-                    loss, terms = objective(output, frame0, frame1, target, teacher_flows)
+                    output = model(frame0, frame1, t, reconstruct=config.recon_weight > 0, pair_index=pair_index)
+                    loss, terms = objective(output, frame0[pair_index], frame1[pair_index], target, teacher_flows)
                 if not torch.isfinite(loss):
                     raise VidinterpError(f"the loss became {loss.item()} at step {step + 1}; lower --lr or enable --grad-clip.")
                 optimizer.zero_grad(set_to_none=True)
