@@ -1,4 +1,4 @@
-"""The warping term: a direct training signal for the motion estimator, independent of the blend mask."""
+"""Motion losses: the warping term and flow distillation, direct training signals for the motion estimator."""
 
 from __future__ import annotations
 
