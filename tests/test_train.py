@@ -81,6 +81,28 @@ def test_interrupted_then_resumed_run_is_bit_identical(video_dir, tmp_path):
     assert resumed.losses and all(math.isfinite(v) for v in resumed.losses)
 
 
+def test_resume_after_a_crash_logs_each_step_once(video_dir, tmp_path):
+    """A run killed between checkpoints logged steps past its last one; the resumed run redoes them, and the log
+    keeps only the redone records (with the losses an uninterrupted run logs)."""
+    straight = train(tiny(video_dir, tmp_path / "straight", steps=6))
+
+    def crash_at_5(step):
+        if step == 5:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError):
+        train(tiny(video_dir, tmp_path / "crashed", steps=6, checkpoint_every=2), TrainHooks(on_step_end=crash_at_5))
+    assert torch.load(tmp_path / "crashed" / "last" / "trainer.pt", weights_only=True)["step"] == 4
+    train(TrainConfig(out_dir=str(tmp_path / "crashed"), steps=0, quiet=True), resume=True)
+
+    def step_losses(run):
+        records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        return [(r["step"], r["loss"]) for r in records if r["event"] == "step"]
+
+    assert [s for s, _ in step_losses(tmp_path / "crashed")] == [1, 2, 3, 4, 5, 6]
+    assert step_losses(tmp_path / "crashed") == step_losses(tmp_path / "straight") == list(enumerate(straight.losses, 1))
+
+
 def test_resume_extends_a_finished_run(video_dir, tmp_path):
     # Constant LR (no warm-up, no decay), so 3 steps + 3 more equals 6 steps in one go.
     flat = dict(warmup_steps=0, min_lr_ratio=1.0)

@@ -89,9 +89,17 @@ def data_workers(requested: int, device: torch.device) -> int:
 
 
 class _JsonlLog:
-    """Append-only JSONL metrics log (rank 0 only; a no-op elsewhere)."""
+    """Append-only JSONL metrics log (rank 0 only; a no-op elsewhere).
 
-    def __init__(self, path: Path | None):
+    `resume_step`: drop the records of steps after it first. A run that died without a final checkpoint
+    (killed, machine restart) logged steps that the resumed run repeats; keeping both would count them twice.
+    """
+
+    def __init__(self, path: Path | None, resume_step: int | None = None):
+        if path is not None and resume_step is not None and path.is_file():
+            kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            write_atomically(path, lambda tmp: tmp.write_text("".join(kept), encoding="utf-8"))
         self.file = open(path, "a", encoding="utf-8") if path is not None else None
 
     def write(self, record: dict[str, Any]) -> None:
@@ -310,7 +318,7 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks,
 
     if info.is_main:
         _write_json_atomic(out / CONFIG_NAME, config.to_dict())
-    log = _JsonlLog(out / LOG_NAME if info.is_main else None)
+    log = _JsonlLog(out / LOG_NAME if info.is_main else None, step if state else None)
     log.write({"event": "resume" if state else "start", "step": step, "world_size": info.world_size, "device": str(device),
                "train_windows": len(split.train), "val_triplets": len(val_triplets), "sources": len(report.clips),
                "skipped_sources": len(report.skipped), "amp": str(amp_dtype) if use_amp else None, "time": time.time()})
