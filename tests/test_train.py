@@ -93,6 +93,8 @@ def test_resume_after_a_crash_logs_each_step_once(video_dir, tmp_path):
     with pytest.raises(RuntimeError):
         train(tiny(video_dir, tmp_path / "crashed", steps=6, checkpoint_every=2), TrainHooks(on_step_end=crash_at_5))
     assert torch.load(tmp_path / "crashed" / "last" / "trainer.pt", weights_only=True)["step"] == 4
+    with open(tmp_path / "crashed" / "log.jsonl", "a") as log:
+        log.write('{"event": "step", "step": 6, "lo')  # a record torn by the kill
     train(TrainConfig(out_dir=str(tmp_path / "crashed"), steps=0, quiet=True), resume=True)
 
     def step_losses(run):

@@ -97,10 +97,20 @@ class _JsonlLog:
 
     def __init__(self, path: Path | None, resume_step: int | None = None):
         if path is not None and resume_step is not None and path.is_file():
-            kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
-                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            kept = [json.dumps(record) + "\n" for record in self._records(path) if record.get("step", 0) <= resume_step]
             write_atomically(path, lambda tmp: tmp.write_text("".join(kept), encoding="utf-8"))
         self.file = open(path, "a", encoding="utf-8") if path is not None else None
+
+    @staticmethod
+    def _records(path: Path) -> list[dict[str, Any]]:
+        """The log's records, without a line torn by the kill (the only one that can fail to parse)."""
+        records = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
 
     def write(self, record: dict[str, Any]) -> None:
         if self.file is not None:
