@@ -40,6 +40,11 @@ def weights(run_dir, name="last"):
     return load_file(str(run_dir / name / "model.safetensors"))
 
 
+def log_records(run_dir) -> list[dict]:
+    """The run's log.jsonl, one dict per record."""
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
 def assert_same_weights(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for key in a:
@@ -70,7 +75,7 @@ def test_interrupted_then_resumed_run_is_bit_identical(video_dir, tmp_path):
         train(tiny(video_dir, tmp_path / "split", steps=6), TrainHooks(on_step_end=stop_at_3))
     state = torch.load(tmp_path / "split" / "last" / "trainer.pt", weights_only=True)
     assert state["step"] == 3
-    events = [json.loads(line)["event"] for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
+    events = [r["event"] for r in log_records(tmp_path / "split")]
     assert "interrupted" in events
     assert not any(p.name.startswith(".") for p in (tmp_path / "split").iterdir())  # no temp folders left
 
@@ -98,8 +103,7 @@ def test_resume_after_a_crash_logs_each_step_once(video_dir, tmp_path):
     train(TrainConfig(out_dir=str(tmp_path / "crashed"), steps=0, quiet=True), resume=True)
 
     def step_losses(run):
-        records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-        return [(r["step"], r["loss"]) for r in records if r["event"] == "step"]
+        return [(r["step"], r["loss"]) for r in log_records(run) if r["event"] == "step"]
 
     assert [s for s, _ in step_losses(tmp_path / "crashed")] == [1, 2, 3, 4, 5, 6]
     assert step_losses(tmp_path / "crashed") == step_losses(tmp_path / "straight") == list(enumerate(straight.losses, 1))
@@ -120,7 +124,7 @@ def test_resume_extends_a_finished_run(video_dir, tmp_path):
 def test_validation_keeps_best_and_logs(video_dir, tmp_path):
     run = tmp_path / "run"
     result = train(tiny(video_dir, run, steps=4, val_every=2, checkpoint_every=2))
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    records = log_records(run)
     vals = [r for r in records if r["event"] == "val"]
     assert [r["step"] for r in vals] == [2, 4]
     assert all(10 < r["val_psnr"] < 100 for r in vals)
@@ -144,7 +148,7 @@ def test_val_dir_in_vimeo_layout(video_dir, tmp_path):
         write_png(seq / name, pattern_frame(position, 40, 36))  # not a multiple of the pad size: padded, cropped
     run = tmp_path / "run"
     train(tiny(video_dir, run, steps=2, val_every=2, val_dir=str(tmp_path / "vimeo")))
-    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    records = log_records(run)
     assert records[0]["val_triplets"] == 1
     assert [r["step"] for r in records if r["event"] == "val"] == [2]
 
@@ -170,7 +174,7 @@ def test_distillation_run_trains_its_flows_and_resumes_exactly(video_dir, tmp_pa
     pytest.importorskip("cv2")
     settings = dict(steps=4, distill_weight=0.05, teacher="ultrafast")
     train(tiny(video_dir, tmp_path / "straight", **settings))
-    records = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+    records = log_records(tmp_path / "straight")
     terms = [r["terms"] for r in records if r["event"] == "step"]
     assert len(terms) == 4 and all(term["distill"] > 0 for term in terms)
 
