@@ -1,4 +1,5 @@
-"""Quality benchmark: the eval-set baselines table (blend, ffmpeg minterpolate, the shipped model) in one run.
+"""Quality benchmark: the eval-set baselines table (blend, ffmpeg minterpolate, the classical DIS baseline, the
+shipped model) in one run.
 
     python benchmarks/quality.py                       # all sets under ../shared/data/eval
     python benchmarks/quality.py --sets middlebury --methods blend,minterpolate --json-out q.json
@@ -32,7 +33,7 @@ from vidinterp.evaluate.layouts import TripletSet, discover
 from vidinterp.evaluate.report import versions
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
-METHODS = ("blend", "minterpolate", "model")
+METHODS = ("blend", "minterpolate", "classical", "model")
 #: BASELINES.md column headers that hold each method's reference figures
 BASELINE_COLUMNS = {"blend": "blend", "minterpolate": "minterpolate"}
 
@@ -99,7 +100,7 @@ def markdown_table(sets: list[TripletSet], results: dict, methods: list[str], ba
 def main(
     data_root: Annotated[Path, typer.Option("--data-root", help="Folder holding the eval sets.")] = DEFAULT_ROOT,
     sets: Annotated[Optional[str], typer.Option("--sets", help="Comma-separated set names (default: all found).", show_default=False)] = None,
-    methods: Annotated[str, typer.Option("--methods", help="Comma-separated: blend, minterpolate, model.")] = ",".join(METHODS),
+    methods: Annotated[str, typer.Option("--methods", help="Comma-separated: blend, minterpolate, classical, model.")] = ",".join(METHODS),
     model: Annotated[Optional[Path], typer.Option("--model", help="Model weights for 'model' (default: the shipped ones).", show_default=False)] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="At most N triplets per set.", min=1, show_default=False)] = None,
     json_out: Annotated[Path, typer.Option("--json-out", help="Where to write the JSON results.")] = Path("quality_results.json"),

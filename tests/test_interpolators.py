@@ -20,7 +20,7 @@ def test_blend_factory_defaults():
 
 
 def test_unknown_method_lists_the_choices():
-    with pytest.raises(UsageError, match="model, blend"):
+    with pytest.raises(UsageError, match="model, classical, blend"):
         create_interpolator("rife")
 
 

@@ -29,9 +29,20 @@ def _frames(batch: int, height: int, width: int, dtype=torch.float32, seed: int 
     return (torch.rand(batch, 3, height, width, generator=g, dtype=dtype), torch.rand(batch, 3, height, width, generator=g, dtype=dtype))
 
 
-def _tiny(seed: int = 0, dtype=torch.float32) -> VFIModel:
+PRIORS = ["dis", "none"]
+
+
+def _tiny(seed: int = 0, dtype=torch.float32, prior: str = "none", trained: bool = True) -> VFIModel:
+    """A tiny model; `trained` gives its zero-initialised heads (with a prior) random values, like a model that
+    has learned something, so that tests see every component act."""
     torch.manual_seed(seed)
-    return VFIModel.from_config(tiny_config()).to(dtype)
+    model = VFIModel.from_config(tiny_config(prior)).to(dtype)
+    if trained and prior != "none":
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if not p.any():
+                    p.normal_(0.0, 0.05)
+    return model
 
 
 # -- shapes and t -----------------------------------------------------------------------------------------
@@ -50,9 +61,10 @@ def test_forward_shapes_and_ranges_default_config(batch, height, width):
     assert out.mask.min() >= 0 and out.mask.max() <= 1
 
 
+@pytest.mark.parametrize("prior", PRIORS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_tiny_model_dtypes_and_odd_batch(dtype):
-    model = _tiny(dtype=dtype)
+def test_tiny_model_dtypes_and_odd_batch(dtype, prior):
+    model = _tiny(dtype=dtype, prior=prior)
     f0, f1 = _frames(5, 24, 40, dtype=dtype)
     out = model(f0, f1, 0.5, reconstruct=False)
     assert out.frame.shape == (5, 3, 24, 40) and out.frame.dtype == dtype
@@ -61,7 +73,7 @@ def test_tiny_model_dtypes_and_odd_batch(dtype):
 
 def test_sizes_not_multiple_of_pad_multiple_are_rejected():
     model = _tiny()
-    assert model.pad_multiple == 8 and VFIModel.from_config().pad_multiple == 16
+    assert model.pad_multiple == 8 and VFIModel.from_config().pad_multiple == 2 ** len(ModelConfig().encoder_channels)
     f0, f1 = _frames(1, 20, 24)
     with pytest.raises(ValueError, match="multiples of 8"):
         model(f0, f1, 0.5)
@@ -69,17 +81,19 @@ def test_sizes_not_multiple_of_pad_multiple_are_rejected():
         model(*_frames(2, 16, 16), torch.rand(3))
 
 
-def test_output_depends_on_t():
-    model = _tiny()
+@pytest.mark.parametrize("prior", PRIORS)
+def test_output_depends_on_t(prior):
+    model = _tiny(prior=prior)
     f0, f1 = _frames(2, 32, 32)
     with torch.no_grad():
         early, late = model(f0, f1, 0.1).frame, model(f0, f1, 0.9).frame
     assert (early - late).abs().mean() > 1e-2
 
 
-def test_keyframe_times_return_the_keyframes():
+@pytest.mark.parametrize("prior", PRIORS)
+def test_keyframe_times_return_the_keyframes(prior):
     """At t = 0 the flow to frame 0 is exactly zero and the blend weight ≈ 1 (the model's built-in prior)."""
-    model = _tiny()
+    model = _tiny(prior=prior)
     f0, f1 = _frames(2, 32, 40)
     with torch.no_grad():
         at0, at1 = model(f0, f1, 0.0), model(f0, f1, 1.0)
@@ -107,16 +121,17 @@ def _silence_learned_corrections(model: VFIModel) -> None:
             head.bias.zero_()
 
 
-def test_flow_sign_and_channel_order_end_to_end():
+@pytest.mark.parametrize("prior", PRIORS)
+def test_flow_sign_and_channel_order_end_to_end(prior):
     """frame1 = frame0 moved 8 px right and 0 px down; with the true flows the midpoint is frame0 moved 4 px right."""
-    model = _tiny()
+    model = _tiny(prior=prior)
     _silence_learned_corrections(model)
     frame0 = torch.rand(1, 3, 32, 48, generator=torch.Generator().manual_seed(1))
     frame1 = torch.roll(frame0, shifts=8, dims=-1)
     features = model.autoencoder.encode(torch.cat([frame0, frame1]))[1]
-    # flow_01 = +8 px in x (= 1 px at level 2, stride 8): frame0[y, x] = frame1[y, x + 8]
-    flow = torch.zeros(1, 2, 4, 6)
-    flow[:, 0] = 1.0
+    # flow_01 = +8 px in x (full-resolution pixels): frame0[y, x] = frame1[y, x + 8]
+    flow = torch.zeros(1, 2, 32, 48)
+    flow[:, 0] = 8.0
     state = MotionState(frame0, frame1, features[:1], features[1:], flow, -flow)
     out = model.synthesize_detailed(state, torch.tensor([0]), torch.tensor([0.5]))
     torch.testing.assert_close(out.flow_t0[:, 0], torch.full((1, 32, 48), -4.0))
@@ -127,8 +142,9 @@ def test_flow_sign_and_channel_order_end_to_end():
 
 
 # -- motion / synthesis split -----------------------------------------------------------------------------
-def test_estimate_motion_then_synthesize_equals_forward():
-    model = _tiny().eval()
+@pytest.mark.parametrize("prior", PRIORS)
+def test_estimate_motion_then_synthesize_equals_forward(prior):
+    model = _tiny(prior=prior).eval()
     f0, f1 = _frames(3, 24, 32)
     pair_index = torch.tensor([2, 0, 2, 1, 2])
     t = torch.tensor([0.25, 0.5, 0.5, 0.9, 0.75])
@@ -141,11 +157,22 @@ def test_estimate_motion_then_synthesize_equals_forward():
 
 
 # -- config, size, range ----------------------------------------------------------------------------------
-def test_default_config_is_small_and_sees_large_motion():
+def test_default_config_is_small_and_refines_a_dis_prior():
     config = ModelConfig()
     model = VFIModel.from_config(config)
-    params = sum(p.numel() for p in model.parameters())
-    assert params <= 3_000_000
+    assert config.motion_prior == "dis" and model.interpolation.prior is not None
+    assert sum(p.numel() for p in model.parameters()) <= 3_000_000
+    # DIS sees large motion; the correlation corrects it by up to ±(radius · stride) full-resolution pixels.
+    assert config.coarsest_search_radius >= 16
+
+
+def test_learned_motion_config_is_small_and_sees_large_motion():
+    from vidinterp.train.config import load_recipe
+
+    config = ModelConfig(**load_recipe("learned")["model"])
+    model = VFIModel.from_config(config)
+    assert model.interpolation.prior is None
+    assert sum(p.numel() for p in model.parameters()) <= 3_000_000
     # The coarsest correlation (radius d at stride 2**levels) must cover ≥ 64 px of motion at 720p.
     assert config.max_displacement[-1] * model.pad_multiple == config.coarsest_search_radius >= 64
     assert config.total_search_radius > config.coarsest_search_radius
@@ -154,16 +181,17 @@ def test_default_config_is_small_and_sees_large_motion():
 @pytest.mark.parametrize("displacements, first_level, radius", [((4,), 3, 64), ((3, 4), 2, 24 + 64), ((2, 3, 4), 1, 8 + 24 + 64)])
 def test_motion_levels_are_the_coarsest_ones(displacements, first_level, radius):
     """One displacement per motion level, coarsest last; flows come out at the finest of them, at any size."""
-    config = ModelConfig(max_displacement=displacements, flow_decoder_widths=(16,) * len(displacements))
+    config = ModelConfig(encoder_channels=(16, 24, 48, 96), decoder_widths=(96, 48, 32, 16), motion_prior="none",
+                         max_displacement=displacements, flow_decoder_widths=(16,) * len(displacements))
     assert config.finest_motion_level == first_level and config.total_search_radius == radius
     model = VFIModel.from_config(config).eval()
     f0, f1 = _frames(1, 32, 48)
     with torch.no_grad():
         state = model.estimate_motion(f0, f1)
         out = model(f0, f1, 0.5, reconstruct=False)
-    stride = 2 ** (first_level + 1)
-    assert state.flow_01.shape == (1, 2, 32 // stride, 48 // stride)
-    assert out.flow_01.shape == out.flow_t0.shape == (1, 2, 32, 48) and out.frame.shape == (1, 3, 32, 48)
+    assert model.interpolation.flow_estimator.first_level == first_level
+    assert state.flow_01.shape == out.flow_01.shape == out.flow_t0.shape == (1, 2, 32, 48)
+    assert out.frame.shape == (1, 3, 32, 48)
 
 
 def test_config_round_trip_and_validation():
@@ -172,22 +200,45 @@ def test_config_round_trip_and_validation():
     assert ModelConfig.from_dict(data) == config
     with pytest.raises(VidinterpError, match="unknown keys"):
         ModelConfig.from_dict({**data, "colour": 3})
+    none = {"motion_prior": "none", "encoder_channels": (16, 24, 48, 96), "decoder_widths": (96, 48, 32, 16)}
     with pytest.raises(VidinterpError, match="one entry per motion level"):
-        ModelConfig(max_displacement=(2, 3, 4), flow_decoder_widths=(32, 64))
+        ModelConfig(max_displacement=(2, 3, 4), flow_decoder_widths=(32, 64), **none)
     with pytest.raises(VidinterpError, match="1 to 3 entries"):
-        ModelConfig(max_displacement=(1, 2, 3, 4), flow_decoder_widths=(8, 16, 32, 64))
+        ModelConfig(max_displacement=(1, 2, 3, 4), flow_decoder_widths=(8, 16, 32, 64), **none)
+    with pytest.raises(VidinterpError, match="one motion level"):
+        ModelConfig(max_displacement=(2, 3), flow_decoder_widths=(32, 32))
+    with pytest.raises(VidinterpError, match="motion_prior"):
+        ModelConfig(motion_prior="raft")
+    with pytest.raises(VidinterpError, match="prior_preset"):
+        ModelConfig(prior_preset="slow")
     with pytest.raises(VidinterpError, match="at least 3"):
         ModelConfig(encoder_channels=(8, 8), max_displacement=(), flow_decoder_widths=(), decoder_widths=(8, 8))
 
 
-def test_gradients_reach_every_parameter():
-    model = _tiny()
+@pytest.mark.parametrize("prior", PRIORS)
+def test_gradients_reach_every_parameter(prior):
+    """From the first step without a prior; with one, the zero heads get gradients first and everything after
+    one optimizer step (an untrained prior model is the classical baseline, so its bodies start unused)."""
+    model = _tiny(prior=prior, trained=False)
     f0, f1 = _frames(2, 24, 24)
+    f1 = torch.roll(f0, 2, dims=-1) * 0.9 + f1 * 0.1  # some real motion for the prior to find
     target = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(3))
-    out = model(f0, f1, torch.tensor([0.3, 0.6]))
-    loss = (out.frame - target).abs().mean() + (out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean()
-    loss.backward()
-    missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+
+    def backward() -> list[str]:
+        model.zero_grad()
+        out = model(f0, f1, torch.tensor([0.3, 0.6]))
+        loss = (out.frame - target).abs().mean() + (out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean()
+        loss.backward()
+        return [name for name, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+
+    missing = backward()
+    if prior != "none":
+        # Behind the refiner's zero gate the flow decoder waits for the gate; everything else at zero learns now.
+        zero = {name for name, p in model.named_parameters() if not p.detach().any()
+                and not name.startswith("interpolation.flow_estimator.decoder.")}
+        assert "interpolation.flow_estimator.gate" in zero and not zero & set(missing), missing
+        torch.optim.SGD(model.parameters(), lr=0.1).step()
+        missing = backward()
     assert not missing
 
 
@@ -239,7 +290,7 @@ def _pattern(position: float) -> torch.Tensor:
 def test_tiny_model_overfits_one_pair():
     """At most 300 Adam steps on one 64×64 pair cut the loss at least tenfold: the model can learn."""
     torch.manual_seed(0)
-    model = VFIModel.from_config(tiny_config())
+    model = VFIModel.from_config(tiny_config("none"))
     f0, f1, target = _pattern(0.0), _pattern(2.0), _pattern(1.0)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
 
@@ -293,7 +344,7 @@ def test_soft_argmax_gradcheck_fp64():
 
 def test_cost_volume_is_a_cosine_similarity_of_centred_features():
     """Identical frames: the zero-displacement cost is 1 wherever features are non-zero, and no cost exceeds 1."""
-    model = _tiny().eval()
+    model = _tiny(prior="none").eval()
     estimator = model.interpolation.flow_estimator
     seen = []
     original = SoftArgmax.forward
@@ -312,15 +363,15 @@ def test_cost_volume_is_a_cosine_similarity_of_centred_features():
     torch.testing.assert_close(cost[:, centre], torch.ones_like(cost[:, centre]), atol=1e-5, rtol=0)
 
 
-def test_forward_on_distinct_pairs_equals_the_forward_on_repeated_pairs():
+@pytest.mark.parametrize("prior", PRIORS)
+def test_forward_on_distinct_pairs_equals_the_forward_on_repeated_pairs(prior):
     """pair_index: each pair computed once for all its targets, with the values and gradients of repeating it."""
     f0, f1 = _frames(2, 24, 32, seed=4)
     pair_index, t = torch.tensor([0, 0, 1, 0]), torch.tensor([0.25, 0.5, 0.5, 0.75])
     target = torch.rand(4, 3, 24, 32, generator=torch.Generator().manual_seed(5))
 
     def run(shared: bool):
-        torch.manual_seed(0)
-        model = VFIModel.from_config(tiny_config())
+        model = _tiny(prior=prior)
         out = model(f0, f1, t, pair_index=pair_index) if shared else model(f0[pair_index], f1[pair_index], t)
         loss = (out.frame - target).abs().mean() + (out.recon0 - f0[pair_index]).abs().mean() + out.flow_01.abs().mean()
         loss.backward()

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     path: Annotated[Path, typer.Argument(help="Triplet dataset (or a folder of them), video file, or folder of videos.", show_default=False)],
-    method: Annotated[Optional[str], typer.Option("--method", "-m", help="Interpolator: 'model' (the learned model) or 'blend' (mean of the two frames, a baseline). Default: 'model' when its weights are installed, else 'blend'.", show_default=False)] = None,
+    method: Annotated[Optional[str], typer.Option("--method", "-m", help="Interpolator: 'model' (the shipped model, best), 'classical' (DIS optical flow + blend, no learning) or 'blend' (mean of the two frames). Default: 'model' when its weights are installed, else 'blend'.", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Model weights (.safetensors with its JSON config) for --method model; default: the shipped weights.", show_default=False)] = None,
     device: Annotated[str, typer.Option("--device", help="'auto' (GPU if there is one), 'cpu' or 'cuda'.")] = "auto",
     fp16: Annotated[bool, typer.Option("--fp16", help="Run the model in half precision (GPU only; a little less exact).")] = False,
@@ -65,11 +65,7 @@ def eval_command(
 
     from vidinterp.interpolators import create_interpolator, default_method
 
-    method = method or default_method()
-    if method not in ("model", "blend"):
-        raise UsageError(f"--method must be 'model' or 'blend', got '{method}'")
-    if model is not None and method != "model":
-        raise UsageError("--model only applies to --method model")
+    method = method or default_method()  # create_interpolator checks the method and --model against it
     if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
         raise VidinterpError(f"--save-dir '{save_dir}' is a file, not a folder")
 

@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="Mixed precision on CUDA (bf16, or fp16 with loss scaling).", show_default=False)] = None,
         grad_clip: Annotated[Optional[float], typer.Option("--grad-clip", help="Clip the global gradient norm to this (0 disables).", show_default=False)] = None,
         init: Annotated[Optional[Path], typer.Option(help="Start from these weights (a .safetensors written by vidinterp).", show_default=False)] = None,
+        warm_start: Annotated[Optional[str], typer.Option("--warm-start", help="Start from the tensors of these weights (a path, or a shipped model's name such as 'learned') whose names and shapes match; the model config may differ.", show_default=False)] = None,
         resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder exactly where it stopped.", show_default=False)] = None,
         cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Where decoded frames are cached (default: DATA_DIR/.vidinterp-cache).", show_default=False)] = None,
         cache_size: Annotated[Optional[int], typer.Option("--cache-size", help="Downscale cached frames so the short side is at most this (0 = full size).", show_default=False)] = None,
@@ -86,7 +87,7 @@ def register(app: typer.Typer) -> None:
                       "--warp-weight": warp_weight, "--distill-weight": distill_weight, "--teacher": teacher,
                       "--workers": workers, "--seed": seed, "--val": val, "--val-every": val_every,
                       "--checkpoint-every": checkpoint_every, "--device": device, "--amp/--no-amp": amp,
-                      "--grad-clip": grad_clip, "--init": init, "--cache-dir": cache_dir, "--cache-size": cache_size,
+                      "--grad-clip": grad_clip, "--init": init, "--warm-start": warm_start, "--cache-dir": cache_dir, "--cache-size": cache_size,
                       "--cache-max-frames": cache_max_frames}
             given = [name for name, value in others.items() if value is not None]
             if given:
@@ -106,7 +107,7 @@ def register(app: typer.Typer) -> None:
             "weight_decay": weight_decay, "warmup_steps": warmup_steps, "clip_length": clip_length, "recon_weight": recon_weight,
             "warp_weight": warp_weight, "distill_weight": distill_weight, "teacher": teacher, "workers": workers, "seed": seed, "val_dir": str(val) if val else None, "val_every": val_every,
             "checkpoint_every": checkpoint_every, "device": device, "amp": amp, "grad_clip": grad_clip,
-            "init": str(init) if init else None, "cache_dir": str(cache_dir) if cache_dir else None, "cache_size": cache_size,
+            "init": str(init) if init else None, "warm_start": warm_start, "cache_dir": str(cache_dir) if cache_dir else None, "cache_size": cache_size,
             "cache_max_frames": cache_max_frames, "quiet": quiet,
         }
         if interval is not None:

@@ -127,7 +127,7 @@ def upsample(
     ] = None,
     factor: Annotated[Optional[str], typer.Option("--factor", "-f", help="Multiply the frame rate by this whole number (2 = twice as many frames). Default 2 when --fps is not given.", show_default=False)] = None,
     fps: Annotated[Optional[str], typer.Option("--fps", help="Target frame rate instead of a factor: 60, 60000/1001 or 59.94. Frames are placed by their timestamps, so variable-rate input comes out even.", show_default=False)] = None,
-    method: Annotated[Optional[str], typer.Option("--method", "-m", help="How new frames are made: 'model' (learned motion, best) or 'blend' (cross-fade, fast). Default: model when its weights are installed, else blend.", show_default=False)] = None,
+    method: Annotated[Optional[str], typer.Option("--method", "-m", help="How new frames are made: 'model' (DIS optical flow refined by the shipped network, best), 'classical' (DIS optical flow + blend, no network) or 'blend' (cross-fade, fastest). Default: model when its weights are installed, else blend.", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Weights for --method model: a .safetensors file from 'vidinterp train' (its .json config beside it). Default: the shipped weights.", show_default=False)] = None,
     device: Annotated[str, typer.Option("--device", help="Where to run the model: auto (GPU if there is one), cpu or cuda.")] = "auto",
     fp16: Annotated[bool, typer.Option("--fp16", help="Half precision on the GPU: faster, a little less exact.")] = False,

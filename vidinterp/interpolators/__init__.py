@@ -1,4 +1,5 @@
-"""Interpolators: the blend baseline and the learned model behind one interface, and the factory that picks one."""
+"""Interpolators: the learned model, the classical DIS baseline and the blend behind one interface, and the
+factory that picks one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from vidinterp.interpolators.blend import BlendInterpolator
 from vidinterp.interpolators.device import DEVICE_CHOICES, resolve_device
 
 #: Names accepted by `create_interpolator` (and --method).
-METHODS = ("model", "blend")
+METHODS = ("model", "classical", "blend")
 
 #: The weights shipped with the package; the model method uses them when no --model path is given.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "weights" / "default.safetensors"
@@ -30,19 +31,24 @@ def create_interpolator(
     device: str | torch.device = "auto",
     fp16: bool = False,
 ) -> Interpolator:
-    """Build the interpolator called `method` ("model" or "blend") on `device`.
+    """Build the interpolator called `method` (one of METHODS) on `device`.
 
-    model_path: weights for "model" (a .safetensors file with its JSON config beside it); None = shipped weights.
+    model_path: weights for "model": a .safetensors file with its JSON config beside it, or a shipped model's
+    name ("default", "learned"); None = the shipped default.
     fp16: compute in float16; only on CUDA (CPU half-precision kernels are slow or missing), ignored on the CPU.
     """
     if method not in METHODS:
         raise UsageError(f"unknown interpolation method {method!r}; choose one of: {', '.join(METHODS)}")
     resolved = resolve_device(device)
     dtype = torch.float16 if fp16 and resolved.type == "cuda" else torch.float32
+    if method != "model" and model_path is not None:
+        raise UsageError(f"--model only applies to --method model; the {method} method has no weights")
     if method == "blend":
-        if model_path is not None:
-            raise UsageError("--model only applies to --method model; the blend method has no weights")
         return BlendInterpolator(resolved, dtype)
+    if method == "classical":
+        from vidinterp.interpolators.classical import ClassicalInterpolator
+
+        return ClassicalInterpolator(resolved, dtype)
     # An explicit path is checked by the loader, which also accepts it without the .safetensors suffix.
     if model_path is None and not DEFAULT_WEIGHTS.is_file():
         raise VidinterpError(

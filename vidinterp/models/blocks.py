@@ -37,6 +37,14 @@ def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
     return F.interpolate(flow, scale_factor=factor, mode="bilinear", align_corners=False) * factor
 
 
+def downsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
+    """Box-filter an N×2×H×W flow by `factor` (H and W multiples of it) and rescale its values to the new pixel
+    size: the inverse of `upsample_flow` for smooth flows."""
+    if factor == 1:
+        return flow
+    return F.avg_pool2d(flow, factor) / factor
+
+
 def time_channel(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A constant N×1×h×w channel holding t[n] (t is a length-N tensor), shaped and typed like `like`."""
     return t.to(like.dtype).view(-1, 1, 1, 1).expand(-1, 1, *like.shape[-2:])

@@ -9,24 +9,33 @@ from typing import Any
 from vidinterp.errors import VidinterpError
 
 
+#: motion sources: "dis" refines OpenCV DIS optical flow with one correlation level (the default model);
+#: "none" learns motion from scratch, coarse to fine over every motion level (the first shipped model)
+MOTION_PRIORS = ("dis", "none")
+
+#: what a model file written before a field existed meant by leaving it out (see `vidinterp.models.io`)
+LEGACY_VALUES = {"motion_prior": "none"}
+
+
 @dataclass
 class ModelConfig:
     """Sizes of a `VFIModel`. The default is the light CPU configuration that ships as the product default.
 
-    Pyramid levels are listed finest first: level k has stride 2**(k+1) (1/2, 1/4, 1/8, 1/16 for four levels).
-    Motion is estimated with correlation on the coarsest `len(max_displacement)` levels (1/4, 1/8 and 1/16 by
-    default), coarse to fine, ending at `finest_motion_level`; the frame at t is synthesised at level 1 (1/4) and
-    refined at 1/2 and full resolution by cheap pixel-shuffle heads. Most compute therefore runs at 1/4
-    resolution or below, which is what keeps CPU inference fast.
+    Pyramid levels are listed finest first: level k has stride 2**(k+1) (1/2, 1/4, 1/8 for three levels).
+    Motion is estimated with correlation on the coarsest `len(max_displacement)` levels, ending at
+    `finest_motion_level`. With `motion_prior = "dis"` there is one such level (1/8 by default), where the
+    correlation corrects OpenCV's DIS flow; with "none" the levels run coarse to fine from zero motion. The
+    frame at t is synthesised at level 1 (1/4) and refined at 1/2 and full resolution by cheap pixel-shuffle
+    heads, so most compute runs at 1/4 resolution or below, which is what keeps CPU inference fast.
     """
 
     #: feature channels of the encoder per pyramid level, finest first
-    encoder_channels: tuple[int, ...] = (16, 24, 48, 96)
+    encoder_channels: tuple[int, ...] = (16, 24, 48)
     #: correlation search radius (pixels of that level) for each motion level, finest first; the motion levels
     #: are the coarsest len(max_displacement) pyramid levels, and the finest of them must be level 1 or coarser
-    max_displacement: tuple[int, ...] = (2, 3, 4)
+    max_displacement: tuple[int, ...] = (3,)
     #: hidden width of the flow decoder at each motion level, finest first
-    flow_decoder_widths: tuple[int, ...] = (32, 32, 64)
+    flow_decoder_widths: tuple[int, ...] = (32,)
     #: channels of the 1×1 "matching" projection correlated at each motion level (cost volume cost ∝ this)
     matching_channels: int = 16
     #: width of the t-conditioned intermediate-flow refiner (runs at level 1, once per output frame)
@@ -36,7 +45,13 @@ class ModelConfig:
     #: ... and of its output stage at level 0 (1/2)
     context_half_width: int = 8
     #: hidden widths of the keyframe decoder, coarsest first (one upsampling stage per pyramid level)
-    decoder_widths: tuple[int, ...] = (96, 48, 32, 16)
+    decoder_widths: tuple[int, ...] = (48, 32, 16)
+    #: where motion starts: "dis" (classical prior, refined) or "none" (learned from scratch); see MOTION_PRIORS
+    motion_prior: str = "dis"
+    #: DIS preset of the prior: ultrafast, fast or medium
+    prior_preset: str = "medium"
+    #: DIS runs on frames shrunk by powers of two until their longer side is at most this (0 = full size)
+    prior_max_side: int = 0
 
     def __post_init__(self) -> None:
         for name in ("encoder_channels", "max_displacement", "flow_decoder_widths", "decoder_widths"):
@@ -44,6 +59,17 @@ class ModelConfig:
         levels = len(self.encoder_channels)
         if levels < 3:
             raise VidinterpError(f"model config: need at least 3 pyramid levels, got {levels}")
+        if self.motion_prior not in MOTION_PRIORS:
+            raise VidinterpError(f"model config: motion_prior must be one of {', '.join(MOTION_PRIORS)}, got {self.motion_prior!r}")
+        if self.motion_prior == "dis":
+            from vidinterp.models.classical import DIS_PRESETS
+
+            if self.prior_preset not in DIS_PRESETS:
+                raise VidinterpError(f"model config: prior_preset must be one of {', '.join(DIS_PRESETS)}")
+            if len(self.max_displacement) != 1:
+                raise VidinterpError("model config: a DIS prior is refined at one motion level (one max_displacement entry)")
+        if self.prior_max_side < 0:
+            raise VidinterpError("model config: prior_max_side must be 0 (full size) or positive")
         if not 1 <= len(self.max_displacement) <= levels - 1:
             raise VidinterpError(
                 f"model config: max_displacement needs 1 to {levels - 1} entries (one per motion level; motion is not "
@@ -67,6 +93,12 @@ class ModelConfig:
     def finest_motion_level(self) -> int:
         """The pyramid level where motion estimation ends (its flows are what synthesis starts from)."""
         return self.num_levels - len(self.max_displacement)
+
+    @property
+    def zero_init_heads(self) -> bool:
+        """With a prior the synthesis heads start at zero: an untrained model is exactly the classical baseline
+        (prior flows, (1 − t, t) blend, no residual). Without one they start small (see `small_init_`)."""
+        return self.motion_prior == "dis"
 
     @property
     def pad_multiple(self) -> int:
@@ -103,7 +135,7 @@ class ModelConfig:
             raise VidinterpError(f"model config: {exc}") from exc
 
 
-def tiny_config() -> ModelConfig:
+def tiny_config(motion_prior: str = "dis") -> ModelConfig:
     """A very small configuration for tests and quick experiments (3 levels, pad multiple 8)."""
     return ModelConfig(
         encoder_channels=(8, 12, 16),
@@ -114,7 +146,8 @@ def tiny_config() -> ModelConfig:
         context_width=12,
         context_half_width=8,
         decoder_widths=(16, 12, 8),
+        motion_prior=motion_prior,
     )
 
 
-__all__ = ["ModelConfig", "tiny_config"]
+__all__ = ["LEGACY_VALUES", "MOTION_PRIORS", "ModelConfig", "tiny_config"]

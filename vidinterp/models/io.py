@@ -12,11 +12,18 @@ from safetensors.torch import load_file, save_file
 
 from vidinterp.errors import VidinterpError
 from vidinterp.io.atomic import write_atomically
-from vidinterp.models.config import ModelConfig
+from vidinterp.models.config import LEGACY_VALUES, ModelConfig
 from vidinterp.models.vfi import VFIModel
 
-#: where the shipped default weights live (absent until a trained model is shipped)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "weights" / "default.safetensors"
+#: where the shipped weights live: NAME.safetensors + NAME.json
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "assets" / "weights"
+#: the shipped default model (classical DIS prior + learned refinement)
+DEFAULT_WEIGHTS = SHIPPED_DIR / "default.safetensors"
+#: shipped models by name, for --model NAME: what each one is
+SHIPPED_MODELS = {
+    "default": "DIS optical-flow prior refined by correlation, learned occlusion mask and residual (the default)",
+    "learned": "motion learned from scratch, coarse to fine (the first shipped model; no classical prior)",
+}
 #: metadata keys written into every model file
 FORMAT_KEY, FORMAT_VALUE, CONFIG_KEY = "format", "vidinterp-vfi-model", "vidinterp_config"
 
@@ -56,24 +63,34 @@ def _read_config(weights_path: Path) -> ModelConfig:
             raise VidinterpError(f"{weights_path} has no model config (no metadata and no {json_path.name} beside it)")
         text = json_path.read_text()
     try:
-        return ModelConfig.from_dict(json.loads(text))
+        saved = json.loads(text)
+        # Files written before a field existed meant its legacy value, not today's default.
+        return ModelConfig.from_dict({**LEGACY_VALUES, **saved} if isinstance(saved, dict) else saved)
     except json.JSONDecodeError as exc:
         raise VidinterpError(f"{weights_path}: model config is not valid JSON ({exc.msg})") from exc
 
 
-def load_model(path: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> VFIModel:
-    """Load a model saved by `save_model`, in eval mode on `device`. None loads the shipped default weights."""
+def weights_file(path: str | os.PathLike | None) -> Path:
+    """The .safetensors file that `path` names: a file (with or without the suffix), a shipped model's name
+    (see SHIPPED_MODELS), or None for the shipped default."""
     if path is None:
-        weights_path = DEFAULT_WEIGHTS
-        if not weights_path.is_file():
-            raise VidinterpError(
-                "no default model weights are shipped yet; pass --model PATH to a trained model or use --method blend"
-            )
-    else:
-        stem = _stem(path)
-        weights_path = stem.with_name(stem.name + ".safetensors")
-        if not weights_path.is_file():
-            raise VidinterpError(f"model file not found: {weights_path}")
+        if not DEFAULT_WEIGHTS.is_file():
+            raise VidinterpError("no default model weights are shipped yet; pass --model PATH to a trained model or use --method blend")
+        return DEFAULT_WEIGHTS
+    stem = _stem(path)
+    weights_path = stem.with_name(stem.name + ".safetensors")
+    if weights_path.is_file():
+        return weights_path
+    if str(path) in SHIPPED_MODELS and (SHIPPED_DIR / f"{path}.safetensors").is_file():
+        return SHIPPED_DIR / f"{path}.safetensors"
+    names = ", ".join(SHIPPED_MODELS)
+    raise VidinterpError(f"model file not found: {weights_path} (shipped models are named: {names})")
+
+
+def load_model(path: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> VFIModel:
+    """Load a model saved by `save_model`, in eval mode on `device`: a path, a shipped model's name, or None for
+    the shipped default."""
+    weights_path = weights_file(path)
     try:
         config = _read_config(weights_path)
         state = load_file(str(weights_path), device="cpu")
@@ -85,3 +102,17 @@ def load_model(path: str | os.PathLike | None = None, device: torch.device | str
     except RuntimeError as exc:
         raise VidinterpError(f"{weights_path} does not match its model config (missing or mis-shaped weights)") from exc
     return model.to(device).eval()
+
+
+def load_matching_weights(model: VFIModel, source: str | os.PathLike) -> list[str]:
+    """Warm start: copy into `model` every tensor of `source` (a path or shipped name) with the same name and
+    shape, except those `model` deliberately starts at zero (a prior model's output heads and gate), so that a
+    warm-started prior model still starts exactly at its classical baseline. Returns the names copied."""
+    state = load_file(str(weights_file(source)), device="cpu")
+    own = model.state_dict()
+    copied = [
+        name for name, tensor in state.items()
+        if name in own and own[name].shape == tensor.shape and bool(own[name].any())
+    ]
+    model.load_state_dict({**own, **{name: state[name] for name in copied}}, strict=True)
+    return copied

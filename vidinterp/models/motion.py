@@ -1,4 +1,5 @@
-"""Coarse-to-fine bidirectional motion estimation between two keyframes (PWC-Net style, very light)."""
+"""Bidirectional motion between two keyframes: a classical prior refined by correlation (the default), or a
+light coarse-to-fine PWC-Net-style estimator learned from scratch."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vidinterp import ops
-from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, small_init_, upsample_flow
+from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, downsample_flow, small_init_, upsample_flow
+from vidinterp.models.classical import DisFlow
 from vidinterp.models.config import ModelConfig
 
 
@@ -58,11 +60,33 @@ class FlowDecoder(nn.Module):
         return matched + self.head(hidden)
 
 
+def matching_cost(match: torch.Tensor, flow: torch.Tensor, max_displacement: int, warp: bool = True) -> torch.Tensor:
+    """Cosine cost volume of both directions at once, around `flow`.
+
+    match: 2N×C×h×w matching features, sources (frame 0's, then frame 1's); each source's target is the other
+    half. flow: 2N×2×h×w current backward flows in pixels of this level (flow_01 then flow_10); the targets are
+    warped by it first unless `warp` is False (a zero flow). Returns 2N×(2d+1)²×h×w cosines in [-1, 1].
+    """
+    n = match.shape[0] // 2
+    # Centre on the pair's mean feature, then unit length: the cost becomes a cosine similarity that
+    # discriminates from the first step (uncentred ReLU features all point alike, cosines near 1), and
+    # whose scale does not drift with training, so the soft-argmax sharpness keeps its meaning.
+    pair_mean = match.mean(dim=(2, 3), keepdim=True)
+    pair_mean = 0.5 * (pair_mean[:n] + pair_mean[n:])
+    match = F.normalize(match - pair_mean.repeat(2, 1, 1, 1), dim=1)
+    target = torch.cat([match[n:], match[:n]], dim=0)
+    if warp:
+        target = ops.backward_warp(target, flow.to(target.dtype))
+    # ops.correlation averages over channels; times C gives the plain dot product, i.e. the cosine.
+    return ops.correlation(match, target, max_displacement=max_displacement) * match.shape[1]
+
+
 class PyramidFlowEstimator(nn.Module):
     """Bidirectional flow between two feature pyramids, from the coarsest level down to `first_level`.
 
     `forward(pyramid0, pyramid1)` takes two encoder pyramids (finest first, level k at stride s = 2**(k+1)) and
     returns (flow_01, flow_10) at `first_level`, N×2×H/s×W/s, in pixels of that level, channel 0 = x, 1 = y.
+    This is the pure learned motion path (`ModelConfig.motion_prior = "none"`): no classical estimate.
     flow_01 is the backward flow of frame 0: frame0[y, x] ≈ frame1[y + flow_01_y, x + flow_01_x]; flow_10 likewise.
     At each level the target's unit-length matching features are warped by the upsampled flow, correlated with
     the source's (cosine similarity, search radius `max_displacement` of that level) and a `FlowDecoder` adds
@@ -92,20 +116,60 @@ class PyramidFlowEstimator(nn.Module):
             level = i + self.first_level
             # Both directions in one batch: source = (f0, f1), target = (f1, f0).
             source = torch.cat([pyramid0[level], pyramid1[level]], dim=0)
-            match = self.matchers[i](source)
-            # Centre on the pair's mean feature, then unit length: the cost becomes a cosine similarity that
-            # discriminates from the first step (uncentred ReLU features all point alike, cosines near 1), and
-            # whose scale does not drift with training, so the soft-argmax sharpness keeps its meaning.
-            pair_mean = match.mean(dim=(2, 3), keepdim=True)
-            pair_mean = 0.5 * (pair_mean[:n] + pair_mean[n:])
-            match = F.normalize(match - pair_mean.repeat(2, 1, 1, 1), dim=1)
-            target = torch.cat([match[n:], match[:n]], dim=0)
             if flow is None:
                 flow = source.new_zeros(source.shape[0], 2, *source.shape[-2:])
             else:
                 flow = upsample_flow(flow, 2)
-                target = ops.backward_warp(target, flow)
-            # ops.correlation averages over channels; times C gives the plain dot product, i.e. the cosine.
-            cost = ops.correlation(match, target, max_displacement=self.max_displacement[i]) * match.shape[1]
+            cost = matching_cost(self.matchers[i](source), flow, self.max_displacement[i], warp=i < len(self.decoders) - 1)
             flow = flow + self.decoders[i](cost, source, flow)
         return flow[:n], flow[n:]
+
+
+class PriorFlowRefiner(nn.Module):
+    """Bidirectional flow: a classical prior (DIS) corrected by one correlation level of learned matching.
+
+    `forward(frame0, frame1, pyramid0, pyramid1, prior=None)` takes the frames (N×3×H×W in [0, 1]) and their
+    encoder pyramids and returns (flow_01, flow_10), N×2×H×W in full-resolution pixels (x then y, backward
+    convention as in `PyramidFlowEstimator`). `prior` is the precomputed (flow_01, flow_10) of `self.prior`,
+    so that a caller can compute it on CPU threads ahead of the GPU; None computes it here.
+
+    At pyramid `level` (stride s) the prior is box-filtered to that level, the targets' matching features are
+    warped by it and correlated with the sources' (search radius `max_displacement` pixels of the level, so
+    corrections up to ±s·d full-resolution pixels), and a `FlowDecoder` predicts a correction. The correction is
+    upsampled and added to the full-resolution prior, so the prior's detail is kept where it is right. The
+    correction is scaled by a learned gate that starts at 0: an untrained refiner returns the prior exactly.
+    """
+
+    def __init__(self, prior: DisFlow, matcher: nn.Conv2d, decoder: FlowDecoder, max_displacement: int, level: int) -> None:
+        super().__init__()
+        self.prior = prior
+        self.matcher = matcher
+        self.decoder = decoder
+        self.max_displacement = int(max_displacement)
+        self.level = int(level)
+        self.gate = nn.Parameter(torch.zeros(()))
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> "PriorFlowRefiner":
+        """DIS with the config's preset and size limit, refined at the config's (single) motion level."""
+        level = config.finest_motion_level
+        channels, (d,), (width,) = config.encoder_channels[level], config.max_displacement, config.flow_decoder_widths
+        return cls(
+            DisFlow(config.prior_preset, config.prior_max_side),
+            nn.Conv2d(channels, config.matching_channels, 1), FlowDecoder(SoftArgmax(d), d, channels, width), d, level,
+        )
+
+    def forward(
+        self, frame0: torch.Tensor, frame1: torch.Tensor, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor],
+        prior: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        n = frame0.shape[0]
+        flow_01, flow_10 = prior if prior is not None else self.prior(frame0, frame1)
+        full = torch.cat([flow_01, flow_10], dim=0).to(frame0.dtype)
+        stride = 2 ** (self.level + 1)
+        source = torch.cat([pyramid0[self.level], pyramid1[self.level]], dim=0)
+        coarse = downsample_flow(full, stride)
+        cost = matching_cost(self.matcher(source), coarse, self.max_displacement)
+        correction = self.decoder(cost, source, coarse) * self.gate.to(full.dtype)
+        full = full + upsample_flow(correction, stride)
+        return full[:n], full[n:]

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vidinterp import ops
-from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, small_init_, time_channel, upsample_flow
+from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, downsample_flow, small_init_, time_channel, upsample_flow
 
 # Keeps the blend prior log((1 - t) / t) finite at t = 0 or 1.
 _T_EPSILON = 1e-4
@@ -32,15 +32,16 @@ class IntermediateFlowRefiner(nn.Module):
     """t-conditioned correction of the intermediate flows plus an occlusion/blend mask, at pyramid level 1 (1/4).
 
     Inputs: level-1 features of both keyframes N×C×h×w, flow_t0 and flow_t1 N×2×h×w (pixels of level 1), t (N).
-    Returns (flow_t0, flow_t1, mask_logit N×1×h×w, hidden N×width×h×w). The corrections vanish at t = 0 for
-    flow_t0 and at t = 1 for flow_t1, and the mask logit carries the prior log((1 − t) / t), so an untrained
-    model blends the warped frames with weights (1 − t, t) and returns frame 0 exactly at t = 0.
+    Returns (delta_t0, delta_t1, mask_logit N×1×h×w, hidden N×width×h×w): flow corrections in pixels of level 1.
+    The corrections vanish at t = 0 for flow_t0 and at t = 1 for flow_t1, and the mask logit carries the prior
+    log((1 − t) / t), so a refiner whose head is zero blends the warped frames with weights (1 − t, t) and
+    returns frame 0 exactly at t = 0.
     """
 
-    def __init__(self, feature_channels: int, width: int) -> None:
+    def __init__(self, feature_channels: int, width: int, head_scale: float = 0.1) -> None:
         super().__init__()
         self.body = nn.Sequential(conv(2 * feature_channels + 5, width), conv(width, width))
-        self.head = small_init_(nn.Conv2d(width, 5, 3, 1, 1))
+        self.head = small_init_(nn.Conv2d(width, 5, 3, 1, 1), scale=head_scale)
 
     def forward(
         self, features0: torch.Tensor, features1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
@@ -52,11 +53,9 @@ class IntermediateFlowRefiner(nn.Module):
         hidden = self.body(torch.cat([warped0, warped1, flow_t0, flow_t1, tc], dim=1))
         out = self.head(hidden)
         tt = tc[:, :, :1, :1]
-        flow_t0 = flow_t0 + out[:, 0:2] * tt
-        flow_t1 = flow_t1 + out[:, 2:4] * (1 - tt)
         tc_safe = tt.clamp(_T_EPSILON, 1 - _T_EPSILON)
         mask_logit = out[:, 4:5] + torch.log((1 - tc_safe) / tc_safe)
-        return flow_t0, flow_t1, mask_logit, hidden
+        return out[:, 0:2] * tt, out[:, 2:4] * (1 - tt), mask_logit, hidden
 
 
 class ContextRefiner(nn.Module):
@@ -68,12 +67,12 @@ class ContextRefiner(nn.Module):
     no convolution runs at full resolution.
     """
 
-    def __init__(self, hidden_channels: int, width: int, half_width: int) -> None:
+    def __init__(self, hidden_channels: int, width: int, half_width: int, head_scale: float = 0.5) -> None:
         super().__init__()
         self.patches = nn.Sequential(nn.Conv2d(10, width, 4, 4), nn.LeakyReLU(NEGATIVE_SLOPE, inplace=True))
         self.body = nn.Sequential(conv(width + hidden_channels, width), conv(width, width))
         self.up = conv(width, 4 * half_width)
-        self.head = small_init_(nn.Conv2d(half_width, 4 * 3, 3, 1, 1), scale=0.5)
+        self.head = small_init_(nn.Conv2d(half_width, 4 * 3, 3, 1, 1), scale=head_scale)
 
     def forward(self, images: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         quarter = self.body(torch.cat([self.patches(images), hidden], dim=1))
@@ -101,30 +100,33 @@ class SynthesisResult:
 class FrameSynthesizer(nn.Module):
     """Makes the frame at time t from the keyframes, their level-1 features and their bidirectional flows.
 
-    `flow_level` is the pyramid level of the keyframe flows it is given (1 or coarser; they are upsampled to 1).
+    Intermediate flows come from the full-resolution keyframe flows (Super SloMo's formula); the refiner corrects
+    them at level 1 (1/4), and its corrections are upsampled and added, so full-resolution motion detail survives.
     """
 
-    def __init__(self, flow_refiner: IntermediateFlowRefiner, context_refiner: ContextRefiner, flow_level: int = 2) -> None:
+    #: the pyramid level the refiners run at (stride 4); their features must come from this level
+    LEVEL = 1
+    STRIDE = 2 ** (LEVEL + 1)
+
+    def __init__(self, flow_refiner: IntermediateFlowRefiner, context_refiner: ContextRefiner) -> None:
         super().__init__()
-        if flow_level < 1:
-            raise ValueError(f"flow_level must be 1 or coarser, got {flow_level}")
         self.flow_refiner = flow_refiner
         self.context_refiner = context_refiner
-        self.flow_level = flow_level
 
     def forward(
         self, frame0: torch.Tensor, frame1: torch.Tensor, features0: torch.Tensor, features1: torch.Tensor,
         flow_01: torch.Tensor, flow_10: torch.Tensor, t: torch.Tensor,
     ) -> SynthesisResult:
-        """frames N×3×H×W in [0, 1]; features N×C₁×H/4×W/4 (level 1); flows N×2×h×w at `flow_level` (pixels of
-        that level, h = H / 2**(flow_level + 1)); t: N."""
-        up = 2 ** (self.flow_level - 1)
-        flow_t0, flow_t1 = intermediate_flows(upsample_flow(flow_01, up), upsample_flow(flow_10, up), t)
-        flow_t0, flow_t1, mask_logit, hidden = self.flow_refiner(features0, features1, flow_t0, flow_t1, t)
-        full_t0, full_t1 = upsample_flow(flow_t0, 4), upsample_flow(flow_t1, 4)
+        """frames N×3×H×W in [0, 1]; features N×C₁×H/4×W/4 (level 1); flows N×2×H×W (full-resolution pixels); t: N."""
+        full_t0, full_t1 = intermediate_flows(flow_01, flow_10, t)
+        stride = self.STRIDE
+        delta_t0, delta_t1, mask_logit, hidden = self.flow_refiner(
+            features0, features1, downsample_flow(full_t0, stride), downsample_flow(full_t1, stride), t)
+        full_t0 = full_t0 + upsample_flow(delta_t0, stride)
+        full_t1 = full_t1 + upsample_flow(delta_t1, stride)
         warped0 = ops.backward_warp(frame0, full_t0)
         warped1 = ops.backward_warp(frame1, full_t1)
-        mask = torch.sigmoid(F.interpolate(mask_logit, scale_factor=4, mode="bilinear", align_corners=False))
+        mask = torch.sigmoid(F.interpolate(mask_logit, scale_factor=stride, mode="bilinear", align_corners=False))
         blend = warped1 + mask * (warped0 - warped1)
         residual = self.context_refiner(torch.cat([warped0, warped1, blend, mask], dim=1), hidden)
         # The residual fades out towards the keyframes, where the warped keyframe itself is the answer.

@@ -10,14 +10,21 @@ import torch.nn as nn
 from vidinterp.models.autoencoder import KeyframeAutoencoder
 from vidinterp.models.blocks import upsample_flow
 from vidinterp.models.config import ModelConfig
-from vidinterp.models.motion import PyramidFlowEstimator
+from vidinterp.models.motion import PriorFlowRefiner, PyramidFlowEstimator
 from vidinterp.models.synthesis import ContextRefiner, FrameSynthesizer, IntermediateFlowRefiner, SynthesisResult
+
+#: a precomputed classical prior for N pairs: (flow_01, flow_10), N×2×H×W full-resolution pixels
+Prior = tuple[torch.Tensor, torch.Tensor]
 
 
 class InterpolationModule(nn.Module):
-    """Motion between two keyframes (t-independent) and synthesis of the frame at any t in [0, 1]."""
+    """Motion between two keyframes (t-independent) and synthesis of the frame at any t in [0, 1].
 
-    def __init__(self, flow_estimator: PyramidFlowEstimator, synthesizer: FrameSynthesizer) -> None:
+    `flow_estimator` is a `PriorFlowRefiner` (classical prior + correlation) or a `PyramidFlowEstimator`
+    (learned from scratch); either way `estimate_motion` returns full-resolution flows.
+    """
+
+    def __init__(self, flow_estimator: PriorFlowRefiner | PyramidFlowEstimator, synthesizer: FrameSynthesizer) -> None:
         super().__init__()
         self.flow_estimator = flow_estimator
         self.synthesizer = synthesizer
@@ -25,16 +32,34 @@ class InterpolationModule(nn.Module):
     @classmethod
     def from_config(cls, config: ModelConfig) -> "InterpolationModule":
         """Build the flow estimator and the synthesizer from a `ModelConfig`."""
+        zero = config.zero_init_heads
         synthesizer = FrameSynthesizer(
-            IntermediateFlowRefiner(config.encoder_channels[1], config.intermediate_width),
-            ContextRefiner(config.intermediate_width, config.context_width, config.context_half_width),
-            flow_level=config.finest_motion_level,
+            IntermediateFlowRefiner(config.encoder_channels[FrameSynthesizer.LEVEL], config.intermediate_width,
+                                    **({"head_scale": 0.0} if zero else {})),
+            ContextRefiner(config.intermediate_width, config.context_width, config.context_half_width,
+                           **({"head_scale": 0.0} if zero else {})),
         )
-        return cls(PyramidFlowEstimator.from_config(config), synthesizer)
+        if config.motion_prior == "dis":
+            estimator = PriorFlowRefiner.from_config(config)
+        else:
+            estimator = PyramidFlowEstimator.from_config(config)
+        return cls(estimator, synthesizer)
 
-    def estimate_motion(self, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(flow_01, flow_10) at the finest motion level (pixels of that level); see `PyramidFlowEstimator`."""
-        return self.flow_estimator(pyramid0, pyramid1)
+    @property
+    def prior(self):
+        """The classical motion prior (a `DisFlow`), or None for the learned-from-scratch path."""
+        return getattr(self.flow_estimator, "prior", None)
+
+    def estimate_motion(
+        self, frame0: torch.Tensor, frame1: torch.Tensor, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor],
+        prior: Prior | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(flow_01, flow_10), N×2×H×W backward flows in full-resolution pixels (x then y)."""
+        if isinstance(self.flow_estimator, PriorFlowRefiner):
+            return self.flow_estimator(frame0, frame1, pyramid0, pyramid1, prior)
+        flow_01, flow_10 = self.flow_estimator(pyramid0, pyramid1)
+        scale = 2 ** (self.flow_estimator.first_level + 1)
+        return upsample_flow(flow_01, scale), upsample_flow(flow_10, scale)
 
     def synthesize(self, frame0, frame1, features0, features1, flow_01, flow_10, t) -> SynthesisResult:
         """Frame at time t; see `FrameSynthesizer.forward` for the contract."""
@@ -46,8 +71,7 @@ class MotionState:
     """The t-independent part of interpolating N pairs (what `VFIModel.estimate_motion` returns).
 
     frame0, frame1: N×3×H×W in [0, 1]. features0, features1: N×C₁×H/4×W/4 encoder features of level 1.
-    flow_01, flow_10: N×2×h×w bidirectional backward flows at the finest motion level, in pixels of that level
-    (x then y; h = H/8 when motion ends at level 2, H/4 when it ends at level 1).
+    flow_01, flow_10: N×2×H×W bidirectional backward flows in full-resolution pixels (x then y).
     """
 
     frame0: torch.Tensor
@@ -56,6 +80,12 @@ class MotionState:
     features1: torch.Tensor
     flow_01: torch.Tensor
     flow_10: torch.Tensor
+
+    @classmethod
+    def cat(cls, states: list["MotionState"]) -> "MotionState":
+        """The states of several groups of pairs as one, in order."""
+        return cls(*(torch.cat([getattr(s, name) for s in states]) for name in (
+            "frame0", "frame1", "features0", "features1", "flow_01", "flow_10")))
 
     def select(self, index: torch.Tensor) -> "MotionState":
         """The state of pairs `index` (a LongTensor), repeated as often as they appear."""
@@ -68,12 +98,12 @@ class MotionState:
 
 @dataclass
 class InterpolationOutput:
-    """What the training forward returns (B = batch size, full resolution H×W).
+    """What the training forward returns (B = number of requests, full resolution H×W).
 
     frame: B×3×H×W in [0, 1], the frame at time t. recon0, recon1: B×3×H×W keyframe reconstructions from the
     latent (None when not requested). flow_t0, flow_t1: B×2×H×W flows from time t to frames 0 and 1.
-    flow_01, flow_10: B×2×H×W bidirectional keyframe flows (upsampled from the finest motion level). mask: B×1×H×W weight of
-    warped frame 0. warped0, warped1, blend: B×3×H×W intermediate images (for losses and visualisation).
+    flow_01, flow_10: B×2×H×W bidirectional keyframe flows. mask: B×1×H×W weight of warped frame 0.
+    warped0, warped1, blend: B×3×H×W intermediate images (for losses and visualisation).
     Flows are in full-resolution pixels, channel 0 = x (right), 1 = y (down), backward-warp convention.
     """
 
@@ -131,14 +161,21 @@ class VFIModel(nn.Module):
             raise ValueError(f"t must be a scalar or have one value per sample ({count}), got shape {tuple(t.shape)}")
         return t
 
-    def estimate_motion(self, frame0: torch.Tensor, frame1: torch.Tensor) -> MotionState:
-        """Encode both keyframes and estimate their bidirectional motion (everything that does not depend on t)."""
+    def _motion(self, frame0: torch.Tensor, frame1: torch.Tensor, prior: Prior | None):
+        """(MotionState, encoder pyramid of both frames): the one motion path of inference and training."""
         self._check_frames(frame0, frame1)
         n = frame0.shape[0]
         pyramid = self.autoencoder.encode(torch.cat([frame0, frame1], dim=0))
         pyramid0, pyramid1 = [f[:n] for f in pyramid], [f[n:] for f in pyramid]
-        flow_01, flow_10 = self.interpolation.estimate_motion(pyramid0, pyramid1)
-        return MotionState(frame0, frame1, pyramid0[1], pyramid1[1], flow_01, flow_10)
+        flow_01, flow_10 = self.interpolation.estimate_motion(frame0, frame1, pyramid0, pyramid1, prior)
+        level = FrameSynthesizer.LEVEL
+        return MotionState(frame0, frame1, pyramid0[level], pyramid1[level], flow_01, flow_10), pyramid
+
+    def estimate_motion(self, frame0: torch.Tensor, frame1: torch.Tensor, prior: Prior | None = None) -> MotionState:
+        """Encode both keyframes and estimate their bidirectional motion (everything that does not depend on t).
+
+        `prior`: the classical flows of these pairs if already computed (see `InterpolationModule.prior`)."""
+        return self._motion(frame0, frame1, prior)[0]
 
     def synthesize_detailed(self, state: MotionState, pair_index: torch.Tensor, t: torch.Tensor) -> SynthesisResult:
         """Like `synthesize`, with the intermediate flows, mask and warped frames too."""
@@ -154,7 +191,7 @@ class VFIModel(nn.Module):
 
     def forward(
         self, frame0: torch.Tensor, frame1: torch.Tensor, t: torch.Tensor | float, reconstruct: bool = True,
-        pair_index: torch.Tensor | None = None,
+        pair_index: torch.Tensor | None = None, prior: Prior | None = None,
     ) -> InterpolationOutput:
         """Training forward: the frame at t for each request, plus keyframe reconstructions and the flows.
 
@@ -163,7 +200,6 @@ class VFIModel(nn.Module):
         however many of its in-between frames are trained on. Every field of the output is per request, the
         same values (and gradients) the duplicated pairs would give.
         """
-        self._check_frames(frame0, frame1)
         n = frame0.shape[0]
         if pair_index is None:
             pair_index = torch.arange(n, device=frame0.device)
@@ -171,19 +207,14 @@ class VFIModel(nn.Module):
             raise ValueError("pair_index must be a 1-D tensor of pair numbers")
         pair_index = pair_index.to(frame0.device, torch.long)
         t = self._times(t, pair_index.shape[0], frame0)
-        pick = lambda x: x.index_select(0, pair_index)  # noqa: E731
-        pyramid = self.autoencoder.encode(torch.cat([frame0, frame1], dim=0))
+        state, pyramid = self._motion(frame0, frame1, prior)
         recon0 = recon1 = None
         if reconstruct:
             recon = self.autoencoder.decode(pyramid[-1])
-            recon0, recon1 = pick(recon[:n]), pick(recon[n:])
-        pyramid0, pyramid1 = [f[:n] for f in pyramid], [f[n:] for f in pyramid]
-        flow_01, flow_10 = (pick(f) for f in self.interpolation.estimate_motion(pyramid0, pyramid1))
-        result = self.interpolation.synthesize(
-            pick(frame0), pick(frame1), pick(pyramid0[1]), pick(pyramid1[1]), flow_01, flow_10, t)
-        scale = 2 ** (self.interpolation.flow_estimator.first_level + 1)
+            recon0, recon1 = recon[:n].index_select(0, pair_index), recon[n:].index_select(0, pair_index)
+        result = self.synthesize_detailed(state, pair_index, t)
         return InterpolationOutput(
             frame=result.frame, recon0=recon0, recon1=recon1, flow_t0=result.flow_t0, flow_t1=result.flow_t1,
-            flow_01=upsample_flow(flow_01, scale), flow_10=upsample_flow(flow_10, scale), mask=result.mask,
-            warped0=result.warped0, warped1=result.warped1, blend=result.blend,
+            flow_01=state.flow_01.index_select(0, pair_index), flow_10=state.flow_10.index_select(0, pair_index),
+            mask=result.mask, warped0=result.warped0, warped1=result.warped1, blend=result.blend,
         )

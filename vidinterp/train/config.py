@@ -52,6 +52,9 @@ class TrainConfig:
     grad_clip: float = 1.0  # max global gradient norm; 0 disables
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields; empty = the default model
     init: str | None = None  # start from these weights (safetensors written by save_model)
+    # start from the tensors of these weights (a path or a shipped model's name) that have the same name and shape;
+    # unlike `init` the model config may differ, and tensors the new model starts at zero stay zero
+    warm_start: str | None = None
     cache_dir: str | None = None
     cache_size: int = 540
     cache_max_frames: int = 0  # 0: cache every frame of every video

@@ -199,7 +199,10 @@ def load_val_dir(path: str) -> list[Triplet]:
 
 def _build_model(config: TrainConfig, device: torch.device):
     from vidinterp.models import ModelConfig, VFIModel, load_model
+    from vidinterp.models.io import load_matching_weights
 
+    if config.init and config.warm_start:
+        raise UsageError("give --init (the same model, continued) or --warm-start (matching tensors), not both.")
     if config.init:
         model = load_model(config.init, "cpu")
         if config.model and model.config.to_dict() != ModelConfig.from_dict(config.model).to_dict():
@@ -208,6 +211,9 @@ def _build_model(config: TrainConfig, device: torch.device):
     else:
         model = VFIModel.from_config(ModelConfig.from_dict(config.model))
         config.model = model.config.to_dict()
+        if config.warm_start:
+            copied = load_matching_weights(model, config.warm_start)
+            sys.stderr.write(f"vidinterp: warm start: {len(copied)} tensors from {config.warm_start}\n")
     return model.to(device).train()
 
 
@@ -339,6 +345,9 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks,
     augment = AugmentConfig(config.hflip, config.vflip, config.reverse, config.channel_shuffle)
     teacher = DisFlowTeacher(config.teacher) if config.distill_weight > 0 else None
     dataset = ClipDataset(report.clips, split.train, config.crop, config.clip_length, augment, teacher)
+    # The teacher's keyframe flows are the model's DIS prior when both use one preset: computed once, in the loader.
+    prior_module = raw_model.interpolation.prior
+    reuse_teacher_prior = teacher is not None and prior_module is not None and prior_module.preset == config.teacher
     workers = data_workers(config.workers, device)
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_batch, pin_memory=device.type == "cuda",
@@ -372,11 +381,12 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks,
                 frame0, frame1, target, t = to_unit(frame0), to_unit(frame1), to_unit(target), t.to(device)
                 pair_index = pair_index.to(device)
                 teacher_flows = targets_first(batch["teacher"]).to(device, non_blocking=True) if "teacher" in batch else None
+                prior = teacher_prior(teacher_flows, pair_index, frame0.shape[0]) if reuse_teacher_prior else None
                 lr = learning_rate(step, config.lr, config.steps, config.warmup_steps, config.min_lr_ratio)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    output = model(frame0, frame1, t, reconstruct=config.recon_weight > 0, pair_index=pair_index)
+                    output = model(frame0, frame1, t, reconstruct=config.recon_weight > 0, pair_index=pair_index, prior=prior)
                     loss, terms = objective(output, frame0[pair_index], frame1[pair_index], target, teacher_flows)
                 if not torch.isfinite(loss):
                     raise VidinterpError(f"the loss became {loss.item()} at step {step + 1}; lower --lr or enable --grad-clip.")
@@ -431,6 +441,16 @@ def _train(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks,
     if info.is_main:
         _summary(result)
     return result
+
+
+def teacher_prior(teacher_flows: torch.Tensor, pair_index: torch.Tensor, pairs: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The keyframe flows (flow_01, flow_10) of each of `pairs` pairs, taken from the teacher flows of its first
+    target (every target of a pair carries the same keyframe flows; see `vidinterp.train.teacher`)."""
+    order = torch.arange(pair_index.shape[0], device=pair_index.device)
+    first = torch.full((pairs,), pair_index.shape[0], dtype=torch.long, device=pair_index.device)
+    first = first.scatter_reduce(0, pair_index, order, reduce="amin")
+    flows = teacher_flows.index_select(0, first)
+    return flows[:, 4:6].contiguous(), flows[:, 6:8].contiguous()
 
 
 def _weight_checksum(model: torch.nn.Module) -> float:
