@@ -30,12 +30,15 @@ def create_interpolator(
     model_path: str | Path | None = None,
     device: str | torch.device = "auto",
     fp16: bool = False,
+    max_side: int | None = None,
 ) -> Interpolator:
     """Build the interpolator called `method` (one of METHODS) on `device`.
 
     model_path: weights for "model": a .safetensors file with its JSON config beside it, or a shipped model's
     name ("default", "learned"); None = the shipped default.
     fp16: compute in float16; only on CUDA (CPU half-precision kernels are slow or missing), ignored on the CPU.
+    max_side: "model" and "classical" estimate motion on frames shrunk by halves until their longer side is at
+    most this (0 = full size; None = the method's default: 1024 for the model, full size for classical).
     """
     if method not in METHODS:
         raise UsageError(f"unknown interpolation method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -48,7 +51,7 @@ def create_interpolator(
     if method == "classical":
         from vidinterp.interpolators.classical import ClassicalInterpolator
 
-        return ClassicalInterpolator(resolved, dtype)
+        return ClassicalInterpolator(resolved, dtype, max_side=max_side or 0)
     # An explicit path is checked by the loader, which also accepts it without the .safetensors suffix.
     if model_path is None and not DEFAULT_WEIGHTS.is_file():
         raise VidinterpError(
@@ -58,7 +61,10 @@ def create_interpolator(
     # Imported here so the blend path (and `--help`) never pays for loading the model code.
     from vidinterp.interpolators.model import ModelInterpolator
 
-    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16)
+    from vidinterp.interpolators.model import DEFAULT_MAX_SIDE
+
+    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16,
+                             max_side=DEFAULT_MAX_SIDE if max_side is None else max_side)
 
 
 __all__ = [

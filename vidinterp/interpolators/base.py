@@ -66,9 +66,13 @@ class Interpolator(ABC):
     def _synthesize(self, state: Any, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Padded M×3×H'×W' frames for the requests (pair_index, t) on the device."""
 
+    def pad_multiple_for(self, height: int, width: int) -> int:
+        """The multiple frames of this size are padded to (`pad_multiple` unless the size changes it)."""
+        return self.pad_multiple
+
     def _pad(self, frames: torch.Tensor) -> torch.Tensor:
-        m = self.pad_multiple
         height, width = frames.shape[-2:]
+        m = self.pad_multiple_for(height, width)
         pad_h, pad_w = (-height) % m, (-width) % m
         if pad_h == 0 and pad_w == 0:
             return frames

@@ -5,12 +5,38 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.models import MotionState, VFIModel, load_model
 from vidinterp.models.classical import grey_uint8
+from vidinterp.models.synthesis import FrameSynthesizer
+
+#: by default the network works on frames of at most this longer side (720p and 1080p run at half size)
+DEFAULT_MAX_SIDE = 1024
+
+
+def shrink_factor(height: int, width: int, max_side: int) -> int:
+    """The power of two that frames of this size are shrunk by so that their longer side is at most `max_side`
+    (1 when `max_side` is 0)."""
+    factor = 1
+    while max_side and max(height, width) > max_side * factor:
+        factor *= 2
+    return factor
+
+
+@dataclass
+class _Prepared:
+    """A batch's motion (at the network's working size, `factor` times smaller) and its full-size frames, which
+    the output is warped from."""
+
+    motion: MotionState
+    frame0: torch.Tensor
+    frame1: torch.Tensor
+    factor: int
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +48,10 @@ class ModelInterpolator(Interpolator):
     `fp16` runs the model in half precision on CUDA; on CPU it is ignored with a warning (CPU half-precision
     convolutions are slower). `model` passes an already built `VFIModel` instead of a path (tests,
     training-time evaluation).
+
+    `max_side`: the network runs on frames shrunk by powers of two until their longer side is at most this (0 =
+    never; default `DEFAULT_MAX_SIDE`), like RIFE's `--scale`; its flows, mask and residual are then upsampled
+    and applied to the full-size frames, so the output keeps their detail (`FrameSynthesizer.render`).
 
     A model with a classical prior (DIS) computes it on the CPU. On CUDA (`overlap_prior`, default on there) the
     pairs of a batch are taken `PRIOR_CHUNK` at a time: a worker thread computes the prior of the next chunks
@@ -40,6 +70,7 @@ class ModelInterpolator(Interpolator):
         fp16: bool = False,
         model: VFIModel | None = None,
         overlap_prior: bool | None = None,
+        max_side: int = DEFAULT_MAX_SIDE,
     ) -> None:
         device = torch.device(device)
         dtype = torch.float32
@@ -53,9 +84,21 @@ class ModelInterpolator(Interpolator):
         self.model = model.to(device=device, dtype=dtype).eval()
         self.pad_multiple = self.model.pad_multiple
         self.overlap_prior = device.type == "cuda" if overlap_prior is None else overlap_prior
+        if max_side < 0:
+            raise ValueError(f"max_side must be 0 (full size) or positive, got {max_side}")
+        self.max_side = int(max_side)
         self._prior_thread: ThreadPoolExecutor | None = None
 
-    def _prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> MotionState:
+    def pad_multiple_for(self, height: int, width: int) -> int:
+        # Shrunk frames must still be multiples of the model's pad multiple.
+        return self.pad_multiple * shrink_factor(height, width, self.max_side)
+
+    def _prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> _Prepared:
+        factor = shrink_factor(*frame0.shape[-2:], self.max_side)
+        small0, small1 = (F.avg_pool2d(f, factor) if factor > 1 else f for f in (frame0, frame1))
+        return _Prepared(self._motion(small0, small1), frame0, frame1, factor)
+
+    def _motion(self, frame0: torch.Tensor, frame1: torch.Tensor) -> MotionState:
         prior = self.model.interpolation.prior
         if prior is None or not self.overlap_prior:
             return self.model.estimate_motion(frame0, frame1)
@@ -71,5 +114,9 @@ class ModelInterpolator(Interpolator):
             states.append(self.model.estimate_motion(frame0[chunk], frame1[chunk], prior=flows))
         return MotionState.cat(states)
 
-    def _synthesize(self, state: MotionState, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.model.synthesize(state, pair_index, t.to(self.dtype)).float()
+    def _synthesize(self, state: _Prepared, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        result = self.model.synthesize_detailed(state.motion, pair_index, t.to(self.dtype))
+        if state.factor == 1:
+            return result.frame.float()
+        full0, full1 = state.frame0.index_select(0, pair_index), state.frame1.index_select(0, pair_index)
+        return FrameSynthesizer.render(full0, full1, result).float()

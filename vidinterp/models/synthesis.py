@@ -82,10 +82,11 @@ class ContextRefiner(nn.Module):
 
 @dataclass
 class SynthesisResult:
-    """Everything `FrameSynthesizer` computes for one batch of requests (all full resolution, N = requests).
+    """Everything `FrameSynthesizer` computes for one batch of requests (all at the frames' resolution, N = requests).
 
     frame: N×3×H×W in [0, 1]. flow_t0, flow_t1: N×2×H×W flows from time t to frames 0 and 1 (pixels, x then y).
     mask: N×1×H×W in [0, 1], weight of warped frame 0 in the blend. warped0, warped1, blend: N×3×H×W.
+    residual: N×3×H×W, what the refinement adds to the blend (already faded towards the keyframes).
     """
 
     frame: torch.Tensor
@@ -95,6 +96,17 @@ class SynthesisResult:
     warped0: torch.Tensor
     warped1: torch.Tensor
     blend: torch.Tensor
+    residual: torch.Tensor
+
+
+def compose(frame0: torch.Tensor, frame1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
+            mask: torch.Tensor, residual: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """(frame, warped0, warped1, blend): warp both frames to t, blend them by `mask`, add `residual`, clamp."""
+    warped0 = ops.backward_warp(frame0, flow_t0)
+    warped1 = ops.backward_warp(frame1, flow_t1)
+    blend = warped1 + mask * (warped0 - warped1)
+    frame = blend if residual is None else blend + residual
+    return frame.clamp(0, 1), warped0, warped1, blend
 
 
 class FrameSynthesizer(nn.Module):
@@ -102,6 +114,7 @@ class FrameSynthesizer(nn.Module):
 
     Intermediate flows come from the full-resolution keyframe flows (Super SloMo's formula); the refiner corrects
     them at level 1 (1/4), and its corrections are upsampled and added, so full-resolution motion detail survives.
+    `render` applies a result made on shrunk frames to the full-size frames (see `ModelInterpolator`).
     """
 
     #: the pyramid level the refiners run at (stride 4); their features must come from this level
@@ -124,17 +137,27 @@ class FrameSynthesizer(nn.Module):
             features0, features1, downsample_flow(full_t0, stride), downsample_flow(full_t1, stride), t)
         full_t0 = full_t0 + upsample_flow(delta_t0, stride)
         full_t1 = full_t1 + upsample_flow(delta_t1, stride)
-        warped0 = ops.backward_warp(frame0, full_t0)
-        warped1 = ops.backward_warp(frame1, full_t1)
         mask = torch.sigmoid(F.interpolate(mask_logit, scale_factor=stride, mode="bilinear", align_corners=False))
-        blend = warped1 + mask * (warped0 - warped1)
+        _, warped0, warped1, blend = compose(frame0, frame1, full_t0, full_t1, mask, None)
         residual = self.context_refiner(torch.cat([warped0, warped1, blend, mask], dim=1), hidden)
         # The residual fades out towards the keyframes, where the warped keyframe itself is the answer.
         tt = t.to(blend.dtype).view(-1, 1, 1, 1)
-        frame = (blend + residual * (4 * tt * (1 - tt))).clamp(0, 1)
-        return SynthesisResult(frame, full_t0, full_t1, mask, warped0, warped1, blend)
+        residual = residual * (4 * tt * (1 - tt))
+        return SynthesisResult((blend + residual).clamp(0, 1), full_t0, full_t1, mask, warped0, warped1, blend, residual)
+
+    @staticmethod
+    def render(frame0: torch.Tensor, frame1: torch.Tensor, result: SynthesisResult) -> torch.Tensor:
+        """The frame at t for full-size frames (N×3×H×W) from a `result` made on the same frames shrunk by a
+        whole factor: flows (rescaled), mask and residual are upsampled bilinearly and the full-size frames are
+        warped, so the output keeps their detail although the network ran on fewer pixels."""
+        factor = frame0.shape[-1] // result.frame.shape[-1]
+        if factor == 1:
+            return result.frame
+        up = lambda x: F.interpolate(x, size=frame0.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
+        return compose(frame0, frame1, up(result.flow_t0) * factor, up(result.flow_t1) * factor,
+                       up(result.mask), up(result.residual))[0]
 
 
 __all__ = [
-    "intermediate_flows", "IntermediateFlowRefiner", "ContextRefiner", "FrameSynthesizer", "SynthesisResult",
+    "intermediate_flows", "compose", "IntermediateFlowRefiner", "ContextRefiner", "FrameSynthesizer", "SynthesisResult",
 ]
