@@ -12,7 +12,7 @@ import torch
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.evaluate.evaluate import EvalOptions, evaluate_triplets, evaluate_video, expected_items
 from vidinterp.evaluate.framedrop import compared_frame_count, drop_groups
-from vidinterp.evaluate.images import read_image, write_png
+from vidinterp.io.images import read_image, write_png
 from vidinterp.evaluate.layouts import VideoItem, discover
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import VideoFrame
