@@ -19,7 +19,7 @@ Rate = Fraction | int | float | str
 def _check_method(method: str | None, model: Path | None) -> None:
     # The names live with the interpolators (which import torch); keep the check cheap and in step with them.
     if method is not None and method not in ("model", "blend"):
-        raise UsageError(f"unknown interpolation method {method!r}; choose one of: model, blend")
+        raise UsageError(f"unknown --method {method!r}; choose one of: model, blend")
     if model is not None and method == "blend":
         raise UsageError("--model only applies to --method model; the blend method has no weights")
 
