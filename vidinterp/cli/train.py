@@ -7,27 +7,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidinterp.errors import UsageError, VidinterpError
-
-
-class TrainingInterrupted(VidinterpError):
-    """Ctrl-C / SIGTERM during training: the checkpoint is saved; exit 130 like other interrupted commands."""
-
-    exit_code = 130
+from vidinterp.errors import Interrupted, UsageError
 
 
 def _run(config, resume: bool = False) -> None:
+    from vidinterp.signals import Terminated, exit_status
     from vidinterp.train.train import train
 
     try:
         train(config, resume=resume)
-    except KeyboardInterrupt:
-        # Raised as a VidinterpError so the exit status stays 130 (Typer would turn a bare KeyboardInterrupt
-        # into a returned exit code that the entry point drops) and the user learns how to continue.
+    except KeyboardInterrupt as exc:
+        # Raised as a VidinterpError so the exit status stays 130, or 143 after SIGTERM (Typer would turn a bare
+        # KeyboardInterrupt into a returned exit code that the entry point drops), and the user learns how to go on.
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         last = Path(config.out_dir) / "last"
         if last.is_dir():
-            raise TrainingInterrupted(f"interrupted; checkpoint saved in {last}; continue with: vidinterp train --resume {config.out_dir}") from None
-        raise TrainingInterrupted("interrupted before the first checkpoint") from None
+            raise Interrupted(f"{what}; checkpoint saved in {last}; continue with: vidinterp train --resume {config.out_dir}",
+                              exit_status(exc)) from None
+        raise Interrupted(f"{what} before the first checkpoint", exit_status(exc)) from None
+
 
 HELP = (
     "Train a frame interpolation model on your own footage.\n\n"

@@ -13,7 +13,7 @@ from typing import Annotated, Iterator, Optional
 import av
 import typer
 
-from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.errors import Interrupted, UsageError, VidinterpError
 
 log = logging.getLogger("vidinterp")
 
@@ -25,12 +25,6 @@ EPILOG = """**Examples**
 * `vidinterp upsample clip.mp4 frames.mkv --codec ffv1`: lossless RGB output, e.g. to score the new frames exactly
 * `ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - - --factor 2 | ffmpeg -i - out.mp4`: in a pipe: '-' reads stdin / writes y4m to stdout (logs go to stderr)
 """
-
-
-class Interrupted(VidinterpError):
-    """Ctrl-C: reported as one line, exit status 130 (128 + SIGINT)."""
-
-    exit_code = 130
 
 
 # -- small helpers ------------------------------------------------------------------------------------
@@ -52,13 +46,16 @@ class _Formatter(logging.Formatter):
 
 
 def _parse_factor(text: str) -> int:
-    """--factor as a whole number ≥ 2, with a one-line error otherwise."""
+    """--factor as a whole number from 2 to MAX_FACTOR, with a one-line error otherwise."""
+    from vidinterp.pipeline.timing import MAX_FACTOR
+
+    wanted = f"--factor must be a whole number from 2 to {MAX_FACTOR}, got '{text}'"
     try:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--factor must be a whole number of at least 2, got '{text}'") from None
-    if value.denominator != 1 or value < 2:
-        raise UsageError(f"--factor must be a whole number of at least 2, got '{text}' (for other rates use --fps)")
+        raise UsageError(wanted) from None
+    if value.denominator != 1 or not 2 <= value <= MAX_FACTOR:
+        raise UsageError(f"{wanted} (for other rates use --fps)")
     return int(value)
 
 
@@ -125,19 +122,19 @@ def upsample(
         Optional[list[str]],
         typer.Argument(metavar="IN OUT", help="Input and output video. '-' = stdin / stdout. With --sample, only OUT.", show_default=False),
     ] = None,
-    factor: Annotated[Optional[str], typer.Option("--factor", "-f", help="Multiply the frame rate by this whole number (2 = twice as many frames). Default 2 when --fps is not given.", show_default=False)] = None,
-    fps: Annotated[Optional[str], typer.Option("--fps", help="Target frame rate instead of a factor: 60, 60000/1001 or 59.94. Frames are placed by their timestamps, so variable-rate input comes out even.", show_default=False)] = None,
+    factor: Annotated[Optional[str], typer.Option("--factor", help="Multiply the frame rate by this whole number, 2 to 256 (2 = twice as many frames). Default 2 when --fps is not given.", show_default=False)] = None,
+    fps: Annotated[Optional[str], typer.Option("--fps", help="Target frame rate instead of a factor: 60, 60000/1001 or 59.94 (1/3600 to 10000). Frames are placed by their timestamps, so variable-rate input comes out even. Below the input rate, frames are dropped or repeated by their timestamps like ffmpeg's fps filter, not interpolated.", show_default=False)] = None,
     method: Annotated[Optional[str], typer.Option("--method", "-m", help="How new frames are made: 'model' (learned motion, best) or 'blend' (cross-fade, fast). Default: model when its weights are installed, else blend.", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Weights for --method model: a .safetensors file from 'vidinterp train' (its .json config beside it). Default: the shipped weights.", show_default=False)] = None,
     device: Annotated[str, typer.Option("--device", help="Where to run the model: auto (GPU if there is one), cpu or cuda.")] = "auto",
     fp16: Annotated[bool, typer.Option("--fp16", help="Half precision on the GPU: faster, a little less exact.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory.")] = 8,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory.", min=1, max=4096)] = 8,
     scene_cut: Annotated[str, typer.Option("--scene-cut", help="At a cut between shots: 'hold' repeats the nearer real frame, 'blend' cross-fades, 'off' interpolates anyway.")] = "hold",
-    scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="How different two frames must be to count as a cut (higher = fewer cuts).", show_default=False)] = None,
+    scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="How different two frames must be to count as a cut, above 0 and below 2 (higher = fewer cuts; default 0.3, usual 0.1 to 1).", show_default=False)] = None,
     codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Video encoder, e.g. libx264, ffv1 (lossless RGB), libvpx-vp9, rawvideo. Default: by OUT's extension (.mp4/.mov/.mkv → libx264, .webm → VP9, .y4m → raw).", show_default=False)] = None,
-    crf: Annotated[Optional[int], typer.Option("--crf", help="Quality for libx264/VP9/AV1: lower is better and bigger (libx264 default 18).", show_default=False)] = None,
+    crf: Annotated[Optional[int], typer.Option("--crf", help="Quality for libx264/libx265 (0 to 51) or VP9/AV1 (0 to 63): lower is better and bigger (libx264 default 18).", min=0, max=63, show_default=False)] = None,
     pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv444p, yuv420p10le. Default keeps 10-bit sources 10-bit.", show_default=False)] = None,
-    output_format: Annotated[Optional[str], typer.Option("--format", help="Container for stdout: y4m (default) or nut; also overrides OUT's extension.", show_default=False)] = None,
+    output_format: Annotated[Optional[str], typer.Option("--format", "-f", help="Container for stdout: y4m (default), nut, matroska or mpegts; also overrides OUT's extension (as ffmpeg's -f does).", show_default=False)] = None,
     input_format: Annotated[Optional[str], typer.Option("--input-format", help="Container of IN when it cannot be guessed (stdin): y4m, nut, matroska, mpegts.", show_default=False)] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace OUT if it exists (never the input).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
@@ -175,10 +172,12 @@ def upsample(
             "ran out of memory while interpolating; lower --batch-size (now "
             f"{batch_size}), or use --device cpu if the GPU is the one that is full"
         ) from None
-    except KeyboardInterrupt:
-        # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 like a shell does.
-        # (The writer has already removed its temporary file on the way out.)
-        raise Interrupted("interrupted") from None
+    except KeyboardInterrupt as exc:
+        # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 (143 after
+        # SIGTERM) like a shell does. (The writer has already removed its temporary file on the way out.)
+        from vidinterp.signals import Terminated, exit_status
+
+        raise Interrupted("terminated" if isinstance(exc, Terminated) else "interrupted", exit_status(exc)) from None
 
 
 
@@ -214,9 +213,10 @@ def _upsample(paths, factor, fps, method, model, device, fp16, batch_size, scene
         reader.require_frames(2)
         info = reader.info
         rate = output_rate(options, info.frame_rate)
+        _warn_unusual(options, info.frame_rate, rate)
         # Check codec/pix-fmt/extension now, before a model is loaded.
         choose_encoder(None if out_path == "-" else out_path, width=info.width, height=info.height, bit_depth=info.bit_depth,
-                       codec=codec, crf=crf, pix_fmt=pix_fmt, container_format=output_format)
+                       codec=codec, crf=crf, pix_fmt=pix_fmt, container_format=output_format, source_pix_fmt=info.pix_fmt)
         from vidinterp.interpolators import create_interpolator, default_method
 
         method = method or default_method()
@@ -231,16 +231,37 @@ def _upsample(paths, factor, fps, method, model, device, fp16, batch_size, scene
         with VideoWriter(
             out_path, width=info.width, height=info.height, rate=rate, codec=codec, crf=crf, pix_fmt=pix_fmt,
             container_format=output_format, bit_depth=info.bit_depth, source=reader, overwrite=overwrite,
+            source_pix_fmt=info.pix_fmt,
         ) as writer:
             progress = _progress(expected, enabled=sys.stderr.isatty() and not quiet)
             _run(reader, interpolator, options, stats, writer, progress, expected, started)
         elapsed = time.monotonic() - started
     if reader.corrupt_packets:
         log.warning("%d damaged packet%s skipped; the frames around them were held", reader.corrupt_packets, "s" if reader.corrupt_packets > 1 else "")
+    shortfall = reader.shortfall()
+    if shortfall:
+        log.warning("%s (truncated or damaged); the output is that much shorter, its audio cut to match", shortfall)
     target = "stdout" if out_path == "-" else out_path
     cuts = f", {stats.scene_cuts} scene cut{'s' if stats.scene_cuts != 1 else ''}" if stats.scene_cuts else ""
-    log.info("%d frames at %s fps → %d frames at %s fps in %.1f s (%.1f frames/s%s) → %s", stats.input_frames, format_rate(info.frame_rate),
-             writer.frames_written, format_rate(rate), elapsed, writer.frames_written / max(elapsed, 1e-9), cuts, target)
+    short = f"; {shortfall}" if shortfall else ""
+    log.info("%d frames at %s fps → %d frames at %s fps in %.1f s (%.1f frames/s%s) → %s%s", stats.input_frames, format_rate(info.frame_rate),
+             writer.frames_written, format_rate(rate), elapsed, writer.frames_written / max(elapsed, 1e-9), cuts, target, short)
+
+
+def _warn_unusual(options, input_rate: Fraction, rate: Fraction) -> None:
+    """Say so when a setting is allowed but rarely what was meant, or changes how frames are made."""
+    from vidinterp.pipeline.timing import USUAL_MAX_RATE, USUAL_SCENE_THRESHOLDS, selects_frames
+
+    low, high = USUAL_SCENE_THRESHOLDS
+    if options.scene_cut != "off" and not low <= options.scene_threshold <= high:
+        effect = "ordinary motion may count as a cut" if options.scene_threshold < low else "even unrelated shots may not count as a cut"
+        log.warning("--scene-threshold %g is outside the usual %g to %g: %s", options.scene_threshold, low, high, effect)
+    if rate > USUAL_MAX_RATE:
+        log.warning("the output rate is %s fps; displays show at most a few hundred (for slow motion, retime the result)",
+                    format_rate(rate))
+    if selects_frames(options, input_rate):
+        log.info("--fps %s is below the input's %s fps: frames are dropped or repeated by their timestamps (as ffmpeg's "
+                 "fps filter does), not interpolated", format_rate(options.fps), format_rate(input_rate))
 
 
 def _expected_output_frames(info, options, rate: Fraction) -> int | None:
