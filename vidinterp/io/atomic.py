@@ -51,7 +51,7 @@ def _check_special(target: Path, resolved: Path) -> bool:
                 raise VidinterpError(f"cannot write to the device '{target}': {exc.strerror}") from None
             try:
                 if os.isatty(fd):
-                    raise VidinterpError(f"output '{target}' is a terminal; write to a file or pipe it into another program")
+                    raise VidinterpError(f"output '{target}' is a terminal; write to a file or pipe it elsewhere")
             finally:
                 os.close(fd)
         return True

@@ -120,7 +120,8 @@ class AudioCarrier:
             (carried if stream.type == "audio" or muxer_accepts(output.format.name, stream) else dropped).append(stream)
         if dropped:
             names = ", ".join(f"{s.type} #{s.index} ({s.codec_context.name or 'unknown codec'})" for s in dropped)
-            log.warning("%s cannot hold %s; %s dropped", output.format.name, names, "it is" if len(dropped) == 1 else "they are")
+            pronoun = "it is" if len(dropped) == 1 else "they are"
+            log.warning("%s cannot hold %s; %s dropped", output.format.name, names, pronoun)
         self._tracks = {s.index: _Track(s, output) for s in carried}
         if self._input is not None:
             self._packets = self._input.demux(*carried) if carried else iter(())
@@ -196,7 +197,8 @@ class AudioCarrier:
             if frame.pts is not None:
                 frame.pts -= shift
                 if frame.time_base and frame.sample_rate:
-                    track.end = max(track.end, frame.pts * Fraction(frame.time_base) + Fraction(frame.samples, frame.sample_rate))
+                    ends = frame.pts * Fraction(frame.time_base) + Fraction(frame.samples, frame.sample_rate)
+                    track.end = max(track.end, ends)
             self._output.mux(track.stream.encode(frame))
 
     def finish(self, end: Fraction | None = None) -> None:
@@ -244,7 +246,8 @@ class AudioCarrier:
                 position += count
             if track.copy:
                 self._mux_encoded(track, encoder, encoder.encode(None))
-            log.warning("audio track #%d ended %.2f s before the video; padded with silence", track.source.index, missing)
+            log.warning("audio track #%d ended %.2f s before the video; padded with silence", track.source.index,
+                        missing)
         except Exception as exc:  # noqa: BLE001 - padding is a courtesy; say what is left instead of failing
             log.warning("audio track #%d ends %.2f s before the video (could not pad it: %s)", track.source.index,
                         missing, exc)

@@ -169,8 +169,9 @@ class VideoWriter:
             self._carry_tags(source)
         if source is not None and source.info.side_streams:
             if not can_carry_audio(choice.container_format):
-                what = "audio" if source.info.side_streams == len(source.audio_streams()) else "audio, subtitle and data streams"
-                log.warning("the input's %s are dropped: y4m output holds video only (write .mkv/.mp4 or use --format nut)", what)
+                only_audio = source.info.side_streams == len(source.audio_streams())
+                what = "audio is" if only_audio else "audio, subtitle and data streams are"
+                log.warning("the input's %s dropped: y4m output holds video only (write .mkv/.mp4 or use --format nut)", what)
                 if source.is_pipe:
                     source.drop_audio()  # else its packets would pile up in memory for the whole video
             elif source.is_pipe:

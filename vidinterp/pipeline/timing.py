@@ -9,7 +9,6 @@ interval which output frames fall inside it. It holds no more than two input fra
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Iterator
@@ -183,13 +182,16 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
         # Past the last frame the end is itself an estimate: a time within the tolerance of it belongs to the
         # frame that would come next, not to this one.
         stop = end if frame1 is not None else end - tolerance
-        # Selecting (not interpolating): frame1 takes over from the output tick its time rounds to (half up).
-        takeover = math.floor((frame1.time - start) * options.fps + Fraction(1, 2)) if select and frame1 else None
+        if select:
+            # Selecting, not interpolating: tick m shows the latest frame whose time rounds (half up) to a tick ≤ m,
+            # i.e. the latest frame before start + (m + 1/2)/fps. frame0 is that frame while frame1 is not before it.
+            while (time := start + next_output * step) < stop and (frame1 is None or time + step / 2 <= frame1.time):
+                slots.append(OutputSlot(time, Fraction(0)))
+                next_output += 1
+            return slots
         while (time := start + next_output * step) < stop:
             offset = time - frame0.time
-            if select:
-                t = Fraction(1) if takeover is not None and takeover <= next_output else Fraction(0)
-            elif offset <= tolerance:
+            if offset <= tolerance:
                 t = Fraction(0)
             elif frame1 is None:
                 t = Fraction(0)  # past the last frame: hold it
