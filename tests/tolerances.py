@@ -15,15 +15,17 @@ from collections.abc import Mapping
 import torch
 
 
-def assert_close_to_scale(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float, floor: float = 0.0,
-                          msg: str = "") -> None:
+def assert_close_to_scale(
+    actual: torch.Tensor, expected: torch.Tensor, *, rtol: float, floor: float = 0.0, msg: str = ""
+) -> None:
     """|actual − expected| ≤ rtol · max(max|expected|, max|actual|, floor), element-wise."""
     scale = max(float(expected.abs().max()), float(actual.abs().max()), floor) if expected.numel() else floor
     torch.testing.assert_close(actual, expected, atol=rtol * scale, rtol=rtol, msg=msg or None)
 
 
-def assert_tensors_close_to_scale(actual: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], *,
-                                  rtol: float) -> None:
+def assert_tensors_close_to_scale(
+    actual: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], *, rtol: float
+) -> None:
     """Each tensor of `actual` (e.g. every parameter's gradient) matches `expected`, each to its own size, with
     the largest magnitude among all of them as the floor: rounding noise scales with the terms summed."""
     assert actual.keys() == expected.keys()

@@ -40,7 +40,12 @@ from vidinterp.io.writer import VideoWriter
 from vidinterp.pipeline.engine import RetimeStats, retime
 from vidinterp.pipeline.montage import SourceRecorder, montage
 from vidinterp.pipeline.threads import configure_torch_threads, run_threaded
-from vidinterp.pipeline.timing import output_rate
+from vidinterp.pipeline.timing import (
+    USUAL_MAX_RATE,
+    USUAL_SCENE_THRESHOLDS,
+    output_rate,
+    selects_frames,
+)
 
 log = logging.getLogger("vidinterp")
 
@@ -170,6 +175,20 @@ def _describe_input(in_path: str, reader: VideoReader | ImageSequenceReader, opt
     return f"{name}: {info.width}×{info.height}, {format_rate(info.frame_rate)} fps, {count}"
 
 
+def _warn_unusual(options, input_rate: Fraction, rate: Fraction) -> None:
+    """Say so when a setting is allowed but rarely what was meant, or changes how frames are made."""
+    low, high = USUAL_SCENE_THRESHOLDS
+    if options.scene_cut != "off" and not low <= options.scene_threshold <= high:
+        effect = "ordinary motion may count as a cut" if options.scene_threshold < low else "even unrelated shots may not count as a cut"
+        log.warning("--scene-threshold %g is outside the usual %g to %g: %s", options.scene_threshold, low, high, effect)
+    if rate > USUAL_MAX_RATE:
+        log.warning("the output rate is %s fps; displays show at most a few hundred (for slow motion, retime the result)",
+                    format_rate(rate))
+    if selects_frames(options, input_rate):
+        log.info("--fps %s is below the input's %s fps: frames are dropped or repeated by their timestamps (as ffmpeg's "
+                 "fps filter does), not interpolated", format_rate(options.fps), format_rate(input_rate))
+
+
 def _expected_output_frames(info, factor: int | None, rate: Fraction) -> int | None:
     """Output frame count for progress (an estimate when the container's count is)."""
     if factor is not None and info.frame_count:
@@ -190,12 +209,13 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
         reader.require_frames(2)
         info = reader.info
         rate = output_rate(retime_options, info.frame_rate)
+        _warn_unusual(retime_options, info.frame_rate, rate)
         width = info.width * (2 if options.montage else 1)
         if not sequence_out:
             # Check codec/pix-fmt/extension now, before a model is loaded.
             choose_encoder(None if out_path == "-" else out_path, width=width, height=info.height,
                            bit_depth=info.bit_depth, codec=options.codec, crf=options.crf, pix_fmt=options.pix_fmt,
-                           container_format=options.output_format)
+                           container_format=options.output_format, source_pix_fmt=info.pix_fmt)
         if interpolator is None:
             interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
                                 batch_size=options.batch_size)
@@ -215,7 +235,8 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
         else:
             writer = VideoWriter(out_path, width=width, height=info.height, rate=rate, codec=options.codec,
                                  crf=options.crf, pix_fmt=options.pix_fmt, container_format=options.output_format,
-                                 bit_depth=info.bit_depth, source=reader, overwrite=options.overwrite)
+                                 bit_depth=info.bit_depth, source=reader, overwrite=options.overwrite,
+                                 source_pix_fmt=info.pix_fmt)
         labels = (f"source {format_rate(info.frame_rate)} fps", f"{interpolator.method} {format_rate(rate)} fps")
 
         def process(frames: Iterator) -> Iterator:
@@ -237,6 +258,9 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
     if reader.corrupt_packets:
         many = "s" if reader.corrupt_packets > 1 else ""
         log.warning("%d damaged packet%s skipped; the frames around them were held", reader.corrupt_packets, many)
+    shortfall = reader.shortfall()
+    if shortfall:
+        log.warning("%s (truncated or damaged); the output is that much shorter, its audio cut to match", shortfall)
     summary = UpsampleSummary(
         input=in_path, output=out_path, width=width, height=info.height, input_rate=info.frame_rate,
         output_rate=rate, input_frames=stats.input_frames, output_frames=writer.frames_written,
@@ -246,7 +270,8 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
     )
     target = "stdout" if out_path == "-" else out_path
     cuts = f", {stats.scene_cuts} scene cut{'s' if stats.scene_cuts != 1 else ''}" if stats.scene_cuts else ""
-    log.info("%d frames at %s fps → %d frames at %s fps in %.1f s (%.1f frames/s%s) → %s", summary.input_frames,
+    short = f"; {shortfall}" if shortfall else ""
+    log.info("%d frames at %s fps → %d frames at %s fps in %.1f s (%.1f frames/s%s) → %s%s", summary.input_frames,
              format_rate(info.frame_rate), summary.output_frames, format_rate(rate), seconds,
-             summary.frames_per_second, cuts, target)
+             summary.frames_per_second, cuts, target, short)
     return summary

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.errors import Interrupted, UsageError
 
 log = logging.getLogger("vidinterp")
 
@@ -26,12 +26,6 @@ EPILOG = """**Examples**
 * `vidinterp upsample 'frames/%06d.png' 'out/%06d.png' --input-fps 24 --factor 2`: image sequence in and out (a folder of numbered images works as IN too); lossless PNG, 16-bit for deep sources
 * `vidinterp upsample clip.mp4 compare.mp4 --montage`: source and result side by side in one video
 """
-
-
-class Interrupted(VidinterpError):
-    """Ctrl-C: reported as one line, exit status 130 (128 + SIGINT)."""
-
-    exit_code = 130
 
 
 # -- small helpers ------------------------------------------------------------------------------------
@@ -53,13 +47,16 @@ class _Formatter(logging.Formatter):
 
 
 def _parse_factor(text: str) -> int:
-    """--factor as a whole number ≥ 2, with a one-line error otherwise."""
+    """--factor as a whole number from 2 to MAX_FACTOR, with a one-line error otherwise."""
+    from vidinterp.pipeline.timing import MAX_FACTOR
+
+    wanted = f"--factor must be a whole number from 2 to {MAX_FACTOR}, got '{text}'"
     try:
         value = Fraction(text.strip())
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--factor must be a whole number of at least 2, got '{text}'") from None
-    if value.denominator != 1 or value < 2:
-        raise UsageError(f"--factor must be a whole number of at least 2, got '{text}' (for other rates use --fps)")
+        raise UsageError(wanted) from None
+    if value.denominator != 1 or not 2 <= value <= MAX_FACTOR:
+        raise UsageError(f"{wanted} (for other rates use --fps)")
     return int(value)
 
 
@@ -113,19 +110,19 @@ def upsample(
         Optional[list[str]],
         typer.Argument(metavar="IN OUT", help="Input and output: a video, '-' (stdin / stdout), a folder of numbered images (IN) or a pattern such as frames/%06d.png. With --sample, only OUT.", show_default=False),
     ] = None,
-    factor: Annotated[Optional[str], typer.Option("--factor", "-f", help="Multiply the frame rate by this whole number (2 = twice as many frames). Default 2 when --fps is not given.", show_default=False)] = None,
-    fps: Annotated[Optional[str], typer.Option("--fps", help="Target frame rate instead of a factor: 60, 60000/1001 or 59.94. Frames are placed by their timestamps, so variable-rate input comes out even.", show_default=False)] = None,
+    factor: Annotated[Optional[str], typer.Option("--factor", help="Multiply the frame rate by this whole number, 2 to 256 (2 = twice as many frames). Default 2 when --fps is not given.", show_default=False)] = None,
+    fps: Annotated[Optional[str], typer.Option("--fps", help="Target frame rate instead of a factor: 60, 60000/1001 or 59.94 (1/3600 to 10000). Frames are placed by their timestamps, so variable-rate input comes out even. Below the input rate, frames are dropped or repeated by their timestamps like ffmpeg's fps filter, not interpolated.", show_default=False)] = None,
     method: Annotated[Optional[str], typer.Option("--method", "-m", help="How new frames are made: 'model' (learned motion, best) or 'blend' (cross-fade, fast). Default: model when its weights are installed, else blend.", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Weights for --method model: a .safetensors file from 'vidinterp train' (its .json config beside it). Default: the shipped weights.", show_default=False)] = None,
     device: Annotated[str, typer.Option("--device", help="Where to run the model: auto (GPU if there is one), cpu or cuda.")] = "auto",
     fp16: Annotated[bool, typer.Option("--fp16", help="Half precision on the GPU: faster, a little less exact.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory.")] = 8,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory.", min=1, max=4096)] = 8,
     scene_cut: Annotated[str, typer.Option("--scene-cut", help="At a cut between shots: 'hold' repeats the nearer real frame, 'blend' cross-fades, 'off' interpolates anyway.")] = "hold",
-    scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="How different two frames must be to count as a cut (higher = fewer cuts).", show_default=False)] = None,
-    codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Video encoder, e.g. libx264, ffv1 (lossless RGB), libvpx-vp9, rawvideo. Default: by OUT's extension (.mp4/.mov/.mkv → libx264, .webm → VP9, .y4m → raw).", show_default=False)] = None,
-    crf: Annotated[Optional[int], typer.Option("--crf", help="Quality for libx264/VP9/AV1: lower is better and bigger (libx264 default 18).", show_default=False)] = None,
-    pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv444p, yuv420p10le. Default keeps 10-bit sources 10-bit.", show_default=False)] = None,
-    output_format: Annotated[Optional[str], typer.Option("--format", help="Container for stdout: y4m (default) or nut; also overrides OUT's extension.", show_default=False)] = None,
+    scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="How different two frames must be to count as a cut, above 0 and below 2 (higher = fewer cuts; default 0.3, usual 0.1 to 1).", show_default=False)] = None,
+    codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Video encoder, e.g. libx264, ffv1 (lossless RGB), libvpx-vp9, rawvideo. Default: by OUT's extension (.mp4/.mov/.mkv/.ts → libx264, .webm → VP9, or AV1 for a source deeper than VP9 here can write, .y4m/.nut → raw).", show_default=False)] = None,
+    crf: Annotated[Optional[int], typer.Option("--crf", help="Quality for libx264/libx265 (0 to 51) or VP9/AV1 (0 to 63): lower is better and bigger (libx264 default 18).", min=0, max=63, show_default=False)] = None,
+    pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv444p, yuv420p10le. Default keeps the source's chroma (4:4:4, 4:2:2) and bit depth where the codec has them.", show_default=False)] = None,
+    output_format: Annotated[Optional[str], typer.Option("--format", "-f", help="Container for stdout: y4m (default), nut, matroska or mpegts; also overrides OUT's extension (as ffmpeg's -f does).", show_default=False)] = None,
     input_format: Annotated[Optional[str], typer.Option("--input-format", help="Container of IN when it cannot be guessed (stdin): y4m, nut, matroska, mpegts.", show_default=False)] = None,
     input_fps: Annotated[Optional[str], typer.Option("--input-fps", help="Frame rate of an image-sequence IN: 24, 30000/1001 or 29.97. Default 25 (said in the log).", show_default=False)] = None,
     start_number: Annotated[Optional[int], typer.Option("--start-number", help="Number of the first file of an image-sequence OUT (like ffmpeg's -start_number). Default 1.", min=0, show_default=False)] = None,
@@ -167,10 +164,12 @@ def upsample(
     except BrokenPipeError:
         _silence_stdout()
         raise
-    except KeyboardInterrupt:
-        # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 like a shell does.
-        # (The writer has already removed its temporary output on the way out.)
-        raise Interrupted("interrupted") from None
+    except KeyboardInterrupt as exc:
+        # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 (143 after
+        # SIGTERM) like a shell does. (The writer has already removed its temporary output on the way out.)
+        from vidinterp.signals import Terminated, exit_status
+
+        raise Interrupted("terminated" if isinstance(exc, Terminated) else "interrupted", exit_status(exc)) from None
 
 
 class _ProgressBar:

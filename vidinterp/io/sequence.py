@@ -213,6 +213,10 @@ class ImageSequenceReader:
                 )
             yield VideoFrame(image=image, time=Fraction(index) / rate, index=index)
 
+    def shortfall(self) -> str | None:
+        """Never short: every listed image is read, or the run stops with an error naming the bad one."""
+        return None
+
     def audio_streams(self) -> list:
         """An image sequence has no audio."""
         return []
