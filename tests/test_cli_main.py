@@ -36,7 +36,7 @@ def test_unknown_option_is_a_usage_error(capsys):
     code, out, err = run(["upsample", "--no-such-option"], capsys)
     assert code == 2
     assert out == ""
-    assert "No such option" in err and "Traceback" not in err
+    assert err == "vidinterp: error: no such option: --no-such-option (see 'vidinterp upsample --help')\n"
 
 
 def test_user_error_is_one_line_on_stderr(capsys, tmp_path):

@@ -141,7 +141,7 @@ def _bad_inputs(tmp_path):
         "out is in": ([good, tmp_path / "." / "good.mp4"], 1, "is the input"),
         "out exists": ([good, existing], 1, "already exists"),
         "no folder": ([good, tmp_path / "nowhere" / "out.mp4"], 1, "does not exist"),
-        "factor 1": ([good, out, "--factor", "1"], 2, "at least 2"),
+        "factor 1": ([good, out, "--factor", "1"], 2, "from 2 to 256"),
         "factor 2.5": ([good, out, "--factor", "2.5"], 2, "whole number"),
         "factor text": ([good, out, "--factor", "two"], 2, "whole number"),
         "both": ([good, out, "--factor", "2", "--fps", "60"], 2, "either --factor or --fps"),

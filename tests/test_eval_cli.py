@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vidinterp.cli import main
-from vidinterp.evaluate.images import write_png
+from vidinterp.io.images import write_png
 
 
 def _run(argv, capsys):

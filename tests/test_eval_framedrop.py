@@ -12,7 +12,8 @@ import torch
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.evaluate.evaluate import EvalOptions, evaluate_triplets, evaluate_video, expected_items
 from vidinterp.evaluate.framedrop import compared_frame_count, drop_groups
-from vidinterp.evaluate.images import read_image, write_png
+from vidinterp.io.images import read_image, write_png
+from vidinterp.labels import line_height, text_scale
 from vidinterp.evaluate.layouts import VideoItem, discover
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import VideoFrame
@@ -126,9 +127,12 @@ def test_triplets_use_the_interpolator_with_padding_and_save_pictures(tmp_path):
     pictures = sorted((tmp_path / "pictures" / "set").iterdir())
     assert [p.name for p in pictures] == ["a.png", "b.png"]
     picture = read_image(pictures[0])
-    assert picture.shape == (13, 5 * 21 + 4 * 4, 3)  # five panels with 4-pixel gaps
-    assert np.array_equal(picture[:, 2 * 25 : 2 * 25 + 21], read_image(tmp_path / "set" / "a" / "im2.png"))  # result panel
-    assert picture[:, 4 * 25 :].max() == 0  # error map of a perfect result is black
+    strip = line_height(text_scale(21))  # the label strip above the panels; two lines of scores below
+    assert picture.shape == (strip + 13 + 2 * strip, 5 * 21 + 4 * 4, 3)  # five panels with 4-pixel gaps
+    panels = picture[strip : strip + 13]
+    assert np.array_equal(panels[:, 2 * 25 : 2 * 25 + 21], read_image(tmp_path / "set" / "a" / "im2.png"))  # result
+    assert panels[:, 4 * 25 :].max() == 0  # error map of a perfect result is black
+    assert picture[:strip].max() > 0 and picture[strip + 13 :].max() > 0  # labels and scores are drawn
 
 
 def test_triplet_scores_equal_metrics_of_the_rounded_prediction(tmp_path):

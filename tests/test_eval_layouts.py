@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vidinterp.errors import VidinterpError
-from vidinterp.evaluate.images import encode_png, read_image, write_png
+from vidinterp.io.images import encode_png, read_image, write_png
 from vidinterp.evaluate.layouts import TripletSet, VideoItem, discover
 
 

@@ -131,3 +131,22 @@ def test_ctrl_c_saves_and_exits_130(setup, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert exited.value.code == 130 and "--resume" in err and "Traceback" not in err
     assert torch.load(run / "last" / "trainer.pt", weights_only=True)["step"] == 2
+
+
+def test_default_recipe_trains_with_its_flow_teacher_after_the_plain_install(setup, tmp_path, capsys):
+    """The README's install (no extras) has what the default recipe needs: OpenCV is a core dependency, and
+    `vidinterp train DATA_DIR` with the default recipe's distillation gets past the teacher check and trains."""
+    import tomllib
+
+    from vidinterp.train.config import load_recipe
+
+    _, data, model_json = setup
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert any(dep.startswith("opencv-python") for dep in pyproject["project"]["dependencies"])
+    assert load_recipe("default")["distill_weight"] > 0
+    run = tmp_path / "run"
+    main(["train", str(data), "--out", str(run), "--steps", "1", "--crop", "32", "--batch-size", "1", "--model-config",
+          str(model_json), "--device", "cpu", "--workers", "0", "--interval", "2", "--quiet"])
+    assert "trained 1 step" in capsys.readouterr().err
+    saved = json.loads((run / "train_config.json").read_text())
+    assert saved["distill_weight"] == load_recipe("default")["distill_weight"] and saved["teacher"]

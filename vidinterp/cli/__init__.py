@@ -7,12 +7,14 @@ and a non-zero exit status, and keeps stdout free for video data.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import typer
 from typer.exceptions import TyperException
 
 from vidinterp.errors import VidinterpError
+from vidinterp.signals import EXIT_INTERRUPTED, EXIT_TERMINATED, InterruptGuard, Terminated
 
 # Subcommand modules, in the order `vidinterp --help` lists them.
 COMMAND_MODULES = ("upsample", "train", "eval", "bench", "doctor")
@@ -58,28 +60,60 @@ def error(message: str) -> None:
     sys.stderr.flush()
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _usage_error(exc: TyperException) -> str:
+    """Click/Typer's own usage errors (bad value, unknown option, missing argument) as one line with a pointer
+    to the command's help, instead of their three-line usage block."""
+    message = _one_line(exc.format_message()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)  # set on usage errors: the (sub)command being parsed
+    where = getattr(ctx, "command_path", None) or "vidinterp"
+    return f"{message[:1].lower()}{message[1:]} (see '{where} --help')"
+
+
 def main(argv: list[str] | None = None) -> None:
+    guard = InterruptGuard()
+    guard.install()
+    status = _dispatch(argv, guard)
+    if guard.received or status in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        if guard.received and guard.first_signal == signal.SIGTERM:
+            status = EXIT_TERMINATED
+        # On the way out after an interrupt: another Ctrl-C must not break into the interpreter's exit
+        # (atexit handlers) with a traceback, so the guard stays in place and only prints a note.
+        guard.absorb_further()
+    else:
+        guard.restore()
+    if status:
+        sys.exit(status)
+
+
+def _dispatch(argv: list[str] | None, guard: InterruptGuard) -> int:
+    """Run the command; returns its exit status after printing any error as one line."""
     command = typer.main.get_command(build_app())
     try:
         # Without standalone mode click *returns* the exit code of a typer.Exit (Typer turns Ctrl-C inside a
         # command into Exit(130)), so pass a non-zero return on to the shell.
         status = command.main(args=argv, prog_name="vidinterp", standalone_mode=False)
         if isinstance(status, int) and status:
-            if status == 130:
-                error("interrupted")
-            sys.exit(status)
+            if status in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+                error("terminated" if guard.first_signal == signal.SIGTERM else "interrupted")
+            return status
+        return 0
     except VidinterpError as exc:
         error(str(exc))
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        error("interrupted")
-        sys.exit(130)
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        terminated = isinstance(exc, Terminated) or guard.first_signal == signal.SIGTERM
+        error("terminated" if terminated else "interrupted")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except TyperException as exc:
-        # Usage errors found while parsing (bad option, missing argument): Typer prints them with a usage hint.
-        exc.show(file=sys.stderr)
-        sys.exit(exc.exit_code)
+        # Usage errors found while parsing (bad value, unknown option, missing argument).
+        error(_usage_error(exc))
+        return exc.exit_code
     except BrokenPipeError:
         # The reader of our stdout went away (e.g. `| head`); nothing useful left to say.
-        sys.exit(1)
+        return 1

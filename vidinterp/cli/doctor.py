@@ -69,11 +69,11 @@ def collect_report() -> dict:
     return report
 
 
-def _print_report(report: dict) -> None:
+def _print_report(report: dict, file) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+    console = Console(file=file, width=None if file.isatty() else 140)
     versions, hardware = report["versions"], report["hardware"]
     table = Table(title=f"vidinterp {report['vidinterp']} doctor", show_header=True)
     table.add_column("component")
@@ -120,6 +120,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what this installation can use: GPU, compiled or JIT-built kernels, CuPy, PyAV/ffmpeg, and why not."""
         report = collect_report()
-        _print_report(report)
+        # The report is what was asked for, so it goes to stdout (`vidinterp doctor > report.txt`); with --json
+        # stdout holds the JSON alone and the table goes to stderr.
+        _print_report(report, sys.stderr if as_json else sys.stdout)
         if as_json:
             sys.stdout.write(json.dumps(report, indent=2) + "\n")

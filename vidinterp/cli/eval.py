@@ -9,8 +9,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidinterp.errors import UsageError, VidinterpError
-
 HELP = """Measure how well an interpolator recreates real frames.
 
 PATH is a triplet dataset, a folder holding several, a video, or a folder of videos. Triplet layouts are
@@ -52,46 +50,48 @@ def eval_command(
     drop: Annotated[int, typer.Option("--drop", "-k", help="Videos: keep every k-th frame and interpolate the k − 1 frames between.", min=2)] = 2,
     limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Score at most N items per dataset or video (quick runs).", min=1, show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Write the results as JSON on stdout (per item and summary); the table still goes to stderr.")] = False,
-    save_dir: Annotated[Optional[Path], typer.Option("--save-dir", help="Write a side-by-side PNG per item here: inputs, result, truth, error map.", show_default=False)] = None,
+    save_dir: Annotated[Optional[Path], typer.Option("--save-dir", help="Write a labelled side-by-side PNG per item here: frame 0, frame 1, result, truth, error map with its scale, and the item's PSNR/SSIM.", show_default=False)] = None,
 ) -> None:
     """Evaluate an interpolator (see HELP)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from vidinterp.evaluate.evaluate import EvalOptions, evaluate, expected_items
-    from vidinterp.evaluate.layouts import discover
-    from vidinterp.evaluate.perceptual import load_lpips
-    from vidinterp.evaluate.report import render_table, to_json
+    from vidinterp.api.evaluation import evaluate_on
+    from vidinterp.api.options import EvaluationOptions
+    from vidinterp.evaluate.report import render_table
 
-    from vidinterp.interpolators import create_interpolator, default_method
-
-    method = method or default_method()  # create_interpolator checks the method and --model against it
-    if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
-        raise VidinterpError(f"--save-dir '{save_dir}' is a file, not a folder")
-
-    datasets = discover(path)
-    interpolator = create_interpolator(method, model_path=model, device=device, fp16=fp16)
-    lpips_metric, lpips_reason = load_lpips(interpolator.device)
-    options = EvalOptions(drop=drop, limit=limit, save_dir=save_dir, lpips=lpips_metric)
-
+    options = EvaluationOptions(method=method, model=model, device=device, fp16=fp16, drop=drop, limit=limit,
+                                save_dir=save_dir)
     # Not a terminal (a log file, CI): rich would assume 80 columns and cut the names; give the table room.
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
-    counts = [expected_items(dataset, options) for dataset in datasets]
-    total = None if any(count is None for count in counts) else sum(counts)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"eval {method}", total=total)
+    # Started once the data is found and the model loaded, so an error before that is one clean line.
+    progress = Progress(*columns, console=console, transient=True)
+    task = progress.add_task("eval", total=None, start=False)
 
-        def advance(set_name: str, _item) -> None:
-            progress.update(task, advance=1, description=f"eval {method}: {set_name}")
+    def start(total: int | None) -> None:
+        progress.update(task, total=total)
+        progress.start()
+        progress.start_task(task)
 
-        results = evaluate(datasets, interpolator, options, on_item=advance)
+    def advance(set_name: str, _item) -> None:
+        progress.update(task, advance=1, description=f"eval: {set_name}")
 
-    model_text = str(model) if model is not None else ("shipped weights" if method == "model" else None)
-    title = f"vidinterp eval — method {method}" + (f" ({model_text})" if model_text else "") + f", device {interpolator.device}"
-    render_table(results, console, title=title, lpips_reason=lpips_reason)
+    try:
+        report = evaluate_on(path, options, on_item=advance, on_start=start)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+
+    title = f"vidinterp eval — method {report.method}" + (f" ({report.model})" if report.model else "") + f", device {report.device}"
+    render_table(report.sets, console, title=title, lpips_reason=report.lpips_reason)
     if as_json:
-        document = to_json(results, method=method, model_path=model_text, device=str(interpolator.device), fp16=fp16, drop=drop, lpips_reason=lpips_reason)
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         sys.stdout.flush()
-

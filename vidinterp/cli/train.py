@@ -7,27 +7,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidinterp.errors import UsageError, VidinterpError
-
-
-class TrainingInterrupted(VidinterpError):
-    """Ctrl-C / SIGTERM during training: the checkpoint is saved; exit 130 like other interrupted commands."""
-
-    exit_code = 130
+from vidinterp.errors import Interrupted, UsageError
 
 
 def _run(config, resume: bool = False) -> None:
+    from vidinterp.signals import Terminated, exit_status
     from vidinterp.train.train import train
 
     try:
         train(config, resume=resume)
-    except KeyboardInterrupt:
-        # Raised as a VidinterpError so the exit status stays 130 (Typer would turn a bare KeyboardInterrupt
-        # into a returned exit code that the entry point drops) and the user learns how to continue.
+    except KeyboardInterrupt as exc:
+        # Raised as a VidinterpError so the exit status stays 130, or 143 after SIGTERM (Typer would turn a bare
+        # KeyboardInterrupt into a returned exit code that the entry point drops), and the user learns how to go on.
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         last = Path(config.out_dir) / "last"
         if last.is_dir():
-            raise TrainingInterrupted(f"interrupted; checkpoint saved in {last}; continue with: vidinterp train --resume {config.out_dir}") from None
-        raise TrainingInterrupted("interrupted before the first checkpoint") from None
+            raise Interrupted(f"{what}; checkpoint saved in {last}; continue with: vidinterp train --resume {config.out_dir}",
+                              exit_status(exc)) from None
+        raise Interrupted(f"{what} before the first checkpoint", exit_status(exc)) from None
+
 
 HELP = (
     "Train a frame interpolation model on your own footage.\n\n"
@@ -47,33 +45,33 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder for checkpoints and logs (created if missing).", show_default=False)] = None,
         recipe: Annotated[Optional[str], typer.Option(help="Recipe name (shipped in vidinterp/recipes) or path to a .toml/.json recipe; gives defaults for every option below.")] = None,
         model_config: Annotated[Optional[Path], typer.Option("--model-config", help="JSON file with the model's ModelConfig (overrides the recipe's model table).", show_default=False)] = None,
-        steps: Annotated[Optional[int], typer.Option(help="Optimizer steps to train for (with --resume: the new total).", show_default=False)] = None,
-        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Clips per step, summed over all processes.", show_default=False)] = None,
-        crop: Annotated[Optional[int], typer.Option(help="Side of the square random crop, in pixels (multiple of the model's pad multiple).", show_default=False)] = None,
-        lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (AdamW).", show_default=False)] = None,
-        weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="AdamW weight decay.", show_default=False)] = None,
-        warmup_steps: Annotated[Optional[int], typer.Option("--warmup-steps", help="Steps of linear LR warm-up before the cosine decay.", show_default=False)] = None,
+        steps: Annotated[Optional[int], typer.Option(help="Optimizer steps to train for (with --resume: the new total).", min=1, show_default=False)] = None,
+        batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Clips per step, summed over all processes.", min=1, show_default=False)] = None,
+        crop: Annotated[Optional[int], typer.Option(help="Side of the square random crop, in pixels (multiple of the model's pad multiple).", min=8, show_default=False)] = None,
+        lr: Annotated[Optional[float], typer.Option(help="Peak learning rate (AdamW).", min=0, show_default=False)] = None,
+        weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", help="AdamW weight decay.", min=0, show_default=False)] = None,
+        warmup_steps: Annotated[Optional[int], typer.Option("--warmup-steps", help="Steps of linear LR warm-up before the cosine decay.", min=0, show_default=False)] = None,
         interval: Annotated[Optional[str], typer.Option(help="Frames between keyframes: N, or MIN-MAX to draw it per step (varied t and motion). 2 = predict the middle frame.", show_default=False)] = None,
-        clip_length: Annotated[Optional[int], typer.Option("--clip-length", help="Frames per training sample (at least interval + 1).", show_default=False)] = None,
+        clip_length: Annotated[Optional[int], typer.Option("--clip-length", help="Frames per training sample (at least interval + 1).", min=3, show_default=False)] = None,
         loss: Annotated[Optional[list[str]], typer.Option("--loss", help="Loss term NAME=WEIGHT; repeat for several (replaces the recipe's losses).", show_default=False)] = None,
-        recon_weight: Annotated[Optional[float], typer.Option("--recon-weight", help="Weight of the keyframe reconstruction loss (0 disables).", show_default=False)] = None,
-        warp_weight: Annotated[Optional[float], typer.Option("--warp-weight", help="Weight of the warping loss, which trains motion directly (0 disables).", show_default=False)] = None,
-        distill_weight: Annotated[Optional[float], typer.Option("--distill-weight", help="Weight of flow distillation from a classical optical-flow teacher (OpenCV DIS; 0 disables).", show_default=False)] = None,
+        recon_weight: Annotated[Optional[float], typer.Option("--recon-weight", help="Weight of the keyframe reconstruction loss (0 disables).", min=0, show_default=False)] = None,
+        warp_weight: Annotated[Optional[float], typer.Option("--warp-weight", help="Weight of the warping loss, which trains motion directly (0 disables).", min=0, show_default=False)] = None,
+        distill_weight: Annotated[Optional[float], typer.Option("--distill-weight", help="Weight of flow distillation from a classical optical-flow teacher (OpenCV DIS; 0 disables).", min=0, show_default=False)] = None,
         teacher: Annotated[Optional[str], typer.Option("--teacher", help="Teacher's DIS preset: ultrafast, fast or medium (slower, better flow).", show_default=False)] = None,
-        workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes (default: 0 on CPU, several on GPU).", show_default=False)] = None,
+        workers: Annotated[Optional[int], typer.Option(help="DataLoader worker processes (default: 0 on CPU, several on GPU).", min=0, show_default=False)] = None,
         seed: Annotated[Optional[int], typer.Option(help="Random seed: same seed and settings give the same run.", show_default=False)] = None,
         val: Annotated[Optional[Path], typer.Option("--val", help="Validate on this evaluation folder (Middlebury, Vimeo-90K or UCF101 layout) instead of held-out clips.", show_default=False)] = None,
-        val_every: Annotated[Optional[int], typer.Option("--val-every", help="Validate (PSNR at the middle frame) every K steps.", show_default=False)] = None,
-        checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Save RUN_DIR/last every K steps (and always at the end).", show_default=False)] = None,
+        val_every: Annotated[Optional[int], typer.Option("--val-every", help="Validate (PSNR at the middle frame) every K steps.", min=1, show_default=False)] = None,
+        checkpoint_every: Annotated[Optional[int], typer.Option("--checkpoint-every", help="Save RUN_DIR/last every K steps (and always at the end).", min=1, show_default=False)] = None,
         device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda.", show_default=False)] = None,
         amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="Mixed precision on CUDA (bf16, or fp16 with loss scaling).", show_default=False)] = None,
-        grad_clip: Annotated[Optional[float], typer.Option("--grad-clip", help="Clip the global gradient norm to this (0 disables).", show_default=False)] = None,
+        grad_clip: Annotated[Optional[float], typer.Option("--grad-clip", help="Clip the global gradient norm to this (0 disables).", min=0, show_default=False)] = None,
         init: Annotated[Optional[Path], typer.Option(help="Start from these weights (a .safetensors written by vidinterp).", show_default=False)] = None,
         warm_start: Annotated[Optional[str], typer.Option("--warm-start", help="Start from the tensors of these weights (a path, or a shipped model's name such as 'learned') whose names and shapes match; the model config may differ.", show_default=False)] = None,
         resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this folder exactly where it stopped.", show_default=False)] = None,
         cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Where decoded frames are cached (default: DATA_DIR/.vidinterp-cache).", show_default=False)] = None,
-        cache_size: Annotated[Optional[int], typer.Option("--cache-size", help="Downscale cached frames so the short side is at most this (0 = full size).", show_default=False)] = None,
-        cache_max_frames: Annotated[Optional[int], typer.Option("--cache-max-frames", help="Cache at most this many frames per video (0 = all).", show_default=False)] = None,
+        cache_size: Annotated[Optional[int], typer.Option("--cache-size", help="Downscale cached frames so the short side is at most this (0 = full size).", min=0, show_default=False)] = None,
+        cache_max_frames: Annotated[Optional[int], typer.Option("--cache-max-frames", help="Cache at most this many frames per video (0 = all).", min=0, show_default=False)] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only warnings, errors and the final summary.")] = False,
     ) -> None:
         from vidinterp.train.config import TrainConfig, apply_overrides, load_recipe, parse_interval, parse_loss_options
@@ -116,6 +114,10 @@ def register(app: typer.Typer) -> None:
                 overrides["clip_length"] = overrides["interval_max"] + 1  # the recipe's clip is too short for this interval
         if loss:
             overrides["loss"] = parse_loss_options(loss)
+        if init is not None:
+            from vidinterp.interpolators import check_weights_path
+
+            check_weights_path(init, "--init")
         if model_config is not None:
             import json
 

@@ -20,10 +20,10 @@ import torch
 from vidinterp.errors import VidinterpError
 from vidinterp.evaluate import metrics
 from vidinterp.evaluate.framedrop import DropGroup, compared_frame_count, drop_groups
-from vidinterp.evaluate.images import read_image
+from vidinterp.io.images import read_image
 from vidinterp.evaluate.layouts import EvalSet, Triplet, TripletSet, VideoItem
 from vidinterp.evaluate.perceptual import LpipsMetric
-from vidinterp.evaluate.visualize import save_comparison
+from vidinterp.evaluate.visualize import ComparisonText, save_comparison
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import max_value
 
@@ -121,6 +121,11 @@ def _score(pred: torch.Tensor, truth: np.ndarray, options: EvalOptions) -> tuple
     return levels, scores
 
 
+def _caption(item: ItemResult, set_name: str | None = None) -> ComparisonText:
+    name = f"{set_name} {item.name}" if set_name else item.name
+    return ComparisonText(name, item.t, item.psnr, item.ssim, item.mae)
+
+
 def _load_triplet(item: Triplet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     frames = [read_image(path) for path in (item.frame0, item.frame1, item.truth)]
     if len({frame.shape for frame in frames}) != 1:
@@ -144,7 +149,7 @@ def evaluate_triplets(dataset: TripletSet, interpolator: Interpolator, options: 
         result.items.append(item_result)
         if options.save_dir is not None:
             picture = options.save_dir / _safe_name(dataset.name) / f"{_safe_name(item.name)}.png"
-            save_comparison(picture, frame0, frame1, tensor_to_image(levels, truth.dtype), truth)
+            save_comparison(picture, frame0, frame1, tensor_to_image(levels, truth.dtype), truth, _caption(item_result))
         if on_item:
             on_item(dataset.name, item_result)
     return result
@@ -167,7 +172,8 @@ def _evaluate_group(group: DropGroup, interpolator: Interpolator, options: EvalO
         true_run.append(image_to_255(frame.image))
         if options.save_dir is not None:
             picture = options.save_dir / _safe_name(video_name) / f"frame_{frame.index:06d}.png"
-            save_comparison(picture, group.before.image, group.after.image, tensor_to_image(levels, frame.image.dtype), frame.image)
+            save_comparison(picture, group.before.image, group.after.image, tensor_to_image(levels, frame.image.dtype),
+                            frame.image, _caption(item_result, video_name))
         if on_item:
             on_item(video_name, item_result)
     # Kept frames are shown as they are, so the run starts and ends on real frames.

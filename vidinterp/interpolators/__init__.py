@@ -19,6 +19,26 @@ METHODS = ("model", "classical", "blend")
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "weights" / "default.safetensors"
 
 
+def check_weights_path(path: Path, option: str = "--model") -> None:
+    """Refuse a folder or an existing file that is not safetensors with a sentence that says so (the loader, which
+    also takes the path without its .safetensors suffix, reports a missing one)."""
+    if path.is_dir():
+        inside = sorted(path.glob("*.safetensors")) or sorted(path.glob("*/*.safetensors"))
+        hint = f", e.g. {inside[0]}" if inside else " (vidinterp train writes RUN_DIR/best/model.safetensors)"
+        raise VidinterpError(f"{option} '{path}' is a folder; give the .safetensors weights file{hint}")
+    if path.suffix == ".json" or not path.exists():
+        return  # `x.json` names the pair x.safetensors + x.json; a missing file is the loader's to report
+    try:
+        with open(path, "rb") as file:
+            head = file.read(9)
+    except OSError as exc:
+        raise VidinterpError(f"cannot read {option} '{path}': {exc.strerror}") from None
+    # safetensors: an 8-byte little-endian header length, then the JSON header
+    size = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
+    if len(head) < 9 or head[8:9] != b"{" or not 2 <= size <= path.stat().st_size - 8:
+        raise VidinterpError(f"{option} '{path}' is not a safetensors weights file (vidinterp train writes them)")
+
+
 def default_method() -> str:
     """"model" when the package ships trained weights, else "blend"."""
     return "model" if DEFAULT_WEIGHTS.is_file() else "blend"
@@ -52,7 +72,8 @@ def create_interpolator(
         from vidinterp.interpolators.classical import ClassicalInterpolator
 
         return ClassicalInterpolator(resolved, dtype, max_side=max_side or 0)
-    # An explicit path is checked by the loader, which also accepts it without the .safetensors suffix.
+    if model_path is not None:
+        check_weights_path(Path(model_path))
     if model_path is None and not DEFAULT_WEIGHTS.is_file():
         raise VidinterpError(
             "this installation ships no trained model weights; pass --model PATH to your own weights "
@@ -76,5 +97,6 @@ __all__ = [
     "PreparedPairs",
     "create_interpolator",
     "default_method",
+    "check_weights_path",
     "resolve_device",
 ]

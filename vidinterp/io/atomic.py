@@ -1,17 +1,64 @@
 """Write-then-rename: an output file appears complete or not at all.
 
 The data goes to a hidden temporary file in the target's folder (same file system, so the final
-`os.replace` is atomic); a crash, an error or Ctrl-C leaves neither a partial target nor the temporary file.
+`os.replace` is atomic); an error or Ctrl-C leaves neither a partial target nor the temporary file. A process
+killed outright (SIGKILL, power loss) cannot clean up: its temporary file carries its process id, and the next
+run that writes the same target removes it once that process is gone.
+
+Only regular files are ever replaced. An existing FIFO or character device (`/dev/null`) is written into as
+a stream instead (`is_stream_target`); anything else that is not a regular file is refused.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from vidinterp.errors import VidinterpError
+
+log = logging.getLogger("vidinterp.io")
+
+#: temporary files without a process id (written by earlier versions) count as stale after this long
+_STALE_SECONDS = 3600
+
+
+def is_stream_target(path: str | Path) -> bool:
+    """True for '-' and for an existing FIFO or character device: written in order, never replaced."""
+    if str(path) == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def _check_special(target: Path, resolved: Path) -> bool:
+    """True if the existing `resolved` is a FIFO or character device to stream into; refuse other non-files."""
+    mode = resolved.stat().st_mode
+    if stat.S_ISREG(mode):
+        return False
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        if stat.S_ISCHR(mode) and os.path.realpath(resolved) != os.devnull:
+            try:
+                fd = os.open(resolved, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                raise VidinterpError(f"cannot write to the device '{target}': {exc.strerror}") from None
+            try:
+                if os.isatty(fd):
+                    raise VidinterpError(f"output '{target}' is a terminal; write to a file or pipe it elsewhere")
+            finally:
+                os.close(fd)
+        return True
+    kind = "block device" if stat.S_ISBLK(mode) else "socket" if stat.S_ISSOCK(mode) else "special file"
+    raise VidinterpError(
+        f"output '{target}' is a {kind}; vidinterp writes regular files, FIFOs and character devices such as /dev/null"
+    )
 
 
 def check_output_path(target: Path, *, overwrite: bool, inputs: tuple[Path, ...] = ()) -> Path:
@@ -22,6 +69,8 @@ def check_output_path(target: Path, *, overwrite: bool, inputs: tuple[Path, ...]
             raise VidinterpError(f"output '{target}' is the input file; choose another output path (the input is never overwritten)")
     if resolved.is_dir():
         raise VidinterpError(f"output '{target}' is a folder; give a file name such as {target / 'out.mp4'}")
+    if resolved.exists() and _check_special(target, resolved):
+        return resolved  # a FIFO or device: written into as it is (nothing is replaced, no --overwrite needed)
     if resolved.exists() and not overwrite:
         raise VidinterpError(f"output '{target}' already exists; pass --overwrite to replace it")
     folder = resolved.parent
@@ -45,9 +94,12 @@ class AtomicFile:
     def __init__(self, target: Path, *, overwrite: bool) -> None:
         self.target = target
         self.overwrite = overwrite
-        # Keep the extension last so that anything guessing the format from the name still can.
+        remove_stale_partials(target)
+        # Keep the extension last so that anything guessing the format from the name still can; the process id
+        # lets a later run tell a file left by a killed process from one that another run is still writing.
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".partial{target.suffix}", dir=target.parent)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".partial{target.suffix}",
+                                        dir=target.parent)
         except OSError as exc:
             raise VidinterpError(f"cannot create a file in '{target.parent}': {exc.strerror}") from None
         os.close(fd)
@@ -70,6 +122,48 @@ class AtomicFile:
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_partials(target: Path) -> int:
+    """Delete temporary files of `target` left by killed runs (their process is gone); returns how many."""
+    prefix, suffix = f".{target.name}.", f".partial{target.suffix}"
+    removed = 0
+    try:
+        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
+    except OSError:
+        return 0
+    for path in candidates:
+        middle = path.name[len(prefix) : -len(suffix)]
+        pid_text = middle.split(".", 1)[0]
+        try:
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if "." in middle and pid_text.isdigit():
+                stale = not _process_alive(int(pid_text))
+            else:  # no process id: an earlier version's file; stale once nobody has written to it for a while
+                stale = time.time() - info.st_mtime > _STALE_SECONDS
+            if stale:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d temporary file%s of %s left by an interrupted run", removed, "s" if removed > 1 else "",
+                 target.name)
+    return removed
 
 
 def write_atomically(target: Path, write: Callable[[Path], object]) -> None:

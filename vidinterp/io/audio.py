@@ -1,11 +1,14 @@
-"""Carry the source's audio into the output: stream copy when the container takes the codec, else re-encode.
+"""Carry the source's other streams into the output: audio (stream copy when the container takes the codec, else
+re-encoded), subtitles and data streams (copied where the container takes them, else dropped with a warning),
+with their titles and language tags.
 
-The source file is opened a second time just for its audio, and audio packets are muxed as the video
+The source file is opened a second time just for these streams, and their packets are muxed as the video
 advances (`feed_until(t)`), so the output stays interleaved and memory stays flat however long the video is.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import queue
 from fractions import Fraction
@@ -13,46 +16,85 @@ from pathlib import Path
 from typing import Iterator
 
 import av
+import numpy as np
 
 from vidinterp.io.codecs import AUDIO_LESS_CONTAINERS
 
 log = logging.getLogger("vidinterp.io")
 
+#: stream and container tags that describe the content and stay true after retiming (not encoder, durations,
+#: statistics or creation times)
+CARRIED_TAGS = ("title", "language", "comment", "description", "artist", "album_artist", "album", "composer",
+                "copyright", "genre", "date", "year", "show", "episode_id", "network", "synopsis")
 
-#: (muxer, codec) pairs that ffmpeg's codec query accepts but whose muxer refuses them when it writes the header
-#: ("opus only supported in MP4", likewise flac): copying would fail the whole run, so these are re-encoded.
-_COPY_REFUSED = {("mov", "opus"), ("mov", "flac")}
+#: silence padding: encoders for the decoders of copied audio streams whose name differs
+_ENCODER_NAMES = {"opus": "libopus", "vorbis": "libvorbis", "mp3": "libmp3lame"}
+
+_accepts_cache: dict[tuple[str, str, str], bool] = {}
+
+
+def carried_tags(metadata: dict) -> dict[str, str]:
+    """The descriptive tags of a stream or container (case-insensitive names, as Matroska spells them upper)."""
+    return {key.lower(): value for key, value in metadata.items() if key.lower() in CARRIED_TAGS and value}
+
+
+def muxer_accepts(container_format: str, stream) -> bool:
+    """True if `container_format` can hold a stream copy of `stream`: tried on an in-memory header, since ffmpeg's
+    codec query says "unknown" for muxers without a codec list (mpegts) and "yes" for some it then refuses (mov
+    takes no Opus)."""
+    key = (container_format, stream.type, stream.codec_context.name)
+    if key not in _accepts_cache:
+        try:
+            with av.open(io.BytesIO(), "w", format=container_format) as probe:
+                probe.add_stream_from_template(stream)
+                probe.start_encoding()
+            _accepts_cache[key] = True
+        except Exception:  # noqa: BLE001 - any refusal means "re-encode or drop", never a failed run
+            _accepts_cache[key] = False
+    return _accepts_cache[key]
 
 
 class _Track:
-    """One source audio stream and how it reaches the output (copied packets or re-encoded frames)."""
+    """One source stream and how it reaches the output (copied packets or re-encoded audio frames)."""
 
-    def __init__(self, source: av.audio.stream.AudioStream, output: av.container.OutputContainer) -> None:
+    def __init__(self, source, output: av.container.OutputContainer) -> None:
         self.source = source
+        self.kind = source.type
         name = source.codec_context.name
-        self.copy = name in output.supported_codecs and (output.format.name, name) not in _COPY_REFUSED
+        self.copy = muxer_accepts(output.format.name, source)
+        #: output time (s) where the last muxed packet of this track ends
+        self.end = Fraction(0)
         if self.copy:
             self.stream = output.add_stream_from_template(source)
         else:
             codec = output.default_audio_codec
             if codec in (None, "none") or codec == "mp3" and "aac" in output.supported_codecs:
                 codec = "aac"  # mp3 encoders are often absent; AAC is everywhere
-            codec = {"opus": "libopus", "vorbis": "libvorbis"}.get(codec, codec)
+            codec = _ENCODER_NAMES.get(codec, codec)
             layout = source.codec_context.layout.name if source.codec_context.layout else "stereo"
             rate = source.codec_context.sample_rate or 48000
             if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
                 rate = 48000
             self.stream = output.add_stream(codec, rate=rate, layout=layout)
-            log.info("re-encoding audio %s → %s (the output container cannot hold %s)", source.codec_context.name, codec, source.codec_context.name)
+            log.info("re-encoding audio %s → %s (%s cannot hold %s)", name, codec, output.format.name, name)
+        tags = carried_tags(dict(source.metadata))
+        if tags:
+            self.stream.metadata.update(tags)
+
+
+def _side_streams(container) -> list:
+    """Audio, subtitle and data streams of an input, in their order."""
+    return [s for s in container.streams if s.type in ("audio", "subtitle", "data")]
 
 
 class AudioCarrier:
-    """Copies or re-encodes all audio streams of the source into `output`, shifted by `start` seconds.
+    """Copies (or re-encodes) the source's audio, subtitle and data streams into `output`, shifted by `start` s.
 
-    From a file (`source_path`), the file is opened a second time just for its audio. From a pipe, the reader
-    puts audio packets on `reader.audio_queue` while it demuxes the video (`pipe_reader`), and they are taken
-    from there. `start` is the source time of the first video frame: output time 0 is that instant, so audio
-    that plays with frame k in the source plays with its interpolated counterpart in the output.
+    From a file (`source_path`), the file is opened a second time for them. From a pipe, the reader puts their
+    packets on `reader.audio_queue` while it demuxes the video (`pipe_reader`), and they are taken from there.
+    `start` is the source time of the first video frame: output time 0 is that instant, so audio that plays with
+    frame k in the source plays with its interpolated counterpart in the output. Streams the container cannot
+    hold (subtitles in mp4, a data track in webm) are dropped with one warning.
     """
 
     def __init__(
@@ -68,13 +110,21 @@ class AudioCarrier:
         self._pipe = pipe_reader
         self._input = None
         if pipe_reader is not None:
-            streams = pipe_reader.audio_streams()
+            streams = pipe_reader.side_streams()
             self._packets: Iterator[av.Packet] | None = None
         else:
             self._input = av.open(str(source_path))
-            streams = list(self._input.streams.audio)
-            self._packets = self._input.demux(*streams)
-        self._tracks = {s.index: _Track(s, output) for s in streams}
+            streams = _side_streams(self._input)
+        carried, dropped = [], []
+        for stream in streams:
+            (carried if stream.type == "audio" or muxer_accepts(output.format.name, stream) else dropped).append(stream)
+        if dropped:
+            names = ", ".join(f"{s.type} #{s.index} ({s.codec_context.name or 'unknown codec'})" for s in dropped)
+            pronoun = "it is" if len(dropped) == 1 else "they are"
+            log.warning("%s cannot hold %s; %s dropped", output.format.name, names, pronoun)
+        self._tracks = {s.index: _Track(s, output) for s in carried}
+        if self._input is not None:
+            self._packets = self._input.demux(*carried) if carried else iter(())
         self._pending: av.Packet | None = None
         self._done = False
 
@@ -87,6 +137,13 @@ class AudioCarrier:
         ]
 
     def _next_packet(self) -> av.Packet | None:
+        while True:
+            packet = self._next_any_packet()
+            if packet is None or packet.stream.index in self._tracks:
+                return packet
+            self._pending = None  # a stream that is not carried (from a pipe, every side stream is queued)
+
+    def _next_any_packet(self) -> av.Packet | None:
         if self._pending is None and not self._done and self._pipe is not None:
             try:
                 self._pending = self._pipe.audio_queue.get_nowait()
@@ -105,7 +162,7 @@ class AudioCarrier:
         return self._pending
 
     def feed_until(self, time: Fraction | None) -> None:
-        """Mux audio up to output time `time` (seconds); None = everything left."""
+        """Mux packets up to output time `time` (seconds); None = everything left."""
         while (packet := self._next_packet()) is not None:
             if packet.pts is not None and time is not None:
                 if Fraction(packet.pts) * packet.time_base - self._start > time:
@@ -119,10 +176,16 @@ class AudioCarrier:
         if track.copy:
             if packet.dts is None and packet.pts is None:
                 return  # flush packets carry no data
+            if packet.is_corrupt:
+                return  # e.g. cut short by a truncated file: copied, it would break the output's decoder
             if packet.pts is not None:
                 packet.pts -= shift
+                if packet.pts < 0 and track.kind != "audio":
+                    return  # a subtitle shown before the first frame: its time is not in the output
             if packet.dts is not None:
                 packet.dts -= shift
+            if packet.pts is not None and packet.time_base:
+                track.end = max(track.end, Fraction(packet.pts + (packet.duration or 0)) * packet.time_base)
             packet.stream = track.stream
             self._output.mux(packet)
             return
@@ -133,15 +196,76 @@ class AudioCarrier:
         for frame in frames:
             if frame.pts is not None:
                 frame.pts -= shift
+                if frame.time_base and frame.sample_rate:
+                    ends = frame.pts * Fraction(frame.time_base) + Fraction(frame.samples, frame.sample_rate)
+                    track.end = max(track.end, ends)
             self._output.mux(track.stream.encode(frame))
 
-    def finish(self) -> None:
-        """Mux the remaining audio and flush the re-encoders."""
-        self.feed_until(None)
+    def finish(self, end: Fraction | None = None) -> None:
+        """Mux the remaining packets and flush the re-encoders. With `end` (output seconds, for an input that ended
+        early), audio stops there and a track that stops short of it is padded with silence, so audio and video
+        end together."""
+        self.feed_until(end)
+        if end is not None:
+            for track in self._tracks.values():
+                if track.kind == "audio" and end - track.end > Fraction(1, 100):
+                    self._pad_with_silence(track, end)
         for track in self._tracks.values():
             if not track.copy:
                 self._output.mux(track.stream.encode(None))
         self.close()
+
+    def _pad_with_silence(self, track: _Track, end: Fraction) -> None:
+        """Silence from where the track ends to `end`, encoded like the track (its own encoder, or a new encoder
+        of the copied codec with the same sample rate and layout)."""
+        rate = track.stream.codec_context.sample_rate or 48000
+        layout = track.stream.codec_context.layout.name if track.stream.codec_context.layout else "stereo"
+        missing = float(end - track.end)
+        try:
+            if track.copy:
+                name = track.stream.codec_context.name
+                encoder = av.CodecContext.create(_ENCODER_NAMES.get(name, name), "w")
+                encoder.sample_rate, encoder.layout = rate, layout
+                encoder.format = encoder.codec.audio_formats[0].name
+                encoder.time_base = Fraction(1, rate)
+                encoder.open()
+            else:
+                encoder = track.stream.codec_context
+            frame_size = encoder.frame_size or 1024
+            position = round(track.end * rate)
+            stop = round(end * rate)
+            # Encoders delay their packets (AAC primes with 1024 samples): place them ourselves, end to end.
+            self._pad_next, self._pad_stop = position, stop
+            while position < stop:
+                count = frame_size if encoder.frame_size else min(frame_size, stop - position)
+                frame = av.AudioFrame(format=encoder.format.name, layout=layout, samples=count)
+                for plane in frame.planes:
+                    plane.update(np.zeros(plane.buffer_size, dtype=np.uint8))
+                frame.sample_rate, frame.pts, frame.time_base = rate, position, Fraction(1, rate)
+                self._mux_encoded(track, encoder, encoder.encode(frame))
+                position += count
+            if track.copy:
+                self._mux_encoded(track, encoder, encoder.encode(None))
+            log.warning("audio track #%d ended %.2f s before the video; padded with silence", track.source.index,
+                        missing)
+        except Exception as exc:  # noqa: BLE001 - padding is a courtesy; say what is left instead of failing
+            log.warning("audio track #%d ends %.2f s before the video (could not pad it: %s)", track.source.index,
+                        missing, exc)
+
+    def _mux_encoded(self, track: _Track, encoder, packets) -> None:
+        rate = encoder.sample_rate
+        for packet in packets:
+            if self._pad_next >= self._pad_stop:
+                continue  # the encoder's flush: more than the gap needs
+            duration = packet.duration or encoder.frame_size or 1024
+            if packet.time_base and packet.time_base != Fraction(1, rate):
+                duration = round(duration * packet.time_base * rate)
+            packet.time_base = Fraction(1, rate)
+            packet.pts = packet.dts = self._pad_next
+            packet.duration = duration
+            self._pad_next += duration
+            packet.stream = track.stream
+            self._output.mux(packet)
 
     def close(self) -> None:
         if self._input is not None:

@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from vidinterp.errors import VidinterpError
+from vidinterp.io.atomic import is_stream_target
 from vidinterp.io.frames import VideoFrame
 
 log = logging.getLogger("vidinterp.io")
@@ -59,6 +60,8 @@ class VideoInfo:
     colour: ColourInfo = field(default_factory=ColourInfo)
     rotation: int = 0  # degrees counter-clockwise the picture is turned for display (display matrix)
     has_audio: bool = False
+    #: audio, subtitle and data streams (what the writer carries beside the video)
+    side_streams: int = 0
     container_format: str = ""
     codec: str = ""
 
@@ -98,15 +101,25 @@ class VideoReader:
 
     def __init__(self, path: str | Path, input_format: str | None = None) -> None:
         self.path = path if str(path) == "-" else Path(path)
-        self.is_pipe = str(path) == "-"
+        #: stdin, or a FIFO / character device given by name (`<(ffmpeg ...)`, /dev/stdin): read once, in order
+        self.is_pipe = is_stream_target(path)
+        self._stream_file: BinaryIO | None = None
         #: packets the decoder rejected as corrupt (skipped with a warning)
         self.corrupt_packets = 0
+        #: frames `frames()` has yielded so far, and whether the demuxer stopped at damaged data
+        self.frames_read = 0
+        self.stopped_at_damage = False
         #: from a pipe, audio cannot be read a second time: its packets are handed to the writer through this
         #: queue as the video is demuxed (only the audio of the frames in flight; see `drop_audio`)
         self.audio_queue: queue.Queue = queue.Queue()
         self.audio_finished = False
         self._keep_audio = True  # False once nothing will take the queued packets (see `drop_audio`)
-        self._container = self._open(path, input_format)
+        try:
+            self._container = self._open(path, input_format, self.is_pipe)
+        except BaseException:
+            if self._stream_file is not None:
+                self._stream_file.close()
+            raise
         try:
             streams = self._container.streams.video
             if not streams:
@@ -122,16 +135,21 @@ class VideoReader:
             #: source time (seconds) of the first frame; output time 0 maps to it (the audio is shifted to match)
             self.start_time = Fraction(first.pts) * Fraction(first.time_base) if first.pts is not None and first.time_base else Fraction(0)
         except BaseException:
-            self._container.close()
+            self.close()
             raise
         self._first_pts: int | None = None
 
     # -- opening --------------------------------------------------------------------------------------
-    @staticmethod
-    def _open(path: str | Path, input_format: str | None) -> av.container.InputContainer:
+    def _open(self, path: str | Path, input_format: str | None, is_pipe: bool) -> av.container.InputContainer:
         fmt = INPUT_FORMATS.get(input_format, input_format) if input_format else None
         if str(path) == "-":
             target: object = _PipeInput(sys.stdin.buffer)
+        elif is_pipe:
+            try:
+                self._stream_file = open(path, "rb")
+            except OSError as exc:
+                raise VidinterpError(f"cannot read {_describe(path)}: {exc.strerror}") from None
+            target = _PipeInput(self._stream_file)
         else:
             file = Path(path)
             if not file.exists():
@@ -183,6 +201,7 @@ class VideoReader:
             colour=colour,
             rotation=rotation,
             has_audio=bool(self._container.streams.audio),
+            side_streams=len(self.side_streams()),
             container_format=self._container.format.name,
             codec=cc.name,
         )
@@ -190,8 +209,8 @@ class VideoReader:
     # -- decoding -------------------------------------------------------------------------------------
     def _decode(self) -> Iterator[av.VideoFrame]:
         """Decoded frames; a packet the decoder rejects is skipped (counted, warned once), not fatal."""
-        audio = list(self._container.streams.audio) if self.is_pipe else []
-        demux = self._container.demux(self._stream, *audio)
+        side = self.side_streams() if self.is_pipe else []
+        demux = self._container.demux(self._stream, *side)
         while True:
             try:
                 packet = next(demux)
@@ -201,9 +220,10 @@ class VideoReader:
             except av.error.FFmpegError as exc:
                 # The container itself is damaged past this point: keep what was decoded, say so.
                 log.warning("stopped reading at damaged data in %s (%s); the rest of the video is skipped", _describe(self.path), exc.strerror)
+                self.stopped_at_damage = True
                 self.audio_finished = True
                 return
-            if packet.stream.type == "audio":
+            if packet.stream.type != "video":
                 if packet.size and self._keep_audio:
                     self.audio_queue.put(packet)
                 continue
@@ -253,6 +273,7 @@ class VideoReader:
             image = raw.to_ndarray(format=rgb_format, src_color_range=raw.color_range or None)
             yield VideoFrame(image=np.ascontiguousarray(image), time=time, index=index)
             index += 1
+            self.frames_read = index
 
     def drop_audio(self) -> None:
         """From a pipe: stop queueing audio packets nobody will take (the output has no audio), so memory stays flat."""
@@ -267,6 +288,34 @@ class VideoReader:
         """The input's audio streams (for the writer to copy or re-encode)."""
         return list(self._container.streams.audio)
 
+    def container_metadata(self) -> dict:
+        return dict(self._container.metadata)
+
+    def video_metadata(self) -> dict:
+        return dict(self._stream.metadata)
+
+    def side_streams(self) -> list:
+        """The input's audio, subtitle and data streams, which the writer carries beside the video."""
+        return [s for s in self._container.streams if s.type in ("audio", "subtitle", "data")]
+
+    @property
+    def ended_early(self) -> bool:
+        """True once the video has been read and it stopped at damaged data, or clearly short of the frame count
+        the container announced (a truncated file): more than 2 frames and 2 % missing."""
+        if self.stopped_at_damage:
+            return True
+        expected = self.info.frame_count
+        return bool(expected) and expected - self.frames_read > max(2, expected // 50)
+
+    def shortfall(self) -> str | None:
+        """'input ended after 23 of 50 frames' when `ended_early`, else None."""
+        if not self.ended_early:
+            return None
+        expected = self.info.frame_count
+        if expected and expected > self.frames_read:
+            return f"input ended after {self.frames_read} of {expected} frames"
+        return f"input ended at damaged data after {self.frames_read} frames"
+
     def _frame_time(self, frame: av.VideoFrame, index: int) -> Fraction:
         pts = frame.pts
         if pts is None or frame.time_base is None:
@@ -278,6 +327,8 @@ class VideoReader:
     # -- lifetime -------------------------------------------------------------------------------------
     def close(self) -> None:
         self._container.close()
+        if self._stream_file is not None:
+            self._stream_file.close()
 
     def __enter__(self) -> "VideoReader":
         return self

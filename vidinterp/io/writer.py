@@ -22,7 +22,7 @@ import av
 import numpy as np
 
 from vidinterp.errors import VidinterpError
-from vidinterp.io.atomic import AtomicFile, check_output_path
+from vidinterp.io.atomic import AtomicFile, check_output_path, is_stream_target
 from vidinterp.io.audio import AudioCarrier, can_carry_audio
 from vidinterp.io.codecs import EncoderChoice, choose_encoder
 from vidinterp.io.frames import VideoFrame
@@ -35,6 +35,7 @@ log = logging.getLogger("vidinterp.io")
 # ffmpeg's AVColorSpace values that swscale can convert with; others fall back to its default (BT.601).
 _SWSCALE_MATRICES = {1, 4, 5, 6, 7, 9, 10}
 _AVCOL_SPC_RGB = 0
+_AVCOL_SPC_BT709 = 1
 
 
 class _PipeOutput:
@@ -81,8 +82,12 @@ class VideoWriter:
         overwrite: bool = False,
         colour: "ColourInfo | None" = None,
         rotation: int | None = None,
+        source_pix_fmt: str | None = None,
     ) -> None:
         self.to_stdout = str(path) == "-"
+        #: stdout, a FIFO or a character device (/dev/null): written in order, nothing to rename into place
+        self.streaming = is_stream_target(path)
+        self._stream_file: BinaryIO | None = None
         self.rate = Fraction(rate)
         self.width, self.height = width, height
         self.frames_written = 0
@@ -90,9 +95,11 @@ class VideoWriter:
             None if self.to_stdout else path,
             width=width, height=height, bit_depth=bit_depth, codec=codec, crf=crf, pix_fmt=pix_fmt,
             container_format=container_format,
+            source_pix_fmt=source_pix_fmt or (source.info.pix_fmt if source is not None else None),
         )
-        if self.to_stdout and self.choice.container_format in ("mp4", "mov"):
-            raise VidinterpError("mp4/mov cannot be streamed to stdout; use --format nut or y4m (the default)")
+        if self.streaming and self.choice.container_format in ("mp4", "mov"):
+            where = "stdout" if self.to_stdout else f"'{path}' (not a regular file)"
+            raise VidinterpError(f"mp4/mov cannot be streamed to {where}; use --format nut, matroska or y4m (the default)")
         self._atomic: AtomicFile | None = None
         self._container = None
         self._audio: AudioCarrier | None = None
@@ -105,7 +112,7 @@ class VideoWriter:
             inputs = (source.path,) if source is not None and not source.is_pipe else ()
             self.path = check_output_path(Path(path), overwrite=overwrite, inputs=inputs)
         try:
-            if self.path is not None:
+            if self.path is not None and not self.streaming:
                 self._atomic = AtomicFile(self.path, overwrite=overwrite)
             self._open(source, colour, rotation)
         except BaseException:
@@ -115,7 +122,16 @@ class VideoWriter:
     # -- setup ----------------------------------------------------------------------------------------
     def _open(self, source: "VideoReader | None", colour: "ColourInfo | None", rotation: int | None) -> None:
         choice = self.choice
-        target = _PipeOutput(sys.stdout.buffer) if self.to_stdout else str(self._atomic.path)
+        if self.to_stdout:
+            target = _PipeOutput(sys.stdout.buffer)
+        elif self.streaming:
+            try:
+                self._stream_file = open(self.path, "wb", buffering=0)
+            except OSError as exc:
+                raise VidinterpError(f"cannot write to '{self.path}': {exc.strerror}") from None
+            target = _PipeOutput(self._stream_file)
+        else:
+            target = str(self._atomic.path)
         # y4m calls its 10-bit variants "non-standard" and refuses them unless told to be lenient (ffmpeg's
         # `-strict -1`); every y4m reader we care about (ffmpeg, x264, ...) reads them.
         options = {"strict": "-1"} if choice.container_format == "yuv4mpegpipe" else {}
@@ -148,9 +164,14 @@ class VideoWriter:
         elif rotation:
             log.warning("%s output cannot record the %d° rotation; the picture is stored unrotated", choice.container_format, rotation)
 
-        if source is not None and source.info.has_audio:
+        self._source = source
+        if source is not None:
+            self._carry_tags(source)
+        if source is not None and source.info.side_streams:
             if not can_carry_audio(choice.container_format):
-                log.warning("the input's audio is dropped: y4m output has no audio (write .mkv/.mp4 or use --format nut)")
+                only_audio = source.info.side_streams == len(source.audio_streams())
+                what = "audio is" if only_audio else "audio, subtitle and data streams are"
+                log.warning("the input's %s dropped: y4m output holds video only (write .mkv/.mp4 or use --format nut)", what)
                 if source.is_pipe:
                     source.drop_audio()  # else its packets would pile up in memory for the whole video
             elif source.is_pipe:
@@ -166,6 +187,16 @@ class VideoWriter:
                 f"cannot start writing {choice.codec} ({choice.pix_fmt}) to {choice.container_format}: {exc.strerror}"
             ) from None
 
+    def _carry_tags(self, source: "VideoReader") -> None:
+        """Titles, language and other descriptive tags of the source's container and video stream."""
+        from vidinterp.io.audio import carried_tags
+
+        try:
+            self._container.metadata.update(carried_tags(source.container_metadata()))
+            self._stream.metadata.update(carried_tags(source.video_metadata()))
+        except Exception:  # noqa: BLE001 - tags are a courtesy; a muxer that refuses one must not fail the run
+            pass
+
     def _set_colour(self, colour: "ColourInfo | None") -> None:
         """Tag the stream (and remember how to convert RGB → the output format) like the source."""
         cc = self._stream.codec_context
@@ -176,9 +207,15 @@ class VideoWriter:
             cc.color_primaries = colour.primaries
             cc.color_trc = colour.transfer
             if not rgb:
-                cc.colorspace = colour.matrix
-                if colour.matrix in _SWSCALE_MATRICES:
-                    self._matrix = colour.matrix
+                # Tag the matrix the pixels are converted with. An RGB source (GBR "matrix"), or a matrix swscale
+                # cannot convert with (YCgCo, ICtCp, ...), is written and tagged as BT.709: H.264 and HEVC forbid the
+                # GBR tag on subsampled YUV, and a tag that differs from the conversion shifts every colour.
+                matrix = colour.matrix
+                if matrix != 2 and matrix not in _SWSCALE_MATRICES:
+                    matrix = _AVCOL_SPC_BT709
+                if matrix != 2:
+                    cc.colorspace = matrix
+                    self._matrix = matrix
                 if colour.range:
                     cc.color_range = colour.range
                     self._range = colour.range
@@ -239,7 +276,9 @@ class VideoWriter:
             return
         self._mux(self._stream.encode(None))
         if self._audio is not None:
-            self._audio.finish()
+            # An input that ended early (truncated, damaged): its audio ends where the video does.
+            ended_early = self._source is not None and self._source.ended_early
+            self._audio.finish(Fraction(self._last_pts + 1) / self.rate if ended_early else None)
             self._audio = None
         self._container.close()
         self._container = None
@@ -248,6 +287,7 @@ class VideoWriter:
             self._atomic = None
         elif self.to_stdout:
             sys.stdout.buffer.flush()
+        self._close_stream_file()
 
     def _abort(self) -> None:
         """Drop everything written so far: no partial output, no temporary file."""
@@ -275,6 +315,15 @@ class VideoWriter:
         if self._atomic is not None:
             self._atomic.discard()
             self._atomic = None
+        self._close_stream_file()
+
+    def _close_stream_file(self) -> None:
+        if self._stream_file is not None:
+            try:
+                self._stream_file.close()
+            except OSError:
+                pass
+            self._stream_file = None
 
     def __enter__(self) -> "VideoWriter":
         return self

@@ -114,9 +114,11 @@ def run_threaded(
 
     reader = threading.Thread(target=read, name="vidinterp-decode", daemon=True)
     writer = threading.Thread(target=write, name="vidinterp-encode", daemon=True)
-    reader.start()
-    writer.start()
     try:
+        # Started inside the try: a Ctrl-C landing between the two starts must still stop the first thread
+        # (a decoder left running would read a container the caller is about to close).
+        reader.start()
+        writer.start()
         for result in process(pulled()):
             if not stages.put(results, result):
                 raise _Aborted
@@ -133,7 +135,8 @@ def run_threaded(
         # The writer ends on its own after _END; otherwise the stop event releases both within one poll.
         deadline = time.monotonic() + _JOIN_SECONDS
         for thread in (reader, writer):
-            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.ident is not None:  # started
+                thread.join(max(0.0, deadline - time.monotonic()))
     if stages.error is not None:
         raise stages.error
 

@@ -28,6 +28,22 @@ DEFAULT_SCENE_THRESHOLD = 0.3
 #: 33 ms; without a tolerance every such "hit" would become a needless interpolation at t ≈ 0.01.
 SNAP_TOLERANCE = Fraction(1, 1000)
 
+#: Scene-change scores never reach this: both thumbnails have unit standard deviation, so their mean absolute
+#: difference is at most 2. A threshold at or above it would never find a cut (that is --scene-cut off).
+MAX_SCENE_THRESHOLD = 2.0
+#: Thresholds outside this band are allowed but unusual: below it ordinary motion counts as a cut, above it
+#: even unrelated shots (which score about 0.33 to 1.1) pass as one.
+USUAL_SCENE_THRESHOLDS = (0.1, 1.0)
+
+#: Output frame rates vidinterp writes: from one frame an hour to 10,000 fps (ffmpeg's encoders fail outside).
+MIN_RATE, MAX_RATE = Fraction(1, 3600), Fraction(10_000)
+#: Output rates above this are unusual (no display shows them); allowed with a warning.
+USUAL_MAX_RATE = Fraction(480)
+#: Largest --factor: 256 × 24 fps is already 6144 fps.
+MAX_FACTOR = 256
+#: ffmpeg keeps rates as fractions of 32-bit integers.
+_MAX_RATIONAL_PART = 2**31 - 1
+
 #: Frame duration assumed for a one-frame input when the caller gives no input rate.
 FALLBACK_FRAME_DURATION = Fraction(1, 30)
 
@@ -43,9 +59,32 @@ def parse_rate(value: Fraction | int | float | str) -> Fraction:
     if text in _NTSC_SPELLINGS:
         return Fraction(_NTSC_SPELLINGS[text] * 1000, 1001)
     try:
-        return Fraction(text)
-    except (ValueError, ZeroDivisionError):
+        rate = Fraction(text)
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise UsageError(f"cannot read {text!r} as a frame rate; use a number like 60 or a ratio like 60000/1001") from None
+    return representable_rate(rate)
+
+
+def representable_rate(rate: Fraction) -> Fraction:
+    """`rate`, or the nearest fraction of 32-bit integers (what ffmpeg can store) when it has more digits."""
+    if abs(rate.numerator) <= _MAX_RATIONAL_PART and rate.denominator <= _MAX_RATIONAL_PART:
+        return rate
+    limit = _MAX_RATIONAL_PART
+    if rate > 1:  # keep the numerator in range too
+        limit = max(1, int(_MAX_RATIONAL_PART / rate))
+    return rate.limit_denominator(limit)
+
+
+def check_rate(rate: Fraction, what: str) -> None:
+    """Refuse output rates no encoder can write (see MIN_RATE, MAX_RATE)."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UsageError(f"{what} gives {float(rate):g} fps; vidinterp writes 1/3600 (one frame an hour) to 10000 fps")
+
+
+def selects_frames(options: "RetimeOptions", input_rate: Fraction | None) -> bool:
+    """True when --fps is below the input rate: frames are dropped or repeated by their timestamps, as ffmpeg's
+    fps filter does, instead of interpolated."""
+    return options.fps is not None and input_rate is not None and options.fps < input_rate
 
 
 @dataclass(frozen=True)
@@ -69,25 +108,31 @@ class RetimeOptions:
         if (self.factor is None) == (self.fps is None):
             raise UsageError("give exactly one of --factor and --fps")
         if self.factor is not None:
-            if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 2:
-                raise UsageError(f"the factor must be a whole number of at least 2, got {self.factor!r}")
+            if isinstance(self.factor, bool) or not isinstance(self.factor, int) or not 2 <= self.factor <= MAX_FACTOR:
+                raise UsageError(f"the factor must be a whole number from 2 to {MAX_FACTOR}, got {self.factor!r}")
         if self.fps is not None:
             fps = parse_rate(self.fps)
             if fps <= 0:
                 raise UsageError(f"the target frame rate must be positive, got {self.fps}")
+            check_rate(fps, f"--fps {self.fps}")
             object.__setattr__(self, "fps", fps)
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise UsageError(f"the batch size must be a whole number of at least 1, got {self.batch_size!r}")
         if self.scene_cut not in SCENE_CUT_MODES:
             raise UsageError(f"unknown scene-cut mode {self.scene_cut!r}; choose one of: {', '.join(SCENE_CUT_MODES)}")
-        if not self.scene_threshold > 0:
-            raise UsageError(f"the scene-cut threshold must be positive, got {self.scene_threshold!r}")
+        if not 0 < self.scene_threshold < MAX_SCENE_THRESHOLD:
+            raise UsageError(
+                f"the scene-cut threshold must be above 0 and below {MAX_SCENE_THRESHOLD:g} (no pair of frames scores "
+                f"more), got {self.scene_threshold!r}; --scene-cut off never cuts"
+            )
 
 
 def output_rate(options: RetimeOptions, input_rate: Fraction) -> Fraction:
     """The output frame rate: factor × input rate exactly, or the target fps."""
     if options.factor is not None:
-        return Fraction(input_rate) * options.factor
+        rate = representable_rate(Fraction(input_rate) * options.factor)
+        check_rate(rate, f"--factor {options.factor} × {float(input_rate):g} fps")
+        return rate
     return options.fps
 
 
@@ -115,7 +160,9 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
     """Walk the input and yield, per interval, the output frames it must produce; the last one holds the last frame.
 
     Frames whose time does not increase (broken timestamps) are skipped: they cannot be placed on the timeline.
-    `input_rate` (average rate) only matters for a one-frame input, to know how long that frame lasts.
+    `input_rate` (average rate) tells how long a one-frame input lasts, and whether --fps is below the input rate:
+    then (`selects_frames`) no frame is interpolated; output frame m shows the latest input frame whose time,
+    rounded to the nearest output tick, is at most m, which is what ffmpeg's fps filter does.
     """
     iterator = iter(frames)
     previous = next(iterator, None)
@@ -124,6 +171,7 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
     start = previous.time
     step = None if options.fps is None else 1 / options.fps
     next_output = 0  # fps mode: index m of the next output time start + m/fps
+    select = selects_frames(options, input_rate)
     last_duration: Fraction | None = None
 
     def fps_slots(frame0: VideoFrame, end: Fraction, frame1: VideoFrame | None) -> list[OutputSlot]:
@@ -134,6 +182,13 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
         # Past the last frame the end is itself an estimate: a time within the tolerance of it belongs to the
         # frame that would come next, not to this one.
         stop = end if frame1 is not None else end - tolerance
+        if select:
+            # Selecting, not interpolating: tick m shows the latest frame whose time rounds (half up) to a tick ≤ m,
+            # i.e. the latest frame before start + (m + 1/2)/fps. frame0 is that frame while frame1 is not before it.
+            while (time := start + next_output * step) < stop and (frame1 is None or time + step / 2 <= frame1.time):
+                slots.append(OutputSlot(time, Fraction(0)))
+                next_output += 1
+            return slots
         while (time := start + next_output * step) < stop:
             offset = time - frame0.time
             if offset <= tolerance:

@@ -1,0 +1,114 @@
+"""One options dataclass per operation, shared by the Python API and the CLI so the two cannot drift apart.
+
+Validated on construction with the CLI's one-line messages (`UsageError`). Nothing heavy is imported here:
+building options costs no torch or PyAV import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from vidinterp.errors import UsageError
+from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, parse_rate
+
+Rate = Fraction | int | float | str
+
+
+def _check_method(method: str | None, model: Path | None) -> None:
+    # The names live with the interpolators (which import torch); keep the check cheap and in step with them.
+    if method is not None and method not in ("model", "blend"):
+        raise UsageError(f"unknown --method {method!r}; choose one of: model, blend")
+    if model is not None and method == "blend":
+        raise UsageError("--model only applies to --method model; the blend method has no weights")
+
+
+@dataclass(frozen=True)
+class UpsampleOptions:
+    """How `vidinterp.upsample` (and `vidinterp upsample`) retimes a video or an image sequence.
+
+    factor: multiply the frame rate by this whole number ≥ 2 (2 when neither factor nor fps is given).
+    fps: resample to this rate instead ("60", "60000/1001", 59.94, Fraction(...)).
+    method: "model" or "blend"; None = the model when its weights are installed, else blend.
+    model: weights for the model method (.safetensors with its JSON config); None = the shipped weights.
+    device: "auto", "cpu", "cuda" or "cuda:N". fp16: half precision on CUDA.
+    batch_size: new frames per model call. scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
+    codec, crf, pix_fmt, output_format: encoder settings for a video output (None = chosen by the extension).
+    input_format: demuxer of the input when it cannot be guessed (stdin).
+    input_fps: frame rate of an image-sequence input (default 25); an error for a video input.
+    start_number: number of the first file of an image-sequence output (default 1, like ffmpeg).
+    montage: write the source and the result side by side (twice as wide), like RIFE's --montage.
+    overwrite: replace an existing output (never the input).
+    """
+
+    factor: int | None = None
+    fps: Rate | None = None
+    method: str | None = None
+    model: Path | None = None
+    device: str = "auto"
+    fp16: bool = False
+    batch_size: int = 8
+    scene_cut: str = "hold"
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+    codec: str | None = None
+    crf: int | None = None
+    pix_fmt: str | None = None
+    output_format: str | None = None
+    input_format: str | None = None
+    input_fps: Rate | None = None
+    start_number: int | None = None
+    montage: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.factor is not None and self.fps is not None:
+            raise UsageError("give either --factor or --fps, not both")
+        if self.model is not None:
+            object.__setattr__(self, "model", Path(self.model))
+        _check_method(self.method, self.model)
+        if self.input_fps is not None:
+            rate = parse_rate(self.input_fps)
+            if rate <= 0:
+                raise UsageError(f"--input-fps must be positive, got {self.input_fps}")
+            object.__setattr__(self, "input_fps", rate)
+        start = self.start_number
+        if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
+            raise UsageError(f"--start-number must be a whole number of at least 0, got {start!r}")
+        object.__setattr__(self, "fps", self.retime.fps)  # validated and exact (59.94 → 60000/1001)
+
+    @property
+    def retime(self) -> RetimeOptions:
+        """The pipeline's part of these options (factor 2 when neither factor nor fps was given)."""
+        factor = self.factor if self.factor is not None or self.fps is not None else 2
+        return RetimeOptions(factor=factor, fps=self.fps, batch_size=self.batch_size, scene_cut=self.scene_cut,
+                             scene_threshold=self.scene_threshold)
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How `vidinterp.evaluate_on` (and `vidinterp eval`) scores an interpolator.
+
+    method, model, device, fp16: which interpolator, as for `UpsampleOptions`.
+    drop: videos are scored by keeping every drop-th frame and interpolating the ones between.
+    limit: score at most this many items per dataset or video. save_dir: write a labelled comparison PNG per item.
+    """
+
+    method: str | None = None
+    model: Path | None = None
+    device: str = "auto"
+    fp16: bool = False
+    drop: int = 2
+    limit: int | None = None
+    save_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.model is not None:
+            object.__setattr__(self, "model", Path(self.model))
+        if self.save_dir is not None:
+            object.__setattr__(self, "save_dir", Path(self.save_dir))
+        _check_method(self.method, self.model)
+        if isinstance(self.drop, bool) or not isinstance(self.drop, int) or self.drop < 2:
+            raise UsageError(f"--drop must be a whole number of at least 2, got {self.drop!r}")
+        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1):
+            raise UsageError(f"--limit must be a whole number of at least 1, got {self.limit!r}")

@@ -1,0 +1,171 @@
+"""Load an interpolator once and make in-between frames of one pair, from NumPy arrays or torch tensors.
+
+Everything goes through `create_interpolator` and the `Interpolator` contract (prepare once per pair,
+synthesize per t), so whatever model sits behind that interface is what the API uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar, overload
+
+import numpy as np
+import torch
+
+from vidinterp.errors import UsageError
+from vidinterp.interpolators import Interpolator, create_interpolator, default_method
+
+Frames = TypeVar("Frames", np.ndarray, torch.Tensor)
+
+_ARRAY_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
+_TENSOR_INTEGER_TOPS = {torch.uint8: 255, torch.uint16: 65535}
+
+
+def _integer_top(dtype: object) -> int | None:
+    """Full-scale value of an integer pixel type (255, 65535); None for floats (0..1)."""
+    if isinstance(dtype, torch.dtype):
+        return _TENSOR_INTEGER_TOPS.get(dtype)
+    return int(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else None
+
+
+def _as_batch(frame: np.ndarray | torch.Tensor, which: str) -> torch.Tensor:
+    """A NumPy H×W×3 image or a torch (B×)3×H×W tensor → B×3×H×W float32 in [0, 1] (on the tensor's device)."""
+    if isinstance(frame, np.ndarray):
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise UsageError(f"{which} must be an H×W×3 RGB array, got shape {frame.shape}")
+        if frame.dtype not in _ARRAY_DTYPES:
+            raise UsageError(f"{which} must be uint8, uint16 or float (0..1), got {frame.dtype}")
+        batch = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+    elif isinstance(frame, torch.Tensor):
+        if frame.ndim not in (3, 4) or frame.shape[-3] != 3:
+            raise UsageError(f"{which} must be a B×3×H×W (or 3×H×W) RGB tensor, got shape {tuple(frame.shape)}")
+        if not (frame.is_floating_point() or frame.dtype in _TENSOR_INTEGER_TOPS):
+            raise UsageError(f"{which} must be a float (0..1), uint8 or uint16 tensor, got {frame.dtype}")
+        batch = frame if frame.ndim == 4 else frame[None]
+    else:
+        raise UsageError(f"{which} must be a NumPy array or a torch tensor, got {type(frame).__name__}")
+    top = _integer_top(frame.dtype)
+    batch = batch.to(torch.float32)
+    return batch / top if top else batch
+
+
+def _like(result: torch.Tensor, original: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """B×3×H×W in [0, 1] → the kind, layout, dtype (rounded for integers) and device of `original`."""
+    top = _integer_top(original.dtype)
+    if top:
+        result = result.mul(top).round_().clamp_(0, top)
+    if isinstance(original, np.ndarray):
+        return np.ascontiguousarray(result[0].permute(1, 2, 0).cpu().numpy().astype(original.dtype))
+    result = result if original.ndim == 4 else result[0]
+    return result.to(device=original.device, dtype=original.dtype)
+
+
+def _times(t: float | Sequence[float]) -> tuple[list[float], bool]:
+    """The requested t values and whether one value (not a sequence) was given."""
+    single = isinstance(t, (int, float)) or (isinstance(t, (np.ndarray, torch.Tensor)) and t.ndim == 0)
+    values = [float(t)] if single else [float(value) for value in t]
+    if not values:
+        raise UsageError("give at least one t")
+    bad = [value for value in values if not 0 <= value <= 1]  # also refuses NaN
+    if bad:
+        raise UsageError(f"t must be between 0 and 1 (0 = frame0, 1 = frame1), got {bad[0]}")
+    return values, single
+
+
+class FrameInterpolator:
+    """An interpolator loaded once on one device; make frames with `interpolate`, or pass it to `upsample`
+    and `evaluate_on` so they reuse it instead of loading their own.
+
+    Create it with `vidinterp.load`. `method` ("model" or "blend"), `device`, `fp16` and `model_path` (None =
+    shipped weights, or the blend method) say what was loaded; `interpolator` is the `Interpolator` behind it.
+    """
+
+    def __init__(self, interpolator: Interpolator, method: str, model_path: Path | None, fp16: bool = False,
+                 batch_size: int = 8) -> None:
+        self.interpolator = interpolator
+        self.method = method
+        self.model_path = model_path
+        self.fp16 = fp16
+        #: frames synthesized per call when many t are asked for (bounds device memory)
+        self.batch_size = batch_size
+
+    @property
+    def device(self) -> torch.device:
+        """Where the interpolator computes."""
+        return self.interpolator.device
+
+    @overload
+    def interpolate(self, frame0: Frames, frame1: Frames, t: float = 0.5) -> Frames: ...
+
+    @overload
+    def interpolate(self, frame0: Frames, frame1: Frames, t: Sequence[float]) -> list[Frames]: ...
+
+    def interpolate(self, frame0, frame1, t=0.5):
+        """The frame(s) at time `t` between `frame0` (t = 0) and `frame1` (t = 1).
+
+        frame0, frame1: NumPy H×W×3 RGB arrays (uint8, uint16 on 0..65535, or float in 0..1), or torch
+            tensors B×3×H×W (or 3×H×W; float in 0..1, uint8 or uint16) on any device. Any size: padding to
+            the model's multiple happens inside and is cropped off.
+        t: one value in [0, 1], or a sequence of them. The pair's motion is estimated once for all of them.
+        Returns one frame of the same kind, shape, dtype (and device) as `frame0` for a single t, or a list
+        with one per t. t = 0 and t = 1 return copies of the inputs exactly.
+        """
+        times, single = _times(t)
+        if type(frame0) is not type(frame1):
+            raise UsageError("frame0 and frame1 must be of the same kind (both NumPy arrays or both tensors)")
+        batch0, batch1 = _as_batch(frame0, "frame0"), _as_batch(frame1, "frame1")
+        if batch0.shape != batch1.shape:
+            raise UsageError(f"frame0 and frame1 differ in shape: {tuple(frame0.shape)} and {tuple(frame1.shape)}")
+        results = self._synthesize(batch0, batch1, times)
+        outputs = [_like(result, frame0) for result in results]
+        for k, value in enumerate(times):  # the ends are the inputs themselves, not the model's guess at them
+            if value in (0.0, 1.0):
+                source = frame0 if value == 0.0 else frame1
+                outputs[k] = source.copy() if isinstance(source, np.ndarray) else source.clone()
+        return outputs[0] if single else outputs
+
+    def _synthesize(self, batch0: torch.Tensor, batch1: torch.Tensor, times: list[float]) -> list[torch.Tensor]:
+        """One `prepare` for the pair batch, then `synthesize` in chunks of `batch_size` requests."""
+        pairs = batch0.shape[0]
+        inner = [value for value in times if 0 < value < 1]
+        requests = [(pair, value) for value in inner for pair in range(pairs)]
+        made: list[torch.Tensor] = []
+        if requests:
+            prepared = self.interpolator.prepare(batch0, batch1)
+            for start in range(0, len(requests), self.batch_size):
+                chunk = requests[start : start + self.batch_size]
+                pair_index = torch.tensor([pair for pair, _ in chunk], dtype=torch.long)
+                t = torch.tensor([value for _, value in chunk], dtype=torch.float32)
+                made.extend(self.interpolator.synthesize(prepared, pair_index, t).float())
+        results, position = [], 0
+        for value in times:
+            if 0 < value < 1:
+                results.append(torch.stack(made[position : position + pairs]))
+                position += pairs
+            else:
+                results.append(batch0 if value == 0 else batch1)  # replaced by exact copies of the inputs
+        return results
+
+    def __repr__(self) -> str:
+        weights = f", model={str(self.model_path)!r}" if self.model_path is not None else ""
+        return f"FrameInterpolator(method={self.method!r}{weights}, device='{self.device}')"
+
+
+def load(model: str | Path | None = None, *, method: str | None = None, device: str = "auto", fp16: bool = False,
+         batch_size: int = 8) -> FrameInterpolator:
+    """Load an interpolator once, on one device.
+
+    model: weights saved by `vidinterp train` (.safetensors with its JSON config beside it); None = the weights
+        shipped with the package.
+    method: "model" (default when weights are installed) or "blend" (cross-fade baseline, no weights).
+    device: "auto" (the first CUDA GPU if there is one, else the CPU), "cpu", "cuda" or "cuda:N".
+    fp16: half precision (CUDA only; ignored on the CPU). batch_size: frames per model call.
+    Raises VidinterpError (UsageError for bad arguments) with the CLI's one-line messages.
+    """
+    method = method or ("model" if model is not None else default_method())
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UsageError(f"the batch size must be a whole number of at least 1, got {batch_size!r}")
+    path = Path(model) if model is not None else None
+    interpolator = create_interpolator(method, model_path=path, device=device, fp16=fp16)
+    return FrameInterpolator(interpolator, method, path, fp16, batch_size)

@@ -1,0 +1,277 @@
+"""Retime a video or an image sequence to a new frame rate: what `vidinterp upsample` runs, as a function.
+
+Inputs: a video file, '-' (stdin), a folder of numbered images or a pattern such as 'frames/%06d.png'.
+Outputs: a video file, '-' (stdout) or a pattern such as 'out/%06d.png' (lossless PNG). Every check that can
+fail is made before the model is loaded, and the output appears only when the whole run succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from vidinterp.api.options import UpsampleOptions
+from vidinterp.api.pair import FrameInterpolator, load
+from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.io.atomic import check_output_path
+from vidinterp.io.codecs import choose_encoder
+from vidinterp.io.reader import VideoReader, open_video
+from vidinterp.io.sequence import (
+    DEFAULT_SEQUENCE_RATE,
+    SEQUENCE_EXTENSIONS,
+    ImageSequenceReader,
+    find_sequence,
+    is_pattern,
+    is_sequence_input,
+)
+from vidinterp.io.sequence_writer import (
+    DEFAULT_START_NUMBER,
+    ImageSequenceWriter,
+    check_sequence_output,
+)
+from vidinterp.io.writer import VideoWriter
+from vidinterp.pipeline.engine import RetimeStats, retime
+from vidinterp.pipeline.montage import SourceRecorder, montage
+from vidinterp.pipeline.threads import configure_torch_threads, run_threaded
+from vidinterp.pipeline.timing import (
+    USUAL_MAX_RATE,
+    USUAL_SCENE_THRESHOLDS,
+    output_rate,
+    selects_frames,
+)
+
+log = logging.getLogger("vidinterp")
+
+#: called after each written frame with (frames written, expected total or None)
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class UpsampleSummary:
+    """What a finished `upsample` did (the numbers of the CLI's last log line)."""
+
+    input: str
+    output: str
+    width: int
+    height: int
+    input_rate: Fraction
+    output_rate: Fraction
+    input_frames: int
+    output_frames: int
+    #: output frames made by the interpolator / copied from the input / cross-faded at cuts
+    interpolated_frames: int
+    copied_frames: int
+    blended_frames: int
+    scene_cuts: int
+    #: damaged packets of a video input that were skipped (the frames around them held)
+    damaged_packets: int
+    seconds: float
+    method: str
+    device: str
+
+    @property
+    def frames_per_second(self) -> float:
+        """Output frames written per second of wall time."""
+        return self.output_frames / max(self.seconds, 1e-9)
+
+
+def format_rate(rate: Fraction) -> str:
+    """'24', or '30000/1001 (29.97)' for rates that are not whole numbers."""
+    rate = Fraction(rate)
+    if rate.denominator == 1:
+        return str(rate.numerator)
+    decimal = f"{float(rate):.3f}".rstrip("0").rstrip(".")
+    return f"{rate.numerator}/{rate.denominator} ({decimal})"
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """True for torch's out-of-memory errors (CUDA or CPU allocator) and Python's MemoryError."""
+    if isinstance(exc, MemoryError):
+        return True
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ()))
+
+
+def upsample(
+    input: str | Path,
+    output: str | Path,
+    options: UpsampleOptions | None = None,
+    *,
+    interpolator: FrameInterpolator | None = None,
+    on_progress: ProgressCallback | None = None,
+    use_all_cores: bool = False,
+) -> UpsampleSummary:
+    """Retime `input` into `output` as `options` say (default: twice the frame rate with the shipped model).
+
+    input: video file, '-' (stdin), folder of numbered images, or a pattern like 'frames/%06d.png'.
+    output: video file, '-' (stdout, y4m), or a pattern like 'out/%06d.png' (lossless PNG, 16-bit for deep
+        sources, numbered from `options.start_number`).
+    interpolator: one from `vidinterp.load`, reused instead of loading one from the options' method/model/device.
+    on_progress: called after every written frame with (frames written, expected total or None).
+    use_all_cores: let torch use every CPU core this process may run on (the CLI does; a library leaves the
+        process's thread setting alone unless asked).
+    Raises VidinterpError (UsageError for bad options) with a one-line message; nothing is written then.
+    """
+    options = options if options is not None else UpsampleOptions()
+    try:
+        return _upsample(str(input), str(output), options, interpolator, on_progress, use_all_cores)
+    except av.error.FFmpegError as exc:
+        # Anything ffmpeg refuses that the checks did not foresee: still one line, not a traceback.
+        raise VidinterpError(f"ffmpeg failed: {exc.strerror or exc}") from None
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        # The one runtime failure a user can fix themselves: say how.
+        raise VidinterpError(
+            "ran out of memory while interpolating; lower --batch-size (now "
+            f"{options.batch_size}), or use --device cpu if the GPU is the one that is full"
+        ) from None
+
+
+def _check_applicable(in_path: str, out_path: str, sequence_in: bool, sequence_out: bool, options: UpsampleOptions) -> None:
+    """Refuse options that have no meaning for this kind of input or output."""
+    if options.input_fps is not None and not sequence_in:
+        raise UsageError(f"--input-fps sets the frame rate of an image sequence; '{in_path}' is a video, which has its own")
+    if options.start_number is not None and not sequence_out:
+        raise UsageError("--start-number only applies to an image-sequence output such as out/%06d.png")
+    if sequence_out:
+        video_only = [name for name, value in (("--codec", options.codec), ("--crf", options.crf),
+                      ("--pix-fmt", options.pix_fmt), ("--format", options.output_format)) if value is not None]
+        if video_only:
+            raise UsageError(f"{', '.join(video_only)} only apply to a video output; an image sequence is lossless PNG")
+
+
+def _open_input(in_path: str, sequence_in: bool, out_path: str, sequence_out: bool, options: UpsampleOptions):
+    """Check the output path against the input, then open the input (a video, stdin or an image sequence)."""
+    if sequence_in:
+        sequence = find_sequence(in_path)
+        inputs: tuple[Path, ...] = sequence.files
+    else:
+        sequence, inputs = None, (Path(in_path),) if in_path != "-" else ()
+    if sequence_out:
+        check_sequence_output(out_path)
+    elif out_path != "-":
+        check_output_path(Path(out_path), overwrite=options.overwrite, inputs=inputs)
+    if sequence is not None:
+        return ImageSequenceReader(sequence, options.input_fps or DEFAULT_SEQUENCE_RATE)
+    return open_video(in_path, options.input_format)
+
+
+def _describe_input(in_path: str, reader: VideoReader | ImageSequenceReader, options: UpsampleOptions) -> str:
+    info = reader.info
+    if isinstance(reader, ImageSequenceReader):
+        how = "--input-fps" if options.input_fps is not None else "the default; set another with --input-fps"
+        return (f"{reader.sequence.pattern}: {info.frame_count} images, {info.width}×{info.height}, "
+                f"{info.bit_depth}-bit, read at {format_rate(info.frame_rate)} fps ({how})")
+    count = f"{info.frame_count} frames" if info.frame_count else "length unknown"
+    name = "stdin" if in_path == "-" else in_path
+    return f"{name}: {info.width}×{info.height}, {format_rate(info.frame_rate)} fps, {count}"
+
+
+def _warn_unusual(options, input_rate: Fraction, rate: Fraction) -> None:
+    """Say so when a setting is allowed but rarely what was meant, or changes how frames are made."""
+    low, high = USUAL_SCENE_THRESHOLDS
+    if options.scene_cut != "off" and not low <= options.scene_threshold <= high:
+        effect = "ordinary motion may count as a cut" if options.scene_threshold < low else "even unrelated shots may not count as a cut"
+        log.warning("--scene-threshold %g is outside the usual %g to %g: %s", options.scene_threshold, low, high, effect)
+    if rate > USUAL_MAX_RATE:
+        log.warning("the output rate is %s fps; displays show at most a few hundred (for slow motion, retime the result)",
+                    format_rate(rate))
+    if selects_frames(options, input_rate):
+        log.info("--fps %s is below the input's %s fps: frames are dropped or repeated by their timestamps (as ffmpeg's "
+                 "fps filter does), not interpolated", format_rate(options.fps), format_rate(input_rate))
+
+
+def _expected_output_frames(info, factor: int | None, rate: Fraction) -> int | None:
+    """Output frame count for progress (an estimate when the container's count is)."""
+    if factor is not None and info.frame_count:
+        return info.frame_count * factor
+    if info.duration:
+        return max(1, round(info.duration * rate))
+    return None
+
+
+def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cores) -> UpsampleSummary:
+    retime_options = options.retime
+    sequence_in = is_sequence_input(in_path)
+    # A '%d' in a video's name is just a name; a still-image extension makes it a sequence (PNG is checked later).
+    sequence_out = out_path != "-" and is_pattern(out_path) and Path(out_path).suffix.lower() in SEQUENCE_EXTENSIONS
+    _check_applicable(in_path, out_path, sequence_in, sequence_out, options)
+
+    with _open_input(in_path, sequence_in, out_path, sequence_out, options) as reader:
+        reader.require_frames(2)
+        info = reader.info
+        rate = output_rate(retime_options, info.frame_rate)
+        _warn_unusual(retime_options, info.frame_rate, rate)
+        width = info.width * (2 if options.montage else 1)
+        if not sequence_out:
+            # Check codec/pix-fmt/extension now, before a model is loaded.
+            choose_encoder(None if out_path == "-" else out_path, width=width, height=info.height,
+                           bit_depth=info.bit_depth, codec=options.codec, crf=options.crf, pix_fmt=options.pix_fmt,
+                           container_format=options.output_format, source_pix_fmt=info.pix_fmt)
+        if interpolator is None:
+            interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
+                                batch_size=options.batch_size)
+        if use_all_cores:
+            configure_torch_threads(interpolator.device)
+        log.info("%s → %s fps with %s on %s", _describe_input(in_path, reader, options), format_rate(rate),
+                 interpolator.method, interpolator.device)
+        expected = _expected_output_frames(info, retime_options.factor, rate)
+        stats = RetimeStats()
+        started = time.monotonic()
+        if sequence_out:
+            if info.has_audio:
+                log.warning("the input's audio is dropped: an image sequence has no audio")
+            writer = ImageSequenceWriter(out_path, width=width, height=info.height, overwrite=options.overwrite,
+                                         start_number=options.start_number if options.start_number is not None
+                                         else DEFAULT_START_NUMBER, inputs=getattr(reader, "files", ()))
+        else:
+            writer = VideoWriter(out_path, width=width, height=info.height, rate=rate, codec=options.codec,
+                                 crf=options.crf, pix_fmt=options.pix_fmt, container_format=options.output_format,
+                                 bit_depth=info.bit_depth, source=reader, overwrite=options.overwrite,
+                                 source_pix_fmt=info.pix_fmt)
+        labels = (f"source {format_rate(info.frame_rate)} fps", f"{interpolator.method} {format_rate(rate)} fps")
+
+        def process(frames: Iterator) -> Iterator:
+            if not options.montage:
+                return retime(frames, interpolator.interpolator, retime_options, input_rate=info.frame_rate, stats=stats)
+            recorder = SourceRecorder()
+            outputs = retime(recorder.record(frames), interpolator.interpolator, retime_options,
+                             input_rate=info.frame_rate, stats=stats)
+            return montage(outputs, recorder, *labels)
+
+        def sink(frame) -> None:
+            writer.write(frame)
+            if on_progress is not None:
+                on_progress(writer.frames_written, expected)
+
+        with writer:
+            run_threaded(reader.frames(), process, sink, queue_size=2 * retime_options.batch_size)
+        seconds = time.monotonic() - started
+    if reader.corrupt_packets:
+        many = "s" if reader.corrupt_packets > 1 else ""
+        log.warning("%d damaged packet%s skipped; the frames around them were held", reader.corrupt_packets, many)
+    shortfall = reader.shortfall()
+    if shortfall:
+        log.warning("%s (truncated or damaged); the output is that much shorter, its audio cut to match", shortfall)
+    summary = UpsampleSummary(
+        input=in_path, output=out_path, width=width, height=info.height, input_rate=info.frame_rate,
+        output_rate=rate, input_frames=stats.input_frames, output_frames=writer.frames_written,
+        interpolated_frames=stats.interpolated_frames, copied_frames=stats.copied_frames,
+        blended_frames=stats.blended_frames, scene_cuts=stats.scene_cuts, damaged_packets=reader.corrupt_packets,
+        seconds=seconds, method=interpolator.method, device=str(interpolator.device),
+    )
+    target = "stdout" if out_path == "-" else out_path
+    cuts = f", {stats.scene_cuts} scene cut{'s' if stats.scene_cuts != 1 else ''}" if stats.scene_cuts else ""
+    short = f"; {shortfall}" if shortfall else ""
+    log.info("%d frames at %s fps → %d frames at %s fps in %.1f s (%.1f frames/s%s) → %s%s", summary.input_frames,
+             format_rate(info.frame_rate), summary.output_frames, format_rate(rate), seconds,
+             summary.frames_per_second, cuts, target, short)
+    return summary
