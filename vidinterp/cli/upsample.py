@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -131,7 +132,7 @@ def upsample(
     model: Annotated[Optional[Path], typer.Option("--model", help="Weights for --method model: a .safetensors file from 'vidinterp train' (its .json config beside it). Default: the shipped weights.", show_default=False)] = None,
     device: Annotated[str, typer.Option("--device", help="Where to run the model: auto (GPU if there is one), cpu or cuda.")] = "auto",
     fp16: Annotated[bool, typer.Option("--fp16", help="Half precision on the GPU: faster, a little less exact.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory.")] = 8,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory. Default: 1 on the CPU (bigger batches only cost memory there), 8 on a GPU.", show_default=False)] = None,
     scene_cut: Annotated[str, typer.Option("--scene-cut", help="At a cut between shots: 'hold' repeats the nearer real frame, 'blend' cross-fades, 'off' interpolates anyway.")] = "hold",
     scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="How different two frames must be to count as a cut (higher = fewer cuts).", show_default=False)] = None,
     codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Video encoder, e.g. libx264, ffv1 (lossless RGB), libvpx-vp9, rawvideo. Default: by OUT's extension (.mp4/.mov/.mkv → libx264, .webm → VP9, .y4m → raw).", show_default=False)] = None,
@@ -173,7 +174,7 @@ def upsample(
         # The one runtime failure a user can fix themselves: say how (the --batch-size help promises it).
         raise VidinterpError(
             "ran out of memory while interpolating; lower --batch-size (now "
-            f"{batch_size}), or use --device cpu if the GPU is the one that is full"
+            f"{batch_size or 'the default'}), or use --device cpu if the GPU is the one that is full"
         ) from None
     except KeyboardInterrupt:
         # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 like a shell does.
@@ -190,7 +191,9 @@ def _upsample(paths, factor, fps, method, model, device, fp16, batch_size, scene
     from vidinterp.io.writer import VideoWriter
     from vidinterp.pipeline.engine import RetimeStats
     from vidinterp.pipeline.threads import configure_torch_threads
-    from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, output_rate, parse_rate
+    from vidinterp.pipeline.timing import (
+        DEFAULT_SCENE_THRESHOLD, RetimeOptions, default_batch_size, output_rate, parse_rate,
+    )
 
     in_path, out_path = _resolve_paths(paths, sample)
     if factor is not None and fps is not None:
@@ -198,7 +201,7 @@ def _upsample(paths, factor, fps, method, model, device, fp16, batch_size, scene
     options = RetimeOptions(
         factor=_parse_factor(factor) if factor is not None else (None if fps is not None else 2),
         fps=parse_rate(fps) if fps is not None else None,
-        batch_size=batch_size,
+        batch_size=batch_size if batch_size is not None else 1,  # the device's default is set below
         scene_cut=scene_cut,
         scene_threshold=DEFAULT_SCENE_THRESHOLD if scene_threshold is None else scene_threshold,
     )
@@ -222,6 +225,8 @@ def _upsample(paths, factor, fps, method, model, device, fp16, batch_size, scene
         method = method or default_method()
         interpolator = create_interpolator(method, model_path=model, device=device, fp16=fp16)
         configure_torch_threads(interpolator.device)
+        if batch_size is None:
+            options = dataclasses.replace(options, batch_size=default_batch_size(interpolator.device.type))
         expected = _expected_output_frames(info, options, rate)
         log.info("%s: %d×%d, %s fps, %s → %s fps with %s on %s", "stdin" if in_path == "-" else in_path, info.width,
                  info.height, format_rate(info.frame_rate), f"{info.frame_count} frames" if info.frame_count else "length unknown",

@@ -29,11 +29,14 @@ def create_interpolator(
     model_path: str | Path | None = None,
     device: str | torch.device = "auto",
     fp16: bool = False,
+    precision: str | None = None,
 ) -> Interpolator:
     """Build the interpolator called `method` ("model" or "blend") on `device`.
 
     model_path: weights for "model" (a .safetensors file with its JSON config beside it); None = shipped weights.
     fp16: compute in float16; only on CUDA (CPU half-precision kernels are slow or missing), ignored on the CPU.
+    precision: the model's precision, "auto" (default; also VIDINTERP_PRECISION), "fp32", "bf16" or "fp16";
+    see `vidinterp.interpolators.runtime`.
     """
     if method not in METHODS:
         raise UsageError(f"unknown interpolation method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -52,7 +55,7 @@ def create_interpolator(
     # Imported here so the blend path (and `--help`) never pays for loading the model code.
     from vidinterp.interpolators.model import ModelInterpolator
 
-    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16)
+    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16, precision=precision)
 
 
 __all__ = [

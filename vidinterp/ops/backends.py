@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 import threading
 import warnings
 from types import ModuleType
@@ -156,11 +157,13 @@ def implementation_for(device: torch.device) -> ModuleType:
     """The backend module (with `backward_warp` and `correlation`) for tensors on `device`, decided once."""
     decided = _decisions.get((device.type, device.index))
     if decided is None:
-        decided = _decide(device)
+        # Self-tests and imports cannot be traced: a compiled caller breaks its graph here once. Only when dynamo
+        # is loaded at all (so it is not imported, for seconds, just to decorate this).
+        decide = torch.compiler.disable(_decide) if "torch._dynamo" in sys.modules else _decide
+        decided = decide(device)
     return decided[1]
 
 
-@torch.compiler.disable  # self-tests and imports cannot be traced; a compiled caller breaks its graph here once
 def _decide(device: torch.device) -> tuple[str, ModuleType]:
     name = backend_for(device)
     decided = (name, _module(name))
