@@ -98,7 +98,8 @@ def main() -> int:
     parser.add_argument("--model", help="saved model path (default: the shipped weights)")
     parser.add_argument("--untrained", action="store_true", help="a freshly initialised default-config model")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
-                        help="model precision (default: auto, or VIDINTERP_PRECISION)")
+                        help="model precision (default: auto = bf16 on AMX CPUs, else fp32; or VIDINTERP_PRECISION). "
+                             "bf16 costs <= 0.01 dB on every eval set with the shipped model")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads), default 2")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per size, default 5")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")

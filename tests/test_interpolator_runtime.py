@@ -107,3 +107,20 @@ def test_bf16_stays_close_to_fp32():
 def test_batch_size_defaults_per_device():
     assert default_batch_size("cpu") == 1
     assert default_batch_size("cuda") == 8
+
+
+def test_running_the_model_imports_no_compiler_stack(tmp_path):
+    """torch._dynamo costs about a second to import (five on a busy machine): an eager run must not load it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from vidinterp.interpolators.model import ModelInterpolator\n"
+        "from vidinterp.models import VFIModel, tiny_config\n"
+        "m = ModelInterpolator(device='cpu', model=VFIModel.from_config(tiny_config()))\n"
+        "m.interpolate(torch.rand(1, 3, 16, 24), torch.rand(1, 3, 16, 24), 0.5)\n"
+        "heavy = [name for name in ('torch._dynamo', 'torch._inductor') if name in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
