@@ -54,10 +54,14 @@ def test_precision_defaults_and_overrides(monkeypatch):
 def test_layout_and_compile_switches(monkeypatch, caplog):
     with caplog.at_level("DEBUG", logger="vidinterp.interpolators.runtime"):
         decided = Runtime.decide(CPU, "fp32")
-    assert decided.channels_last and not decided.compile and decided.precision == "fp32"
+    assert not decided.channels_last and not decided.compile and decided.precision == "fp32"
     assert any("model runtime on cpu" in r.getMessage() and r.levelname == "DEBUG" for r in caplog.records)
+    monkeypatch.setattr(runtime, "cpu_bf16_hardware", lambda: "amx")
+    assert Runtime.decide(CPU, "bf16").channels_last  # bf16 on the CPU goes NHWC
     monkeypatch.setenv("VIDINTERP_CHANNELS_LAST", "0")
-    assert not Runtime.decide(CPU).channels_last
+    assert not Runtime.decide(CPU, "bf16").channels_last
+    monkeypatch.setenv("VIDINTERP_CHANNELS_LAST", "1")
+    assert Runtime.decide(CPU, "fp32").channels_last
     monkeypatch.setenv("VIDINTERP_CHANNELS_LAST", "maybe")
     with pytest.raises(UsageError, match="VIDINTERP_CHANNELS_LAST"):
         Runtime.decide(CPU)

@@ -35,8 +35,8 @@ def test_interpolate_odd_sized_frames(saved_tiny):
     padded = [torch.nn.functional.pad(f, (0, 5, 0, 3), mode="replicate") for f in (f0, f1)]
     with torch.no_grad():
         direct = model(*padded, torch.tensor([0.25, 0.5, 0.75]), reconstruct=False).frame[..., :37, :51]
-    # The interpolator runs channels_last on the CPU (another convolution summation order): a padding or cropping
-    # mistake would differ by whole levels, float rounding stays far below one 8-bit level (1/255).
+    # The runtime may run channels_last (another convolution summation order): a padding or cropping mistake
+    # would differ by whole levels, float rounding stays far below one 8-bit level (1/255).
     torch.testing.assert_close(out, direct, atol=1e-3, rtol=1e-3)
 
 

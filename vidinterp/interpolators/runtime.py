@@ -7,8 +7,8 @@ Each choice is detected once per process, logged at debug level and can be overr
   autocast (oneDNN kernels on CPUs with AMX or AVX512-BF16; refused elsewhere, where it would be slower);
   "fp16" casts the model to half precision (CUDA only). The README gives bf16's measured cost in dB (within
   0.01 dB of fp32 on every eval set with the shipped model) and gain in speed.
-* channels_last (`VIDINTERP_CHANNELS_LAST=auto|0|1`): NHWC weights and frames, which oneDNN's convolutions
-  prefer. "auto" turns it on on the CPU, where we measured it faster, and leaves CUDA as it is.
+* channels_last (`VIDINTERP_CHANNELS_LAST=auto|0|1`): NHWC weights and frames. "auto" turns it on for bf16 on
+  the CPU, where oneDNN's bf16 convolutions measured faster with it; fp32 and CUDA stay NCHW.
 * compile (`VIDINTERP_COMPILE=0|1`, off by default): `torch.compile` of motion estimation and synthesis.
   Inductor needs a C++ compiler on the CPU: without one, or when compiling fails, the model runs eagerly (said
   once at debug level). Compiled kernels are cached under `~/.cache/vidinterp/inductor` between runs.
@@ -108,7 +108,10 @@ class Runtime:
         if compile_ and device.type == "cpu" and cpp_compiler() is None:
             log.debug("torch.compile asked for, but there is no C++ compiler for inductor: running eagerly")
             compile_ = False
-        runtime = cls(device, chosen, device.type == "cpu" if layout is None else layout, compile_)
+        # channels_last by default only where it measured faster: bf16 on the CPU (oneDNN's bf16 convolutions
+        # want NHWC; in fp32 it was no faster than NCHW on our machine).
+        default_layout = device.type == "cpu" and chosen == "bf16"
+        runtime = cls(device, chosen, default_layout if layout is None else layout, compile_)
         log.debug("model runtime on %s: %s, channels_last %s, compile %s", device, runtime.precision,
                   runtime.channels_last, runtime.compile)
         return runtime
