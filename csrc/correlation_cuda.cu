@@ -34,7 +34,8 @@ at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, in
 }
 
 std::tuple<at::Tensor, at::Tensor> correlation_backward_cuda(const at::Tensor& grad_in, const at::Tensor& f0_in,
-                                                             const at::Tensor& f1_in, int64_t max_displacement) {
+                                                             const at::Tensor& f1_in, int64_t max_displacement,
+                                                             std::array<bool, 2> output_mask) {
     check_cuda_float(grad_in, "grad_output");
     check_cuda_float(f0_in, "f0");
     check_cuda_float(f1_in, "f1");
@@ -46,7 +47,11 @@ std::tuple<at::Tensor, at::Tensor> correlation_backward_cuda(const at::Tensor& g
     at::Tensor grad_f0 = at::empty_like(f0, at::MemoryFormat::Contiguous);
     at::Tensor grad_f1 = at::empty_like(f1, at::MemoryFormat::Contiguous);
     const long long total = f0.numel();
-    if (total == 0) return {grad_f0, grad_f1};
+    // The kernel computes both gradients in one pass; the mask only decides what is returned.
+    const auto masked = [&]() -> std::tuple<at::Tensor, at::Tensor> {
+        return {output_mask[0] ? grad_f0 : f0.new_empty({0}), output_mask[1] ? grad_f1 : f1.new_empty({0})};
+    };
+    if (total == 0) return masked();
     auto stream = c10::cuda::getCurrentCUDAStream();
     VIDINTERP_DISPATCH_KERNEL_TYPES(f0.scalar_type(), "vidinterp_correlation_backward", [&] {
         correlation_backward_kernel<typename KernelType<scalar_t>::type>
@@ -55,7 +60,7 @@ std::tuple<at::Tensor, at::Tensor> correlation_backward_cuda(const at::Tensor& g
                 kernel_ptr<scalar_t>(grad_f0), kernel_ptr<scalar_t>(grad_f1), N, C, H, W, d);
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
-    return {grad_f0, grad_f1};
+    return masked();
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ at::Tensor backward_warp_cuda(const at::Tensor& image_in, const at::Tensor& flow
 }
 
 std::tuple<at::Tensor, at::Tensor> backward_warp_backward_cuda(const at::Tensor& grad_in, const at::Tensor& image_in,
-                                                               const at::Tensor& flow_in, int64_t padding) {
+                                                               const at::Tensor& flow_in, int64_t padding,
+                                                               std::array<bool, 2> output_mask) {
     check_cuda_float(grad_in, "grad_output");
     check_cuda_float(image_in, "image");
     check_cuda_float(flow_in, "flow");
@@ -47,7 +48,11 @@ std::tuple<at::Tensor, at::Tensor> backward_warp_backward_cuda(const at::Tensor&
     at::Tensor grad_flow = at::empty_like(flow, at::MemoryFormat::Contiguous);
     const int N = image.size(0), C = image.size(1), H = image.size(2), W = image.size(3);
     const long long total = (long long)N * H * W;
-    if (total == 0) return {grad_image_acc.to(image.scalar_type()), grad_flow.zero_()};
+    // The kernel computes both gradients in one pass; the mask only decides what is returned.
+    const auto masked = [&](at::Tensor grad_image, at::Tensor grad_flow) -> std::tuple<at::Tensor, at::Tensor> {
+        return {output_mask[0] ? grad_image : image.new_empty({0}), output_mask[1] ? grad_flow : flow.new_empty({0})};
+    };
+    if (total == 0) return masked(grad_image_acc.to(image.scalar_type()), grad_flow.zero_());
     auto stream = c10::cuda::getCurrentCUDAStream();
     VIDINTERP_DISPATCH_KERNEL_TYPES(image.scalar_type(), "vidinterp_warp_backward", [&] {
         warp_backward_kernel<typename KernelType<scalar_t>::type><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
@@ -55,7 +60,7 @@ std::tuple<at::Tensor, at::Tensor> backward_warp_backward_cuda(const at::Tensor&
             grad_image_acc.data_ptr<float>(), kernel_ptr<scalar_t>(grad_flow), N, C, H, W, (int)padding);
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
-    return {grad_image_acc.to(image.scalar_type()), grad_flow};
+    return masked(grad_image_acc.to(image.scalar_type()), grad_flow);
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ def saved_tiny(tmp_path):
 
 def test_interpolate_odd_sized_frames(saved_tiny):
     path, model = saved_tiny
-    interp = ModelInterpolator(model_path=path, device=torch.device("cpu"))
+    interp = ModelInterpolator(model_path=path, device=torch.device("cpu"), precision="fp32")  # same on every CPU
     assert isinstance(interp, Interpolator) and interp.pad_multiple == model.pad_multiple == 8
     g = torch.Generator().manual_seed(0)
     f0, f1 = torch.rand(3, 3, 37, 51, generator=g), torch.rand(3, 3, 37, 51, generator=g)
@@ -35,12 +35,14 @@ def test_interpolate_odd_sized_frames(saved_tiny):
     padded = [torch.nn.functional.pad(f, (0, 5, 0, 3), mode="replicate") for f in (f0, f1)]
     with torch.no_grad():
         direct = model(*padded, torch.tensor([0.25, 0.5, 0.75]), reconstruct=False).frame[..., :37, :51]
-    torch.testing.assert_close(out, direct, atol=1e-5, rtol=1e-5)
+    # The runtime may run channels_last (another convolution summation order): a padding or cropping mistake
+    # would differ by whole levels, float rounding stays far below one 8-bit level (1/255).
+    torch.testing.assert_close(out, direct, atol=1e-3, rtol=1e-3)
 
 
 def test_one_motion_estimate_serves_many_times(saved_tiny):
     path, _ = saved_tiny
-    interp = ModelInterpolator(model_path=path)
+    interp = ModelInterpolator(model_path=path, precision="fp32")  # the contract, whatever the CPU's default
     g = torch.Generator().manual_seed(1)
     f0, f1 = torch.rand(2, 3, 20, 30, generator=g), torch.rand(2, 3, 20, 30, generator=g)
     prepared = interp.prepare(f0, f1)

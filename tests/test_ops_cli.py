@@ -30,8 +30,15 @@ def test_bench_json_rows_and_ratios(capsys):
 
 
 def test_bench_end_to_end_only(capsys):
-    main(["bench", "--skip-ops", "--end-to-end", "--repeats", "1", "--json"])
-    rows = json.loads(capsys.readouterr().out)["end_to_end"]
+    main(["bench", "--skip-ops", "--end-to-end", "--quick", "--repeats", "1", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    (case,) = result["throughput"]  # the throughput benchmark's cases, as benchmarks/throughput.py prints them
+    assert (case["width"], case["height"]) == (1280, 720)
+    for row in case["rows"]:
+        assert row["seconds"] > 0 and row["peak_rss_mb"] > 0
+        if row["contender"].startswith("vidinterp"):  # n frames ×2 → 2n (minterpolate does not hold the last)
+            assert row["output_frames"] == 2 * case["frames"]
+    rows = result["end_to_end"]
     blend = [r for r in rows if r["method"] == "blend"]
     assert {(r["width"], r["height"]) for r in blend} == {(640, 480), (1280, 720)}
     assert all(r["ms"] > 0 for r in blend)

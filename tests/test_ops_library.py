@@ -31,9 +31,10 @@ def test_opcheck_warp(padding):
     image, flow = _warp_args()
     torch.library.opcheck(torch.ops.vidinterp.backward_warp.default, (image, flow, padding))
     grad = torch.randn(2, 3, 5, 6, dtype=torch.float64)
-    torch.library.opcheck(
-        torch.ops.vidinterp.backward_warp_backward.default, (grad, image.detach(), flow.detach(), padding)
-    )
+    for mask in ([True, True], [True, False], [False, True]):
+        torch.library.opcheck(
+            torch.ops.vidinterp.backward_warp_backward.default, (grad, image.detach(), flow.detach(), padding, mask)
+        )
 
 
 def test_opcheck_correlation():
@@ -41,7 +42,9 @@ def test_opcheck_correlation():
     f1 = torch.randn(1, 4, 5, 6, dtype=torch.float64, requires_grad=True)
     torch.library.opcheck(torch.ops.vidinterp.correlation.default, (f0, f1, 2))
     grad = torch.randn(1, 25, 5, 6, dtype=torch.float64)
-    torch.library.opcheck(torch.ops.vidinterp.correlation_backward.default, (grad, f0.detach(), f1.detach(), 2))
+    for mask in ([True, True], [True, False], [False, True]):
+        torch.library.opcheck(torch.ops.vidinterp.correlation_backward.default,
+                              (grad, f0.detach(), f1.detach(), 2, mask))
 
 
 def test_op_gradcheck_and_values_match_reference():
@@ -62,7 +65,8 @@ def test_ops_compile_with_torch_compile():
 
 def test_python_schemas_match_the_cpp_declarations():
     cpp = (csrc_dir() / "ops.cpp").read_text()
-    declared = re.findall(r'm\.def\("([^"]+)"\)', cpp)
+    # A schema may be split over adjacent C string literals: join them.
+    declared = ["".join(re.findall(r'"([^"]*)"', call)) for call in re.findall(r"m\.def\((.*?)\);", cpp, re.DOTALL)]
     assert sorted(declared) == sorted(library.SCHEMAS.values())
 
 

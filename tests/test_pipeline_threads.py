@@ -141,3 +141,21 @@ def test_configure_torch_threads():
         assert count >= 1 and torch.get_num_threads() == count
     finally:
         torch.set_num_threads(before)
+
+
+def test_malloc_arenas_are_capped_unless_overridden(monkeypatch):
+    import sys
+
+    from vidinterp.pipeline import threads
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")  # the user's own glibc setting wins
+    assert threads.limit_malloc_arenas() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    monkeypatch.setenv("VIDINTERP_MALLOC_ARENAS", "0")
+    assert threads.limit_malloc_arenas() is False
+    monkeypatch.delenv("VIDINTERP_MALLOC_ARENAS")
+    if sys.platform.startswith("linux"):
+        import platform
+
+        expected = platform.libc_ver()[0] == "glibc"
+        assert threads.limit_malloc_arenas() is expected

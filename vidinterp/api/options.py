@@ -30,10 +30,11 @@ class UpsampleOptions:
 
     factor: multiply the frame rate by this whole number ≥ 2 (2 when neither factor nor fps is given).
     fps: resample to this rate instead ("60", "60000/1001", 59.94, Fraction(...)).
-    method: "model" or "blend"; None = the model when its weights are installed, else blend.
-    model: weights for the model method (.safetensors with its JSON config); None = the shipped weights.
+    method: "model", "classical" or "blend"; None = the model when its weights are installed, else blend.
+    model: weights for the model method (.safetensors with its JSON config, or a shipped model's name); None =
+        the shipped default.
     device: "auto", "cpu", "cuda" or "cuda:N". fp16: half precision on CUDA.
-    batch_size: new frames per model call. scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
+    batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU). scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
     codec, crf, pix_fmt, output_format: encoder settings for a video output (None = chosen by the extension).
     input_format: demuxer of the input when it cannot be guessed (stdin).
     input_fps: frame rate of an image-sequence input (default 25); an error for a video input.
@@ -48,7 +49,7 @@ class UpsampleOptions:
     model: Path | None = None
     device: str = "auto"
     fp16: bool = False
-    batch_size: int = 8
+    batch_size: int | None = None
     scene_cut: str = "hold"
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     codec: str | None = None
@@ -81,7 +82,8 @@ class UpsampleOptions:
     def retime(self) -> RetimeOptions:
         """The pipeline's part of these options (factor 2 when neither factor nor fps was given)."""
         factor = self.factor if self.factor is not None or self.fps is not None else 2
-        return RetimeOptions(factor=factor, fps=self.fps, batch_size=self.batch_size, scene_cut=self.scene_cut,
+        # Without a batch size the device's default is filled in once the interpolator's device is known.
+        return RetimeOptions(factor=factor, fps=self.fps, batch_size=self.batch_size or 1, scene_cut=self.scene_cut,
                              scene_threshold=self.scene_threshold)
 
 

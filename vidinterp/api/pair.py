@@ -15,6 +15,7 @@ import torch
 
 from vidinterp.errors import UsageError
 from vidinterp.interpolators import Interpolator, create_interpolator, default_method
+from vidinterp.pipeline.timing import default_batch_size
 
 Frames = TypeVar("Frames", np.ndarray, torch.Tensor)
 
@@ -153,19 +154,23 @@ class FrameInterpolator:
 
 
 def load(model: str | Path | None = None, *, method: str | None = None, device: str = "auto", fp16: bool = False,
-         batch_size: int = 8) -> FrameInterpolator:
+         batch_size: int | None = None) -> FrameInterpolator:
     """Load an interpolator once, on one device.
 
-    model: weights saved by `vidinterp train` (.safetensors with its JSON config beside it); None = the weights
-        shipped with the package.
-    method: "model" (default when weights are installed) or "blend" (cross-fade baseline, no weights).
+    model: weights saved by `vidinterp train` (.safetensors with its JSON config beside it), or a shipped model's
+        name ("default", "learned"); None = the default weights shipped with the package.
+    method: "model" (default when weights are installed), "classical" (DIS optical flow and a blend, no weights)
+        or "blend" (cross-fade baseline, no weights).
     device: "auto" (the first CUDA GPU if there is one, else the CPU), "cpu", "cuda" or "cuda:N".
-    fp16: half precision (CUDA only; ignored on the CPU). batch_size: frames per model call.
+    fp16: half precision (CUDA only; ignored on the CPU). batch_size: frames per model call (None = the device's
+        default: 1 on the CPU, where bigger batches only cost memory, 8 on a GPU).
     Raises VidinterpError (UsageError for bad arguments) with the CLI's one-line messages.
     """
     method = method or ("model" if model is not None else default_method())
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise UsageError(f"the batch size must be a whole number of at least 1, got {batch_size!r}")
     path = Path(model) if model is not None else None
     interpolator = create_interpolator(method, model_path=path, device=device, fp16=fp16)
+    if batch_size is None:
+        batch_size = default_batch_size(interpolator.device.type)
     return FrameInterpolator(interpolator, method, path, fp16, batch_size)

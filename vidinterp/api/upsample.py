@@ -7,6 +7,8 @@ fail is made before the model is loaded, and the output appears only when the wh
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import sys
 import time
@@ -219,6 +221,7 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
         if interpolator is None:
             interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
                                 batch_size=options.batch_size)
+        retime_options = dataclasses.replace(retime_options, batch_size=interpolator.batch_size)
         if use_all_cores:
             configure_torch_threads(interpolator.device)
         log.info("%s → %s fps with %s on %s", _describe_input(in_path, reader, options), format_rate(rate),

@@ -24,6 +24,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> list[str]:
+    """The speed-relevant instruction-set flags of the CPU (Linux /proc/cpuinfo; empty elsewhere)."""
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_fp16", "fma")
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in wanted if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 def hardware_info() -> dict:
     """CPU model and cores, torch's thread count, and the visible GPUs."""
     gpus = []
@@ -34,6 +48,8 @@ def hardware_info() -> dict:
                          "capability": f"{props.major}.{props.minor}"})
     return {
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
@@ -73,8 +89,25 @@ def software_versions() -> dict:
         av_version = av.__version__
     except Exception:  # noqa: BLE001
         av_version = None
+    try:
+        import cv2
+
+        opencv_version = cv2.__version__
+    except Exception:  # noqa: BLE001
+        opencv_version = None
+    ffmpeg = shutil.which("ffmpeg")
+    ffmpeg_version = None
+    if ffmpeg is not None:
+        try:
+            first = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, timeout=20, check=False).stdout
+            ffmpeg_version = first.splitlines()[0] if first else None
+        except (OSError, subprocess.SubprocessError):
+            pass
     return {
         "python": sys.version.split()[0],
+        "opencv": opencv_version,
+        "ffmpeg": ffmpeg_version,
+        "mkldnn": torch.backends.mkldnn.is_available(),
         "torch": torch.__version__,
         "torch_cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,

@@ -67,12 +67,19 @@ class OpsBenchConfig:
 
 
 def grid_sample_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """The usual recipe the warp is compared with: absolute positions normalised to [-1, 1], then grid_sample."""
+    """The usual recipe the warp is compared with: absolute positions normalised to [-1, 1], then grid_sample.
+
+    On the CPU, half-precision inputs are sampled in float32: this torch build's CPU grid_sample crashes the
+    interpreter on half-precision grids at 720p (and fp16 cannot hold the positions of a wide frame anyway).
+    """
     n, _, h, w = image.shape
+    dtype = image.dtype
+    if image.device.type == "cpu" and dtype in (torch.float16, torch.bfloat16):
+        image, flow = image.float(), flow.float()
     xs = torch.arange(w, device=image.device, dtype=image.dtype).view(1, 1, w) + flow[:, 0]
     ys = torch.arange(h, device=image.device, dtype=image.dtype).view(1, h, 1) + flow[:, 1]
     grid = torch.stack([xs * (2 / max(w - 1, 1)) - 1, ys * (2 / max(h - 1, 1)) - 1], dim=-1)
-    return torch.nn.functional.grid_sample(image, grid, padding_mode="border", align_corners=True)
+    return torch.nn.functional.grid_sample(image, grid, padding_mode="border", align_corners=True).to(dtype)
 
 
 def resolve_bench_device(name: str) -> torch.device:

@@ -93,6 +93,11 @@ def _print_tables(result: dict) -> None:
                 table.add_row(row["method"], row["device"], f"{row['width']}×{row['height']}", _fmt(row["ms"]),
                               _fmt(row["fps"], 1))
         console.print(table)
+    if result.get("throughput"):
+        from vidinterp.bench.throughput import markdown
+
+        console.print("end to end: vidinterp upsample vs ffmpeg minterpolate (decode + encode included)")
+        console.print(markdown(result["throughput"]), markup=False)
 
 
 def run_bench(
@@ -152,7 +157,25 @@ def run_bench(
     if end_to_end:
         e2e_repeats = repeats or (2 if quick else 5)
         result["end_to_end"] = run_e2e_bench(device=device, repeats=e2e_repeats)
+        result["throughput"] = _throughput(quick, repeats)
     return result
+
+
+def _throughput(quick: bool, repeats: int | None) -> list[dict]:
+    """The cases of benchmarks/throughput.py (same code and defaults; --quick: one clip, 720p, 3 frames, 1 run)."""
+    import tempfile
+    from pathlib import Path
+
+    from vidinterp.bench.throughput import SIZES, default_clips, run_throughput
+    from vidinterp.interpolators import default_method
+
+    clips = default_clips()
+    if quick:
+        clips = dict(list(clips.items())[:1])
+    methods = ["model", "blend"] if default_method() == "model" else ["blend"]
+    with tempfile.TemporaryDirectory(prefix="vidinterp-bench-") as tmp:
+        return run_throughput(clips, ["720p"] if quick else list(SIZES), 3 if quick else 48, 2,
+                              1 if quick else (repeats or 3), methods, Path(tmp))
 
 
 def register(app: typer.Typer) -> None:
@@ -177,7 +200,9 @@ def register(app: typer.Typer) -> None:
         backward: Annotated[bool, typer.Option(help="Also time forward+backward.")] = True,
         skip_ops: Annotated[bool, typer.Option("--skip-ops", help="Do not time the operators.")] = False,
         end_to_end: Annotated[bool, typer.Option(
-            "--end-to-end", help="Also time create_interpolator(method).interpolate at 640×480 and 1280×720.")] = False,
+            "--end-to-end", help="Also time create_interpolator(method).interpolate at 640×480 and 1280×720, and "
+            "run benchmarks/throughput.py's cases (upsample vs minterpolate at 720p and 1080p; --quick: 720p, 3 "
+            "frames).")] = False,
         backend: Annotated[Optional[str], typer.Option(
             help="Backend the ops use elsewhere in this run (auto, cuda, cupy, torch), e.g. for --end-to-end.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON on stdout.")] = False,

@@ -51,6 +51,7 @@ def create_interpolator(
     device: str | torch.device = "auto",
     fp16: bool = False,
     max_side: int | None = None,
+    precision: str | None = None,
 ) -> Interpolator:
     """Build the interpolator called `method` (one of METHODS) on `device`.
 
@@ -59,6 +60,8 @@ def create_interpolator(
     fp16: compute in float16; only on CUDA (CPU half-precision kernels are slow or missing), ignored on the CPU.
     max_side: "model" and "classical" estimate motion on frames shrunk by halves until their longer side is at
     most this (0 = full size; None = the method's default: 1024 for the model, full size for classical).
+    precision: the model's precision, "auto" (default; also VIDINTERP_PRECISION), "fp32", "bf16" or "fp16";
+    see `vidinterp.interpolators.runtime`.
     """
     if method not in METHODS:
         raise UsageError(f"unknown interpolation method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -84,7 +87,7 @@ def create_interpolator(
 
     from vidinterp.interpolators.model import DEFAULT_MAX_SIDE
 
-    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16,
+    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16, precision=precision,
                              max_side=DEFAULT_MAX_SIDE if max_side is None else max_side)
 
 

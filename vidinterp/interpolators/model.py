@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from vidinterp.interpolators.base import Interpolator
+from vidinterp.interpolators.runtime import Runtime
 from vidinterp.models import MotionState, VFIModel, load_model
 from vidinterp.models.classical import grey_uint8
 from vidinterp.models.synthesis import FrameSynthesizer
@@ -47,7 +48,8 @@ class ModelInterpolator(Interpolator):
     `model_path` names a model saved by `save_model` or a shipped model's name (None = the shipped default).
     `fp16` runs the model in half precision on CUDA; on CPU it is ignored with a warning (CPU half-precision
     convolutions are slower). `model` passes an already built `VFIModel` instead of a path (tests,
-    training-time evaluation).
+    training-time evaluation). `precision` ("auto", "fp32", "bf16", "fp16") and the layout/compile switches
+    are decided by `Runtime`.
 
     `max_side`: the network runs on frames shrunk by powers of two until their longer side is at most this (0 =
     never; default `DEFAULT_MAX_SIDE`), like RIFE's `--scale`; its flows, mask and residual are then upsampled
@@ -71,18 +73,18 @@ class ModelInterpolator(Interpolator):
         model: VFIModel | None = None,
         overlap_prior: bool | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
+        precision: str | None = None,
     ) -> None:
         device = torch.device(device)
-        dtype = torch.float32
-        if fp16:
-            if device.type == "cuda":
-                dtype = torch.float16
-            else:
-                log.warning("--fp16 only applies on CUDA; running the model in float32 on %s", device.type)
-        super().__init__(device, dtype)
+        if fp16 and device.type != "cuda":
+            log.warning("--fp16 only applies on CUDA; ignored on %s", device.type)
+        self.runtime = Runtime.decide(device, precision, fp16)
+        super().__init__(device, self.runtime.dtype)
         model = model if model is not None else load_model(model_path, device)
-        self.model = model.to(device=device, dtype=dtype).eval()
+        self.model = self.runtime.prepare(model)
         self.pad_multiple = self.model.pad_multiple
+        self._estimate_motion = self.runtime.compiled(self.model.estimate_motion)
+        self._synthesize_detailed = self.runtime.compiled(self.model.synthesize_detailed)
         self.overlap_prior = device.type == "cuda" if overlap_prior is None else overlap_prior
         if max_side < 0:
             raise ValueError(f"max_side must be 0 (full size) or positive, got {max_side}")
@@ -95,13 +97,14 @@ class ModelInterpolator(Interpolator):
 
     def _prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> _Prepared:
         factor = shrink_factor(*frame0.shape[-2:], self.max_side)
-        small0, small1 = (F.avg_pool2d(f, factor) if factor > 1 else f for f in (frame0, frame1))
-        return _Prepared(self._motion(small0, small1), frame0, frame1, factor)
+        small0, small1 = (self.runtime.frames(F.avg_pool2d(f, factor) if factor > 1 else f) for f in (frame0, frame1))
+        with self.runtime.context():
+            return _Prepared(self._motion(small0, small1), frame0, frame1, factor)
 
     def _motion(self, frame0: torch.Tensor, frame1: torch.Tensor) -> MotionState:
         prior = self.model.interpolation.prior
         if prior is None or not self.overlap_prior:
-            return self.model.estimate_motion(frame0, frame1)
+            return self._estimate_motion(frame0, frame1)
         if self._prior_thread is None:
             self._prior_thread = ThreadPoolExecutor(1, thread_name_prefix="vidinterp-prior")
         # The batch's one host sync, before any of its GPU work is queued; DIS itself then needs no device.
@@ -111,12 +114,13 @@ class ModelInterpolator(Interpolator):
         states = []
         for chunk, future in zip(chunks, futures):
             flows = tuple(f.to(self.device, self.dtype, non_blocking=True) for f in future.result())
-            states.append(self.model.estimate_motion(frame0[chunk], frame1[chunk], prior=flows))
+            states.append(self._estimate_motion(frame0[chunk], frame1[chunk], prior=flows))
         return MotionState.cat(states)
 
     def _synthesize(self, state: _Prepared, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        result = self.model.synthesize_detailed(state.motion, pair_index, t.to(self.dtype))
-        if state.factor == 1:
-            return result.frame.float()
-        full0, full1 = state.frame0.index_select(0, pair_index), state.frame1.index_select(0, pair_index)
-        return FrameSynthesizer.render(full0, full1, result).float()
+        with self.runtime.context():
+            result = self._synthesize_detailed(state.motion, pair_index, t.to(self.dtype))
+            if state.factor == 1:
+                return result.frame.float()
+            full0, full1 = state.frame0.index_select(0, pair_index), state.frame1.index_select(0, pair_index)
+            return FrameSynthesizer.render(full0, full1, result).float()

@@ -10,14 +10,17 @@ Tensor contracts:
 * `correlation(f0, f1, max_displacement=4)`: equal-shape N×C×H×W features → N×(2d+1)²×H×W cost volume,
   channel `(dy+d)(2d+1) + (dx+d)` = mean over channels of f0[y, x]·f1[y+dy, x+dx], 0 where outside.
 
-Both are differentiable w.r.t. every tensor input. CPU tensors run the pure-PyTorch backend; CUDA tensors
-run the compiled extension, CuPy/NVRTC or PyTorch (see `vidinterp.ops.backends`).
+Both are differentiable w.r.t. every tensor input, and under autocast run in float32 (image and flow, or f0 and
+f1, may then differ in dtype). CPU tensors run `torch.ops.vidinterp.*` with the vectorised PyTorch kernels;
+CUDA tensors run the compiled extension, CuPy/NVRTC or PyTorch (see `vidinterp.ops.backends`; the choice is
+made once per device and process).
 """
 
 from __future__ import annotations
 
 import torch
 
+from vidinterp.ops import library
 from vidinterp.ops._validate import check_correlation_inputs, check_warp_inputs
 from vidinterp.ops.backends import (
     BACKEND_NAMES,
@@ -25,6 +28,7 @@ from vidinterp.ops.backends import (
     available_backends,
     backend_for,
     backend_status,
+    implementation_for,
     set_backend,
 )
 
@@ -40,17 +44,22 @@ __all__ = [
 ]
 
 
+def _autocasting(tensor: object) -> bool:
+    """Whether autocast is on for the tensor's device (the ops then cast their inputs to float32 themselves)."""
+    return isinstance(tensor, torch.Tensor) and torch.is_autocast_enabled(tensor.device.type)
+
+
 def backward_warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> torch.Tensor:
     """Sample `image` (N×C×H×W) bilinearly at each pixel plus `flow` (N×2×H×W, x then y); returns N×C×H×W."""
-    check_warp_inputs(image, flow, padding)
-    from vidinterp.ops.backends import implementation_for
-
+    check_warp_inputs(image, flow, padding, same_dtype=not _autocasting(image))
+    if image.device.type == "cpu":  # always the PyTorch backend: straight to the op, nothing to decide
+        return library.backward_warp(image, flow, padding)
     return implementation_for(image.device).backward_warp(image, flow, padding)
 
 
 def correlation(f0: torch.Tensor, f1: torch.Tensor, max_displacement: int = 4) -> torch.Tensor:
     """Cost volume N×(2d+1)²×H×W: channel-mean dot products of f0 with f1 shifted by up to ±d pixels."""
-    check_correlation_inputs(f0, f1, max_displacement)
-    from vidinterp.ops.backends import implementation_for
-
+    check_correlation_inputs(f0, f1, max_displacement, same_dtype=not _autocasting(f0))
+    if f0.device.type == "cpu":
+        return library.correlation(f0, f1, max_displacement)
     return implementation_for(f0.device).correlation(f0, f1, max_displacement)

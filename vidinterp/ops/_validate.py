@@ -20,7 +20,7 @@ def _check_tensor(name: str, value: object) -> torch.Tensor:
     return value
 
 
-def check_warp_inputs(image: object, flow: object, padding: object) -> None:
+def check_warp_inputs(image: object, flow: object, padding: object, same_dtype: bool = True) -> None:
     """Raise TypeError/ValueError unless `image` N×C×H×W and `flow` N×2×H×W match and `padding` is known."""
     _check_tensor("image", image)
     _check_tensor("flow", flow)
@@ -30,7 +30,7 @@ def check_warp_inputs(image: object, flow: object, padding: object) -> None:
         raise ValueError(
             f"image and flow must share N, H and W, got {tuple(image.shape)} and {tuple(flow.shape)}"
         )
-    if image.dtype != flow.dtype:
+    if same_dtype and image.dtype != flow.dtype:
         raise TypeError(f"image and flow must have the same dtype, got {image.dtype} and {flow.dtype}")
     if image.device != flow.device:
         raise ValueError(f"image and flow must be on the same device, got {image.device} and {flow.device}")
@@ -38,13 +38,13 @@ def check_warp_inputs(image: object, flow: object, padding: object) -> None:
         raise ValueError(f"padding must be one of {PADDING_MODES}, got {padding!r}")
 
 
-def check_correlation_inputs(f0: object, f1: object, max_displacement: object) -> None:
+def check_correlation_inputs(f0: object, f1: object, max_displacement: object, same_dtype: bool = True) -> None:
     """Raise TypeError/ValueError unless `f0`, `f1` are equal-shape N×C×H×W and `max_displacement` ≥ 0."""
     _check_tensor("f0", f0)
     _check_tensor("f1", f1)
     if f0.shape != f1.shape:
         raise ValueError(f"f0 and f1 must have the same shape, got {tuple(f0.shape)} and {tuple(f1.shape)}")
-    if f0.dtype != f1.dtype:
+    if same_dtype and f0.dtype != f1.dtype:
         raise TypeError(f"f0 and f1 must have the same dtype, got {f0.dtype} and {f1.dtype}")
     if f0.device != f1.device:
         raise ValueError(f"f0 and f1 must be on the same device, got {f0.device} and {f1.device}")

@@ -1,15 +1,19 @@
 """Which implementation runs an op: PyTorch (always available), the compiled CUDA extension, or CuPy/NVRTC.
 
-`auto` (the default) picks, per CUDA device and on first use, the fastest backend that is available and passes
-a self-test against the PyTorch reference on a small random input. `VIDINTERP_BACKEND=cuda|cupy|torch` or
-`set_backend(...)` forces one; forcing an unavailable backend raises a clear error. CPU tensors always use the
-PyTorch backend.
+The decision is made once per device and process, on first use, and cached: an op call costs one dictionary
+lookup, with no environment read, lock or availability probe. It is logged at debug level. `auto` (the
+default) picks, per CUDA device, the fastest backend that is available and passes a self-test against the
+PyTorch reference on a small random input. `VIDINTERP_BACKEND=cuda|cupy|torch` (read when the first decision
+is made) or `set_backend(...)` (which clears the cached decisions) forces one; forcing an unavailable backend
+raises a clear error. CPU tensors always use the PyTorch backend.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import sys
 import threading
 import warnings
 from types import ModuleType
@@ -21,9 +25,12 @@ BACKEND_NAMES = ("cuda", "cupy", "torch")
 _AUTO_ORDER = ("cuda", "cupy", "torch")
 _MODULES = {"cuda": "vidinterp.ops.cuda_backend", "cupy": "vidinterp.ops.cupy_backend", "torch": "vidinterp.ops.torch_backend"}
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _forced: str | None = None
-_chosen_per_device: dict[int, str] = {}
+_chosen_per_device: dict[int, str] = {}  # what `auto` picked per CUDA device (self-tests run once)
+#: The cached decision per (device type, index): backend name and its module.
+_decisions: dict[tuple[str, int | None], tuple[str, ModuleType]] = {}
 
 
 class BackendUnavailableError(RuntimeError):
@@ -54,6 +61,7 @@ def set_backend(name: str | None) -> None:
     global _forced
     if name in (None, "auto"):
         _forced = None
+        _decisions.clear()
         return
     if name not in BACKEND_NAMES:
         raise ValueError(f"unknown backend {name!r}; choose one of auto, {', '.join(BACKEND_NAMES)}")
@@ -61,6 +69,7 @@ def set_backend(name: str | None) -> None:
     if not ok:
         raise BackendUnavailableError(f"the {name} backend is not available: {reason}")
     _forced = name
+    _decisions.clear()
 
 
 def requested_backend() -> str:
@@ -145,5 +154,19 @@ def backend_for(device: torch.device) -> str:
 
 
 def implementation_for(device: torch.device) -> ModuleType:
-    """The backend module (with `backward_warp` and `correlation`) for tensors on `device`."""
-    return _module(backend_for(device))
+    """The backend module (with `backward_warp` and `correlation`) for tensors on `device`, decided once."""
+    decided = _decisions.get((device.type, device.index))
+    if decided is None:
+        # Self-tests and imports cannot be traced: a compiled caller breaks its graph here once. Only when dynamo
+        # is loaded at all (so it is not imported, for seconds, just to decorate this).
+        decide = torch.compiler.disable(_decide) if "torch._dynamo" in sys.modules else _decide
+        decided = decide(device)
+    return decided[1]
+
+
+def _decide(device: torch.device) -> tuple[str, ModuleType]:
+    name = backend_for(device)
+    decided = (name, _module(name))
+    _decisions[(device.type, device.index)] = decided
+    log.debug("vidinterp ops on %s: the %s backend (%s)", device, name, backend_status(name)[1])
+    return decided

@@ -50,9 +50,12 @@ def _kernels_registered() -> bool:
 
 def load_kernels() -> None:
     """Make sure the CUDA kernels are registered: prebuilt extension, else a cached just-in-time build."""
+    if _jit["loaded"]:  # the per-call fast path: no lock once the kernels are in
+        return
     library.ensure_registered()
     with _lock:
         if _kernels_registered():
+            _jit["loaded"] = True
             return
         if _jit["error"] is not None:
             raise RuntimeError(str(_jit["error"]))

@@ -1,33 +1,41 @@
-"""The `torch.ops.vidinterp` operator namespace: one schema per op, CPU = PyTorch reference, CUDA = kernels.
+"""The `torch.ops.vidinterp` operator namespace: one schema per op, the path production code takes.
 
 If the prebuilt extension `vidinterp._C` imports, its `TORCH_LIBRARY(vidinterp, ...)` declares the schemas;
 otherwise they are declared here with the same strings (a test checks they match csrc/ops.cpp). Either way the
-reference is registered as the CPU implementation, plus fake (meta) kernels for torch.compile and autograd
-formulas that call the `*_backward` ops, so the ops behave the same on every device.
+fast PyTorch implementations (`vidinterp.ops.vectorized`) are registered as CompositeExplicitAutograd
+kernels: they run on the CPU and on any device without a compiled kernel, while the CUDA kernels of csrc/
+(registered for the CUDA key when loaded) take precedence on CUDA tensors. Fake kernels serve torch.compile,
+the autograd formulas call the `*_backward` ops with an output mask (only the gradients autograd needs are
+computed; an unrequested one comes back as an empty tensor), and under autocast both ops run in float32 (their
+math is float32 for half inputs anyway, and their inputs must share a dtype).
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 
 import torch
 
-from vidinterp.ops import reference
+from vidinterp.ops import vectorized
 from vidinterp.ops._validate import PADDING_CODES
 
 SCHEMAS = {
     "backward_warp": "backward_warp(Tensor image, Tensor flow, int padding) -> Tensor",
     "backward_warp_backward": (
-        "backward_warp_backward(Tensor grad_output, Tensor image, Tensor flow, int padding) -> (Tensor, Tensor)"
+        "backward_warp_backward(Tensor grad_output, Tensor image, Tensor flow, int padding, bool[2] output_mask)"
+        " -> (Tensor, Tensor)"
     ),
     "correlation": "correlation(Tensor f0, Tensor f1, int max_displacement) -> Tensor",
     "correlation_backward": (
-        "correlation_backward(Tensor grad_output, Tensor f0, Tensor f1, int max_displacement) -> (Tensor, Tensor)"
+        "correlation_backward(Tensor grad_output, Tensor f0, Tensor f1, int max_displacement, bool[2] output_mask)"
+        " -> (Tensor, Tensor)"
     ),
 }
 _PADDING_NAMES = {code: name for name, code in PADDING_CODES.items()}
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: dict[str, object] = {"registered": False, "prebuilt": None, "prebuilt_error": None}
 _library: torch.library.Library | None = None
@@ -39,31 +47,41 @@ def _padding_name(code: int) -> str:
     return _PADDING_NAMES[code]
 
 
-def _warp_cpu(image: torch.Tensor, flow: torch.Tensor, padding: int) -> torch.Tensor:
-    return reference.warp_forward(image, flow, _padding_name(padding)).contiguous()
+def _or_empty(grad: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    """A gradient, or the empty tensor that stands for "not requested" in the backward ops' outputs."""
+    return grad if grad is not None else like.new_empty(0)
 
 
-def _warp_backward_cpu(grad: torch.Tensor, image: torch.Tensor, flow: torch.Tensor, padding: int):
-    gi, gf = reference.warp_backward(grad, image, flow, _padding_name(padding))
-    return gi.contiguous(), gf.contiguous()
+def _warp_impl(image: torch.Tensor, flow: torch.Tensor, padding: int) -> torch.Tensor:
+    return vectorized.warp_forward(image, flow, _padding_name(padding))
 
 
-def _correlation_cpu(f0: torch.Tensor, f1: torch.Tensor, max_displacement: int) -> torch.Tensor:
-    return reference.correlation_forward(f0, f1, max_displacement).contiguous()
+def _warp_backward_impl(grad, image, flow, padding: int, output_mask: list[bool]):
+    mask = (bool(output_mask[0]), bool(output_mask[1]))
+    gi, gf = vectorized.warp_backward(grad, image, flow, _padding_name(padding), mask)
+    return _or_empty(gi, image), _or_empty(gf, flow)
 
 
-def _correlation_backward_cpu(grad: torch.Tensor, f0: torch.Tensor, f1: torch.Tensor, max_displacement: int):
-    g0, g1 = reference.correlation_backward(grad, f0, f1, max_displacement)
-    return g0.contiguous(), g1.contiguous()
+def _correlation_impl(f0: torch.Tensor, f1: torch.Tensor, max_displacement: int) -> torch.Tensor:
+    return vectorized.correlation_forward(f0, f1, max_displacement)
+
+
+def _correlation_backward_impl(grad, f0, f1, max_displacement: int, output_mask: list[bool]):
+    mask = (bool(output_mask[0]), bool(output_mask[1]))
+    g0, g1 = vectorized.correlation_backward(grad, f0, f1, max_displacement, mask)
+    return _or_empty(g0, f0), _or_empty(g1, f1)
+
+
+def _grad_fake(wanted: bool, like: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(like, memory_format=torch.contiguous_format) if wanted else like.new_empty(0)
 
 
 def _warp_fake(image, flow, padding):
     return torch.empty_like(image, memory_format=torch.contiguous_format)
 
 
-def _warp_backward_fake(grad, image, flow, padding):
-    return (torch.empty_like(image, memory_format=torch.contiguous_format),
-            torch.empty_like(flow, memory_format=torch.contiguous_format))
+def _warp_backward_fake(grad, image, flow, padding, output_mask):
+    return _grad_fake(output_mask[0], image), _grad_fake(output_mask[1], flow)
 
 
 def _correlation_fake(f0, f1, max_displacement):
@@ -71,9 +89,8 @@ def _correlation_fake(f0, f1, max_displacement):
     return f0.new_empty(f0.shape[0], k * k, f0.shape[2], f0.shape[3])
 
 
-def _correlation_backward_fake(grad, f0, f1, max_displacement):
-    return (torch.empty_like(f0, memory_format=torch.contiguous_format),
-            torch.empty_like(f1, memory_format=torch.contiguous_format))
+def _correlation_backward_fake(grad, f0, f1, max_displacement, output_mask):
+    return _grad_fake(output_mask[0], f0), _grad_fake(output_mask[1], f1)
 
 
 def _warp_setup(ctx, inputs, output):
@@ -84,8 +101,9 @@ def _warp_setup(ctx, inputs, output):
 
 def _warp_autograd(ctx, grad):
     image, flow = ctx.saved_tensors
-    grad_image, grad_flow = torch.ops.vidinterp.backward_warp_backward(grad, image, flow, ctx.padding)
-    return grad_image, grad_flow, None
+    mask = [bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])]
+    grad_image, grad_flow = torch.ops.vidinterp.backward_warp_backward(grad, image, flow, ctx.padding, mask)
+    return (grad_image if mask[0] else None), (grad_flow if mask[1] else None), None
 
 
 def _correlation_setup(ctx, inputs, output):
@@ -96,8 +114,9 @@ def _correlation_setup(ctx, inputs, output):
 
 def _correlation_autograd(ctx, grad):
     f0, f1 = ctx.saved_tensors
-    g0, g1 = torch.ops.vidinterp.correlation_backward(grad, f0, f1, ctx.max_displacement)
-    return g0, g1, None
+    mask = [bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])]
+    g0, g1 = torch.ops.vidinterp.correlation_backward(grad, f0, f1, ctx.max_displacement, mask)
+    return (g0 if mask[0] else None), (g1 if mask[1] else None), None
 
 
 def _import_prebuilt() -> bool:
@@ -123,10 +142,9 @@ def ensure_registered() -> None:
         if not prebuilt:
             for schema in SCHEMAS.values():
                 _library.define(schema)
-        _library.impl("backward_warp", _warp_cpu, "CPU")
-        _library.impl("backward_warp_backward", _warp_backward_cpu, "CPU")
-        _library.impl("correlation", _correlation_cpu, "CPU")
-        _library.impl("correlation_backward", _correlation_backward_cpu, "CPU")
+        for name, impl in (("backward_warp", _warp_impl), ("backward_warp_backward", _warp_backward_impl),
+                           ("correlation", _correlation_impl), ("correlation_backward", _correlation_backward_impl)):
+            _library.impl(name, impl, "CompositeExplicitAutograd")
         torch.library.register_fake("vidinterp::backward_warp", _warp_fake, lib=_library)
         torch.library.register_fake("vidinterp::backward_warp_backward", _warp_backward_fake, lib=_library)
         torch.library.register_fake("vidinterp::correlation", _correlation_fake, lib=_library)
@@ -137,7 +155,12 @@ def ensure_registered() -> None:
         torch.library.register_autograd(
             "vidinterp::correlation", _correlation_autograd, setup_context=_correlation_setup, lib=_library
         )
+        for name in ("backward_warp", "correlation"):
+            for device_type in ("cpu", "cuda"):
+                torch.library.register_autocast(f"vidinterp::{name}", device_type, torch.float32, lib=_library)
         _state["registered"] = True
+        log.debug("torch.ops.vidinterp registered (schemas from %s); CPU tensors run the vectorised PyTorch kernels",
+                  "the prebuilt extension" if prebuilt else "Python")
 
 
 def prebuilt_status() -> tuple[bool, str]:

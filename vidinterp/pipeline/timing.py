@@ -44,6 +44,12 @@ MAX_FACTOR = 256
 #: ffmpeg keeps rates as fractions of 32-bit integers.
 _MAX_RATIONAL_PART = 2**31 - 1
 
+#: Interpolated frames per model call when the user gives no --batch-size, per device type. On the CPU a batch
+#: gains nothing (the cores are busy with one frame already) and costs memory: at 640×360 ×2 we measured peak RSS
+#: 1.04 GB at batch 8 and 449 MB at batch 1, at the same speed. A GPU needs batches to be kept busy.
+DEFAULT_BATCH_SIZES = {"cpu": 1}
+GPU_BATCH_SIZE = 8
+
 #: Frame duration assumed for a one-frame input when the caller gives no input rate.
 FALLBACK_FRAME_DURATION = Fraction(1, 30)
 
@@ -125,6 +131,11 @@ class RetimeOptions:
                 f"the scene-cut threshold must be above 0 and below {MAX_SCENE_THRESHOLD:g} (no pair of frames scores "
                 f"more), got {self.scene_threshold!r}; --scene-cut off never cuts"
             )
+
+
+def default_batch_size(device_type: str) -> int:
+    """The batch size for a device type ("cpu", "cuda", ...) when the user does not choose one."""
+    return DEFAULT_BATCH_SIZES.get(device_type, GPU_BATCH_SIZE)
 
 
 def output_rate(options: RetimeOptions, input_rate: Fraction) -> Fraction:
