@@ -19,6 +19,7 @@ def assert_close_to_scale(
     actual: torch.Tensor, expected: torch.Tensor, *, rtol: float, floor: float = 0.0, msg: str = ""
 ) -> None:
     """|actual − expected| ≤ rtol · max(max|expected|, max|actual|, floor), element-wise."""
+    actual, expected = actual.detach(), expected.detach()
     scale = max(float(expected.abs().max()), float(actual.abs().max()), floor) if expected.numel() else floor
     torch.testing.assert_close(actual, expected, atol=rtol * scale, rtol=rtol, msg=msg or None)
 
