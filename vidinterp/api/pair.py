@@ -77,7 +77,7 @@ class FrameInterpolator:
     """An interpolator loaded once on one device; make frames with `interpolate`, or pass it to `upsample`
     and `evaluate_on` so they reuse it instead of loading their own.
 
-    Create it with `vidinterp.load`. `method` ("model" or "blend"), `device`, `fp16` and `model_path` (None =
+    Create it with `vidinterp.load`. `method` ("model", "classical" or "blend"), `device`, `fp16` and `model_path` (None =
     shipped weights, or the blend method) say what was loaded; `interpolator` is the `Interpolator` behind it.
     """
 
@@ -158,7 +158,8 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
 
     model: weights saved by `vidinterp train` (.safetensors with its JSON config beside it); None = the weights
         shipped with the package.
-    method: "model" (default when weights are installed) or "blend" (cross-fade baseline, no weights).
+    method: "model" (default when weights are installed), "classical" (DIS optical flow, no weights) or "blend"
+        (cross-fade baseline, no weights).
     device: "auto" (the first CUDA GPU if there is one, else the CPU), "cpu", "cuda" or "cuda:N".
     fp16: half precision (CUDA only; ignored on the CPU). batch_size: frames per model call.
     Raises VidinterpError (UsageError for bad arguments) with the CLI's one-line messages.
