@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import av
@@ -93,17 +94,18 @@ def test_cache_built_once_reused_and_invalidated(tmp_path):
     assert len(list((tmp_path / "cache").glob("*.json"))) == 1 and len(list((tmp_path / "cache").glob("*.u8"))) == 1
 
 
-def test_corrupt_video_is_skipped_with_warning(tmp_path, capsys):
+def test_corrupt_video_is_skipped_with_warning(tmp_path, caplog):
     data = tmp_path / "data"
     data.mkdir()
     make_clip(data / "good.mp4", n_frames=6)
     (data / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
     (data / "empty.mkv").write_bytes(b"")
-    report = build_cache(discover_sources(data), tmp_path / "cache", progress=False)
+    with caplog.at_level(logging.WARNING, logger="vidinterp"):
+        report = build_cache(discover_sources(data), tmp_path / "cache", progress=False)
     assert [os.path.basename(c.source) for c in report.clips] == ["good.mp4"]
     assert sorted(os.path.basename(p) for p, _ in report.skipped) == ["broken.mp4", "empty.mkv"]
-    err = capsys.readouterr().err
-    assert "warning" in err and "broken.mp4" in err and "empty.mkv" in err
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("broken.mp4" in m for m in warned) and any("empty.mkv" in m for m in warned)
 
 
 def test_scaled_size_never_upscales():

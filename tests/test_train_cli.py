@@ -74,11 +74,15 @@ def test_tiny_end_to_end_run(setup, capsys):
     "args, code, message",
     [
         (["{data}"], 2, "--out"),
-        (["{data}", "--out", "{tmp}/r", "--loss", "charbonnier"], 2, "NAME=WEIGHT"),
+        (["{data}", "--out", "{tmp}/r", "--loss", "charbonier=1"], 2, "unknown loss"),
+        (["{data}", "--out", "{tmp}/r", "--teacher", "slowest"], 2, "--teacher"),
+        (["{data}", "--out", "{tmp}/r", "--steps", "0"], 2, "--steps"),
         (["{data}", "--out", "{tmp}/r", "--interval", "two"], 2, "--interval"),
         (["{data}", "--out", "{tmp}/r", "--recipe", "nope"], 2, "recipe"),
         (["--resume", "{tmp}/empty"], 1, "resumable"),
         (["--resume", "{tmp}/empty", "--lr", "0.1"], 2, "--lr"),
+        (["--resume", "{tmp}/empty", "--no-amp"], 2, "--amp"),
+        (["--resume", "{tmp}/empty", "{data}"], 2, "DATA_DIR"),
         (["{tmp}/no-data", "--out", "{tmp}/r"], 1, "not found"),
     ],
 )

@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _dispatch(argv: list[str] | None, guard: InterruptGuard) -> int:
     """Run the command; returns its exit status after printing any error as one line."""
+    from vidinterp.cli.logs import setup_logging
+
+    setup_logging()  # commands with --quiet narrow it
     command = typer.main.get_command(build_app())
     try:
         # Without standalone mode click *returns* the exit code of a typer.Exit (Typer turns Ctrl-C inside a

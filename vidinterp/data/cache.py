@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from vidinterp.data.sources import Source
+from vidinterp.io.atomic import write_atomically
 
 CACHE_VERSION = 1
 # Counts real decodes (not cache hits); tests use it to prove a second run does not decode again.
@@ -36,10 +37,12 @@ def default_cache_dir(data_dir: str | Path) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidinterp" / "train-cache" / digest
 
 
+log = logging.getLogger("vidinterp.data")
+
+
 def warn(message: str) -> None:
-    """Default warning sink: one line on stderr (stdout stays free for data)."""
-    sys.stderr.write(f"vidinterp: warning: {message}\n")
-    sys.stderr.flush()
+    """Default warning sink: a warning on the "vidinterp.data" logger."""
+    log.warning("%s", message)
 
 
 @dataclass(frozen=True)
@@ -183,8 +186,8 @@ def build_cache(
     """Make sure every source has a cache entry; decode only those that do not.
 
     Unreadable sources are reported through `on_warning` and left out; they never stop the run. `max_frames` > 0
-    keeps only the first frames of long videos (bounds disk use). Entries are written atomically: raw data and
-    index go to temporary names and are renamed into place, index last, so a killed build leaves no half entry.
+    keeps only the first frames of long videos (bounds disk use). Entries are written atomically
+    (`vidinterp.io.atomic.write_atomically`), raw data first and index last, so a killed build leaves no half entry.
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -222,19 +225,17 @@ def build_cache(
                     bar.update(task, frames=frame_counter[0])
 
             data_path, index_path = cache_dir / f"{key}.u8", cache_dir / f"{key}.json"
-            data_tmp = cache_dir / f".{key}.u8.{os.getpid()}.tmp"
+            decoded: list[tuple[int, int, int]] = []
             try:
-                count, height, width = _decode_into(source, data_tmp, cache_size, max_frames, on_frame)
+                write_atomically(data_path, lambda tmp: decoded.append(
+                    _decode_into(source, tmp, cache_size, max_frames, on_frame)))  # noqa: B023 - called right here
             except Exception as exc:  # noqa: BLE001 - any failure of one source must not stop the run
-                data_tmp.unlink(missing_ok=True)
                 message = str(exc) or type(exc).__name__
                 on_warning(f"skipping {source.path}: cannot decode ({message})")
                 report.skipped.append((str(source.path), message))
                 bar.advance(task)
                 continue
-            except BaseException:
-                data_tmp.unlink(missing_ok=True)
-                raise
+            count, height, width = decoded[0]
             mtime, size = source.fingerprint()
             meta = {
                 "version": CACHE_VERSION,
@@ -249,10 +250,8 @@ def build_cache(
                 "dtype": "uint8",
                 "layout": "NHWC RGB",
             }
-            index_tmp = cache_dir / f".{key}.json.{os.getpid()}.tmp"
-            index_tmp.write_text(json.dumps(meta, indent=1))
-            os.replace(data_tmp, data_path)
-            os.replace(index_tmp, index_path)
+            # The index last: an entry without one is not an entry, and is decoded again next time.
+            write_atomically(index_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))  # noqa: B023
             _remove_stale(cache_dir, meta["source"], keep=key)
             report.clips.append(CachedClip(meta["source"], str(data_path), count, height, width))
             report.decoded += 1

@@ -232,7 +232,7 @@ def split_targets(frames: torch.Tensor, interval: int) -> tuple[torch.Tensor, to
 
 
 @dataclass
-class Triplet:
+class ValidationTriplet:
     """A validation example: frame0, frame1, ground-truth middle frame (each 3×H×W uint8 RGB) and its t."""
 
     frame0: torch.Tensor
@@ -242,7 +242,7 @@ class Triplet:
     name: str = ""
 
 
-def held_out_triplets(clips: list[CachedClip], windows: list[Window], crop: int) -> list[Triplet]:
+def held_out_triplets(clips: list[CachedClip], windows: list[Window], crop: int) -> list[ValidationTriplet]:
     """Centre-cropped (crop×crop) triplets from held-out 3-frame windows: keyframes 0 and 2, target 1 at t = 0.5."""
     triplets = []
     for w in windows:
@@ -250,5 +250,5 @@ def held_out_triplets(clips: list[CachedClip], windows: list[Window], crop: int)
         y, x = center_crop_box(clip.height, clip.width, crop)
         frames = np.asarray(clip.frames()[w.start : w.start + 3, y : y + crop, x : x + crop])
         tensor = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).contiguous()
-        triplets.append(Triplet(tensor[0], tensor[2], tensor[1], 0.5, f"{clip.source}@{w.start + 1}"))
+        triplets.append(ValidationTriplet(tensor[0], tensor[2], tensor[1], 0.5, f"{clip.source}@{w.start + 1}"))
     return triplets

@@ -21,7 +21,7 @@ from vidinterp.errors import VidinterpError
 from vidinterp.evaluate import metrics
 from vidinterp.evaluate.framedrop import DropGroup, compared_frame_count, drop_groups
 from vidinterp.io.images import read_image
-from vidinterp.evaluate.layouts import EvalSet, Triplet, TripletSet, VideoItem
+from vidinterp.evaluate.layouts import EvalSet, TripletFiles, TripletSet, VideoItem
 from vidinterp.evaluate.perceptual import LpipsMetric
 from vidinterp.evaluate.visualize import ComparisonText, save_comparison
 from vidinterp.interpolators.base import Interpolator
@@ -126,7 +126,7 @@ def _caption(item: ItemResult, set_name: str | None = None) -> ComparisonText:
     return ComparisonText(name, item.t, item.psnr, item.ssim, item.mae)
 
 
-def _load_triplet(item: Triplet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _load_triplet(item: TripletFiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     frames = [read_image(path) for path in (item.frame0, item.frame1, item.truth)]
     if len({frame.shape for frame in frames}) != 1:
         shapes = ", ".join(f"{frame.shape[1]}×{frame.shape[0]}" for frame in frames)

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.io.atomic import fsync_tree, new_file_mode
 from vidinterp.io.frames import VideoFrame
 from vidinterp.io.images import encode_png
 from vidinterp.io.sequence import format_number, is_pattern, pattern_regex
@@ -128,10 +129,10 @@ class ImageSequenceWriter:
                 raise VidinterpError(f"output '{target}' is an input image; it is never overwritten")
             if target.exists() and not self.overwrite:
                 raise VidinterpError(f"output '{target}' appeared while writing; pass --overwrite to replace it")
-        umask = os.umask(0)
-        os.umask(umask)
+        mode = new_file_mode()  # like any new file, not tempfile's private 0600
+        fsync_tree(staging)  # on disk before any rename makes a frame visible
         for name in names:
-            os.chmod(staging / name, 0o666 & ~umask)  # like any new file, not tempfile's private 0600
+            os.chmod(staging / name, mode)
             os.replace(staging / name, self.folder / name)
         left = self._replaced - {self.folder / name for name in names}
         if left:
