@@ -15,7 +15,14 @@ from vidinterp.data import cache as cache_module
 from vidinterp.data.augment import AugmentConfig
 from vidinterp.data.cache import build_cache, scaled_size
 from vidinterp.data.dataset import (
-    ClipDataset, WindowBatchSampler, Window, check_sampling, split_pairs, split_targets, split_windows, window_length,
+    ClipDataset,
+    Window,
+    WindowBatchSampler,
+    check_sampling,
+    split_pairs,
+    split_targets,
+    split_windows,
+    window_length,
 )
 from vidinterp.data.sources import discover_sources, natural_key
 from vidinterp.errors import UsageError, VidinterpError
@@ -116,7 +123,9 @@ def test_scaled_size_never_upscales():
 
 
 def test_window_length_and_sampling_checks():
-    assert window_length(3, 2) == 3 and window_length(5, 2) == 5 and window_length(5, 3) == 4 and window_length(5, 4) == 5
+    assert (
+        window_length(3, 2) == 3 and window_length(5, 2) == 5 and window_length(5, 3) == 4 and window_length(5, 4) == 5
+    )
     with pytest.raises(UsageError):
         check_sampling(3, 1, 1)
     with pytest.raises(UsageError):

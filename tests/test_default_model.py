@@ -51,7 +51,7 @@ def test_shipped_model_beats_blend_on_the_sample_clip():
 
 @pytest.mark.slow
 def test_shipped_model_beats_minterpolate_on_every_eval_set(shared_data):
-    """The issue's floor: PSNR above ffmpeg minterpolate (mci) on Middlebury, UCF101 and DAVIS (BASELINES.md)."""
+    """The quality floor: PSNR above ffmpeg minterpolate (mci) on Middlebury, UCF101 and DAVIS (BASELINES.md)."""
     minterpolate = {"middlebury": 33.17, "ucf101": 33.12, "davis": 24.24}
     sets = {found.name: found for found in discover(shared_data / "eval")}
     assert minterpolate.keys() <= sets.keys()

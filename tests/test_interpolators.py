@@ -98,8 +98,8 @@ def test_model_through_the_factory_and_the_pipeline(tmp_path):
     from fractions import Fraction
 
     import numpy as np
-    from synthetic import pattern_frame
 
+    from synthetic import pattern_frame
     from vidinterp.io.frames import VideoFrame
     from vidinterp.models import VFIModel, save_model, tiny_config
     from vidinterp.pipeline import RetimeOptions, RetimeStats, retime

@@ -155,8 +155,10 @@ def test_warping_loss_is_the_mean_of_its_four_warps():
     f0, f1, target = _image(9, (1, 3, 16, 16)), _image(10, (1, 3, 16, 16)), _image(11, (1, 3, 16, 16))
     out = model(f0, f1, 0.5)
     expected = (
-        charbonnier_loss(out.warped0, target) + charbonnier_loss(out.warped1, target)
-        + charbonnier_loss(backward_warp(f1, out.flow_01), f0) + charbonnier_loss(backward_warp(f0, out.flow_10), f1)
+        charbonnier_loss(out.warped0, target)
+        + charbonnier_loss(out.warped1, target)
+        + charbonnier_loss(backward_warp(f1, out.flow_01), f0)
+        + charbonnier_loss(backward_warp(f0, out.flow_10), f1)
     ) / 4
     torch.testing.assert_close(warping_loss(out, f0, f1, target), expected)
 

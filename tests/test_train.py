@@ -56,7 +56,8 @@ def test_tiny_model_overfits_a_clip(tmp_path):
     data.mkdir(parents=True)
     for i in range(3):
         write_png(data / f"{i}.png", pattern_frame(i, 32, 32, speed=(2.0, 1.0)))
-    config = tiny(data.parent, tmp_path / "run", steps=70, lr=5e-3, warmup_steps=0, val_count=0, interval_max=2, clip_length=3,
+    config = tiny(data.parent, tmp_path / "run", steps=70, lr=5e-3, warmup_steps=0, val_count=0, interval_max=2,
+                  clip_length=3,
                   recon_weight=0.0, grad_clip=0.0, hflip=False, vflip=False, reverse=False, loss={"charbonnier": 1.0})
     result = train(config)
     assert result.steps == 70
@@ -106,7 +107,8 @@ def test_resume_after_a_crash_logs_each_step_once(video_dir, tmp_path):
         return [(r["step"], r["loss"]) for r in log_records(run) if r["event"] == "step"]
 
     assert [s for s, _ in step_losses(tmp_path / "crashed")] == [1, 2, 3, 4, 5, 6]
-    assert step_losses(tmp_path / "crashed") == step_losses(tmp_path / "straight") == list(enumerate(straight.losses, 1))
+    expected = list(enumerate(straight.losses, 1))
+    assert step_losses(tmp_path / "crashed") == step_losses(tmp_path / "straight") == expected
 
 
 def test_resume_extends_a_finished_run(video_dir, tmp_path):

@@ -74,8 +74,13 @@ class UpsampleOptions:
     def retime(self) -> RetimeOptions:
         """The pipeline's part of these options (factor 2 when neither factor nor fps was given)."""
         factor = self.factor if self.factor is not None or self.fps is not None else 2
-        return RetimeOptions(factor=factor, fps=self.fps, batch_size=self.batch_size, scene_cut=self.scene_cut,
-                             scene_threshold=self.scene_threshold)
+        return RetimeOptions(
+            factor=factor,
+            fps=self.fps,
+            batch_size=self.batch_size,
+            scene_cut=self.scene_cut,
+            scene_threshold=self.scene_threshold,
+        )
 
 
 @dataclass(frozen=True)
@@ -103,5 +108,7 @@ class EvaluationOptions:
         check_method(self.method, self.model)
         if isinstance(self.drop, bool) or not isinstance(self.drop, int) or self.drop < 2:
             raise UsageError(f"--drop must be a whole number of at least 2, got {self.drop!r}")
-        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1):
+        if self.limit is not None and (
+            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
+        ):
             raise UsageError(f"--limit must be a whole number of at least 1, got {self.limit!r}")

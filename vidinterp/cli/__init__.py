@@ -37,8 +37,7 @@ def build_app() -> typer.Typer:
 
     @app.callback(invoke_without_command=True)
     def _root(
-        ctx: typer.Context,
-        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+        ctx: typer.Context, version: bool = typer.Option(False, "--version", help="Print the version and exit.")
     ) -> None:
         if version:
             from vidinterp import __version__

@@ -51,8 +51,15 @@ class Option:
     to_config: Callable[[Any], Any] = lambda value: value
 
 
-def _setting(name: str, type_: Any, *flags: str, help: str, field: str | None = None,
-             to_config: Callable[[Any], Any] = lambda value: value, **ranges: Any) -> Option:
+def _setting(
+    name: str,
+    type_: Any,
+    *flags: str,
+    help: str,
+    field: str | None = None,
+    to_config: Callable[[Any], Any] = lambda value: value,
+    **ranges: Any,
+) -> Option:
     """A `TrainConfig` setting given on the command line (None = the recipe's value, shown as the default)."""
     field = field or name
     shown = _recipe_default(field)
@@ -82,67 +89,150 @@ def _path_text(value: Path) -> str:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("data_dir", Optional[Path], typer.Argument(
-        help="Folder of training videos and/or frame folders (not needed with --resume).", metavar="DATA_DIR",
-        show_default=False)),
-    Option("out", Optional[Path], typer.Option(
-        "--out", "-o", help="Run folder for checkpoints and logs (created if missing).", show_default=False)),
-    Option("recipe", Optional[str], typer.Option(
-        help="Recipe name (shipped in vidinterp/recipes) or path to a .toml/.json recipe; gives defaults for every "
-             "option below.", show_default=DEFAULT_RECIPE)),
-    Option("model_config", Optional[Path], typer.Option(
-        "--model-config", help="JSON file with the model's ModelConfig (overrides the recipe's model table).",
-        show_default=False)),
+    Option(
+        "data_dir",
+        Optional[Path],
+        typer.Argument(
+            help="Folder of training videos and/or frame folders (not needed with --resume).",
+            metavar="DATA_DIR",
+            show_default=False,
+        ),
+    ),
+    Option(
+        "out",
+        Optional[Path],
+        typer.Option(
+            "--out", "-o", help="Run folder for checkpoints and logs (created if missing).", show_default=False
+        ),
+    ),
+    Option(
+        "recipe",
+        Optional[str],
+        typer.Option(
+            help="Recipe name (shipped in vidinterp/recipes) or path to a .toml/.json recipe; gives defaults for every "
+            "option below.",
+            show_default=DEFAULT_RECIPE,
+        ),
+    ),
+    Option(
+        "model_config",
+        Optional[Path],
+        typer.Option(
+            "--model-config",
+            help="JSON file with the model's ModelConfig (overrides the recipe's model table).",
+            show_default=False,
+        ),
+    ),
     _setting("steps", int, help="Optimizer steps to train for (with --resume: the new total).", min=1),
     _setting("batch_size", int, "--batch-size", help="Clips per step, summed over all processes.", min=1),
-    _setting("crop", int, help="Side of the square random crop, in pixels (multiple of the model's pad multiple).",
-             min=8),
+    _setting(
+        "crop", int, help="Side of the square random crop, in pixels (multiple of the model's pad multiple).", min=8
+    ),
     _setting("lr", float, help="Peak learning rate (AdamW).", min=0),
     _setting("weight_decay", float, "--weight-decay", help="AdamW weight decay.", min=0),
-    _setting("warmup_steps", int, "--warmup-steps", help="Steps of linear LR warm-up before the cosine decay.",
-             min=0),
-    Option("interval", Optional[str], typer.Option(
-        help="Frames between keyframes: N, or MIN-MAX to draw it per step (varied t and motion). 2 = predict the "
-             "middle frame.", show_default=f"{_recipe_default('interval_min')}-{_recipe_default('interval_max')}")),
+    _setting("warmup_steps", int, "--warmup-steps", help="Steps of linear LR warm-up before the cosine decay.", min=0),
+    Option(
+        "interval",
+        Optional[str],
+        typer.Option(
+            help="Frames between keyframes: N, or MIN-MAX to draw it per step (varied t and motion). 2 = predict the "
+            "middle frame.",
+            show_default=f"{_recipe_default('interval_min')}-{_recipe_default('interval_max')}",
+        ),
+    ),
     _setting("clip_length", int, "--clip-length", help="Frames per training sample (at least interval + 1).", min=3),
-    Option("loss", Optional[list[str]], typer.Option(
-        "--loss", help="Loss term NAME[=WEIGHT] (weight 1 when left out); repeat for several, or give "
-                       "'a=1,b=0.1'; a name given twice adds up. Replaces the recipe's losses.",
-        show_default=",".join(f"{name}={weight:g}" for name, weight in _defaults()["loss"].items()))),
-    _setting("recon_weight", float, "--recon-weight", help="Weight of the keyframe reconstruction loss (0 disables).",
-             min=0),
-    _setting("warp_weight", float, "--warp-weight",
-             help="Weight of the warping loss, which trains motion directly (0 disables).", min=0),
-    _setting("distill_weight", float, "--distill-weight",
-             help="Weight of flow distillation from a classical optical-flow teacher (OpenCV DIS; 0 disables).", min=0),
-    _setting("teacher", Teacher, "--teacher", help="Teacher's DIS preset (medium: slower, better flow).",
-             to_config=lambda value: value.value),
+    Option(
+        "loss",
+        Optional[list[str]],
+        typer.Option(
+            "--loss",
+            help="Loss term NAME[=WEIGHT] (weight 1 when left out); repeat for several, or give "
+            "'a=1,b=0.1'; a name given twice adds up. Replaces the recipe's losses.",
+            show_default=",".join(f"{name}={weight:g}" for name, weight in _defaults()["loss"].items()),
+        ),
+    ),
+    _setting(
+        "recon_weight", float, "--recon-weight", help="Weight of the keyframe reconstruction loss (0 disables).", min=0
+    ),
+    _setting(
+        "warp_weight",
+        float,
+        "--warp-weight",
+        help="Weight of the warping loss, which trains motion directly (0 disables).",
+        min=0,
+    ),
+    _setting(
+        "distill_weight",
+        float,
+        "--distill-weight",
+        help="Weight of flow distillation from a classical optical-flow teacher (OpenCV DIS; 0 disables).",
+        min=0,
+    ),
+    _setting(
+        "teacher",
+        Teacher,
+        "--teacher",
+        help="Teacher's DIS preset (medium: slower, better flow).",
+        to_config=lambda value: value.value,
+    ),
     _setting("workers", int, help="DataLoader worker processes (-1: 0 on CPU, several on GPU).", min=-1),
     _setting("seed", int, help="Random seed: same seed and settings give the same run."),
-    _setting("val", Path, "--val", field="val_dir", to_config=_path_text,
-             help="Validate on this evaluation folder (Middlebury, Vimeo-90K or UCF101 layout) instead of held-out "
-                  "clips."),
+    _setting(
+        "val",
+        Path,
+        "--val",
+        field="val_dir",
+        to_config=_path_text,
+        help="Validate on this evaluation folder (Middlebury, Vimeo-90K or UCF101 layout) instead of held-out clips.",
+    ),
     _setting("val_every", int, "--val-every", help="Validate (PSNR at the middle frame) every K steps.", min=1),
-    _setting("checkpoint_every", int, "--checkpoint-every",
-             help="Save RUN_DIR/last every K steps (and always at the end).", min=1),
+    _setting(
+        "checkpoint_every",
+        int,
+        "--checkpoint-every",
+        help="Save RUN_DIR/last every K steps (and always at the end).",
+        min=1,
+    ),
     _setting("device", str, help="auto, cpu, cuda or cuda:N."),
     _setting("amp", bool, "--amp/--no-amp", help="Mixed precision on CUDA (bf16, or fp16 with loss scaling)."),
     _setting("grad_clip", float, "--grad-clip", help="Clip the global gradient norm to this (0 disables).", min=0),
-    _setting("init", Path, to_config=_path_text,
-             help="Start from these weights (a .safetensors written by vidinterp)."),
-    _setting("warm_start", str, "--warm-start",
-             help="Start from the tensors of these weights (a path, or a shipped model's name such as 'learned') "
-                  "whose names and shapes match; the model config may differ."),
-    Option("resume", Optional[Path], typer.Option(
-        help="Continue the run in this folder exactly where it stopped.", show_default=False)),
-    _setting("cache_dir", Path, "--cache-dir", to_config=_path_text,
-             help="Where decoded frames are cached (default: DATA_DIR/.vidinterp-cache)."),
-    _setting("cache_size", int, "--cache-size",
-             help="Downscale cached frames so the short side is at most this (0 = full size).", min=0),
-    _setting("cache_max_frames", int, "--cache-max-frames", help="Cache at most this many frames per video (0 = all).",
-             min=0),
-    Option("quiet", bool, typer.Option("--quiet", "-q", help="No progress bar; only warnings, errors and the final "
-                                                             "summary.")),
+    _setting(
+        "init", Path, to_config=_path_text, help="Start from these weights (a .safetensors written by vidinterp)."
+    ),
+    _setting(
+        "warm_start",
+        str,
+        "--warm-start",
+        help="Start from the tensors of these weights (a path, or a shipped model's name such as 'learned') "
+        "whose names and shapes match; the model config may differ.",
+    ),
+    Option(
+        "resume",
+        Optional[Path],
+        typer.Option(help="Continue the run in this folder exactly where it stopped.", show_default=False),
+    ),
+    _setting(
+        "cache_dir",
+        Path,
+        "--cache-dir",
+        to_config=_path_text,
+        help="Where decoded frames are cached (default: DATA_DIR/.vidinterp-cache).",
+    ),
+    _setting(
+        "cache_size",
+        int,
+        "--cache-size",
+        help="Downscale cached frames so the short side is at most this (0 = full size).",
+        min=0,
+    ),
+    _setting(
+        "cache_max_frames", int, "--cache-max-frames", help="Cache at most this many frames per video (0 = all).", min=0
+    ),
+    Option(
+        "quiet",
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar; only warnings, errors and the final summary."),
+    ),
 )
 
 #: what --resume accepts besides itself: a resumed run keeps its saved settings, only its length may grow
@@ -155,9 +245,12 @@ def register(app: typer.Typer) -> None:
 
 def _signature() -> inspect.Signature:
     parameters = [
-        inspect.Parameter(option.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                          annotation=Annotated[option.type, option.declaration],
-                          default=False if option.type is bool else None)
+        inspect.Parameter(
+            option.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=Annotated[option.type, option.declaration],
+            default=False if option.type is bool else None,
+        )
         for option in OPTIONS
     ]
     return inspect.Signature(parameters, return_annotation=None)
@@ -183,11 +276,15 @@ def _resume(given: dict[str, Any]) -> None:
     out = given["out"]
     if out is not None and out.resolve() != run_dir.resolve():
         raise UsageError("--resume continues in its own folder; leave --out out (or give the same folder).")
-    refused = [_flag(option) for option in OPTIONS if option.name not in RESUME_ALLOWS and given[option.name] is not None]
+    refused = [
+        _flag(option) for option in OPTIONS if option.name not in RESUME_ALLOWS and given[option.name] is not None
+    ]
     if refused:
         # Changing settings mid-run would break the exact-continuation guarantee.
-        raise UsageError(f"--resume keeps the run's saved settings; only --steps and --quiet may be given "
-                         f"(got {', '.join(refused)}).")
+        raise UsageError(
+            f"--resume keeps the run's saved settings; only --steps and --quiet may be given "
+            f"(got {', '.join(refused)})."
+        )
     from vidinterp.train.train import resume
 
     _interruptible(run_dir, lambda: resume(run_dir, given["steps"], quiet=given["quiet"]))
@@ -266,6 +363,8 @@ def _interruptible(run_dir: Path, run: Callable[[], Any]) -> None:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         last = Path(run_dir) / "last"
         if last.is_dir():
-            raise Interrupted(f"{what}; checkpoint saved in {last}; continue with: vidinterp train --resume {run_dir}",
-                              exit_status(exc)) from None
+            raise Interrupted(
+                f"{what}; checkpoint saved in {last}; continue with: vidinterp train --resume {run_dir}",
+                exit_status(exc),
+            ) from None
         raise Interrupted(f"{what} before the first checkpoint", exit_status(exc)) from None

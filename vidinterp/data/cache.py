@@ -126,7 +126,9 @@ def _decode_into(source: Source, data_tmp: Path, cache_size: int, max_frames: in
     """Decode `source` into the raw file `data_tmp`; return (frames, height, width)."""
     global DECODE_COUNT
     DECODE_COUNT += 1
-    frames = _iter_folder_frames(source, cache_size) if source.is_frame_folder else _iter_video_frames(source, cache_size)
+    frames = (
+        _iter_folder_frames(source, cache_size) if source.is_frame_folder else _iter_video_frames(source, cache_size)
+    )
     count, shape = 0, None
     with open(data_tmp, "wb") as out:
         try:
@@ -134,7 +136,9 @@ def _decode_into(source: Source, data_tmp: Path, cache_size: int, max_frames: in
                 if shape is None:
                     shape = image.shape
                 elif image.shape != shape:
-                    raise ValueError(f"frame size changed mid-stream ({shape[1]}x{shape[0]} -> {image.shape[1]}x{image.shape[0]})")
+                    raise ValueError(
+                        f"frame size changed mid-stream ({shape[1]}x{shape[0]} -> {image.shape[1]}x{image.shape[0]})"
+                    )
                 out.write(np.ascontiguousarray(image).tobytes())
                 count += 1
                 on_frame()
@@ -148,6 +152,26 @@ def _decode_into(source: Source, data_tmp: Path, cache_size: int, max_frames: in
     if shape is None:
         raise ValueError("no frames decoded")
     return count, shape[0], shape[1]
+
+
+def _decode_entry(source: Source, data_path: Path, cache_size: int, max_frames: int, on_frame) -> tuple[int, int, int]:
+    """`_decode_into` a temporary file that replaces `data_path` once decoding succeeded."""
+    decoded: list[tuple[int, int, int]] = []
+    write_atomically(data_path, lambda tmp: decoded.append(_decode_into(source, tmp, cache_size, max_frames, on_frame)))
+    return decoded[0]
+
+
+def _frame_counter(bar, task) -> Callable[[], None]:
+    """An `on_frame` callback that shows the decoded frame count every 16 frames."""
+    count = 0
+
+    def on_frame() -> None:
+        nonlocal count
+        count += 1
+        if count % 16 == 0:
+            bar.update(task, frames=count)
+
+    return on_frame
 
 
 def _load_index(index_path: Path) -> CachedClip | None:
@@ -212,30 +236,28 @@ def build_cache(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("caching {task.fields[name]}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[frames]} frames"), TimeElapsedColumn())
+    columns = (
+        TextColumn("caching {task.fields[name]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[frames]} frames"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("cache", total=len(todo), name="", frames=0)
         for source, key in todo:
             bar.update(task, name=source.path.name, frames=0)
-            frame_counter = [0]
-
-            def on_frame() -> None:
-                frame_counter[0] += 1
-                if frame_counter[0] % 16 == 0:
-                    bar.update(task, frames=frame_counter[0])
-
             data_path, index_path = cache_dir / f"{key}.u8", cache_dir / f"{key}.json"
-            decoded: list[tuple[int, int, int]] = []
             try:
-                write_atomically(data_path, lambda tmp: decoded.append(
-                    _decode_into(source, tmp, cache_size, max_frames, on_frame)))  # noqa: B023 - called right here
+                count, height, width = _decode_entry(
+                    source, data_path, cache_size, max_frames, _frame_counter(bar, task)
+                )
             except Exception as exc:  # noqa: BLE001 - any failure of one source must not stop the run
                 message = str(exc) or type(exc).__name__
                 on_warning(f"skipping {source.path}: cannot decode ({message})")
                 report.skipped.append((str(source.path), message))
                 bar.advance(task)
                 continue
-            count, height, width = decoded[0]
             mtime, size = source.fingerprint()
             meta = {
                 "version": CACHE_VERSION,

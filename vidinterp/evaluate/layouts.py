@@ -145,7 +145,9 @@ def discover(path: str | Path) -> list[EvalSet]:
         raise VidinterpError(f"evaluation data not found: {path}")
     if path.is_file():
         if not _is_video_file(path):
-            raise VidinterpError(f"'{path}' is neither a video file nor a folder of evaluation data; expected {EXPECTED_LAYOUTS}")
+            raise VidinterpError(
+                f"'{path}' is neither a video file nor a folder of evaluation data; expected {EXPECTED_LAYOUTS}"
+            )
         return [VideoItem(path.stem, path)]
 
     found: list[EvalSet] = []
@@ -164,7 +166,9 @@ def discover(path: str | Path) -> list[EvalSet]:
                 found.append(TripletSet(name, layout, folder, tuple(items)))
             return
         try:
-            files = sorted((entry for entry in folder.iterdir() if _is_video_file(entry)), key=lambda e: natural_key(e.name))
+            files = sorted(
+                (entry for entry in folder.iterdir() if _is_video_file(entry)), key=lambda e: natural_key(e.name)
+            )
         except OSError:
             files = []
         for video in files:

@@ -42,7 +42,7 @@ def _ships_default_weights() -> bool:
 
 
 def default_method() -> str:
-    """"model" when the package ships trained weights, else "blend"."""
+    """ "model" when the package ships trained weights, else "blend"."""
     return "model" if _ships_default_weights() else "blend"
 
 
@@ -80,8 +80,9 @@ def create_interpolator(
     if model_path is None:
         weights_file(None)  # no shipped weights: its one-line error says what to do
 
-    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16,
-                             max_side=DEFAULT_MAX_SIDE if max_side is None else max_side)
+    return ModelInterpolator(
+        model_path=model_path, device=resolved, fp16=fp16, max_side=DEFAULT_MAX_SIDE if max_side is None else max_side
+    )
 
 
 __all__ = [

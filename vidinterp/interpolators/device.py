@@ -10,7 +10,7 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """"auto" → the first CUDA GPU if there is one, else the CPU; "cpu"; "cuda" or "cuda:N" (must exist)."""
+    """ "auto" → the first CUDA GPU if there is one, else the CPU; "cpu"; "cuda" or "cuda:N" (must exist)."""
     if isinstance(name, torch.device):
         name = str(name)
     name = name.strip().lower()

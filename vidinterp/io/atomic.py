@@ -72,7 +72,9 @@ def check_output_path(target: Path, *, overwrite: bool, inputs: tuple[Path, ...]
     resolved = target.expanduser().resolve()
     for source in inputs:
         if source.expanduser().resolve() == resolved:
-            raise VidinterpError(f"output '{target}' is the input file; choose another output path (the input is never overwritten)")
+            raise VidinterpError(
+                f"output '{target}' is the input file; choose another output path (the input is never overwritten)"
+            )
     if resolved.is_dir():
         raise VidinterpError(f"output '{target}' is a folder; give a file name such as {target / 'out.mp4'}")
     if resolved.exists() and _check_special(target, resolved):
@@ -104,8 +106,9 @@ class AtomicFile:
         # Keep the extension last so that anything guessing the format from the name still can; the process id
         # lets a later run tell a file left by a killed process from one that another run is still writing.
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".partial{target.suffix}",
-                                        dir=target.parent)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.{os.getpid()}.", suffix=f".partial{target.suffix}", dir=target.parent
+            )
         except OSError as exc:
             raise VidinterpError(f"cannot create a file in '{target.parent}': {exc.strerror}") from None
         os.close(fd)
@@ -186,8 +189,12 @@ def remove_stale_partials(target: Path) -> int:
         except OSError:
             continue
     if removed:
-        log.info("removed %d temporary file%s of %s left by an interrupted run", removed, "s" if removed > 1 else "",
-                 target.name)
+        log.info(
+            "removed %d temporary file%s of %s left by an interrupted run",
+            removed,
+            "s" if removed > 1 else "",
+            target.name,
+        )
     return removed
 
 

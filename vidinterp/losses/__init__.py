@@ -23,7 +23,19 @@ from vidinterp.losses.registry import (
 )
 
 __all__ = [
-    "register_loss", "available_losses", "get_loss", "parse_loss_spec", "build_loss", "CombinedLoss",
-    "reconstruction_loss", "warping_loss", "distillation_loss", "l1_loss", "charbonnier_loss", "census_loss",
-    "gradient_loss", "ssim_loss", "batch_ssim",
+    "register_loss",
+    "available_losses",
+    "get_loss",
+    "parse_loss_spec",
+    "build_loss",
+    "CombinedLoss",
+    "reconstruction_loss",
+    "warping_loss",
+    "distillation_loss",
+    "l1_loss",
+    "charbonnier_loss",
+    "census_loss",
+    "gradient_loss",
+    "ssim_loss",
+    "batch_ssim",
 ]

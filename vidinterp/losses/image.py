@@ -64,6 +64,7 @@ def census_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 @register_loss("gradient")
 def gradient_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """L1 between horizontal and vertical finite differences (penalises blur and misplaced edges)."""
+
     def diffs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from vidinterp.errors import UsageError
 
@@ -81,6 +82,7 @@ class TrainConfig:
             raise UsageError(f"min_lr_ratio must be from 0 to 1, got {self.min_lr_ratio!r}.")
         from vidinterp.data.dataset import check_sampling  # the interval and clip length, with their own messages
         from vidinterp.losses import parse_loss_spec
+
         check_sampling(self.clip_length, self.interval_min, self.interval_max)
         self.loss = parse_loss_spec(self.loss)
         if self.teacher not in TEACHER_PRESETS:
@@ -104,16 +106,33 @@ class TrainConfig:
 
 #: numeric settings and their smallest allowed value (an int bound: the value must be whole)
 _AT_LEAST: dict[str, int | float] = {
-    "steps": 1, "batch_size": 1, "crop": 8, "lr": 0.0, "weight_decay": 0.0, "warmup_steps": 0, "recon_weight": 0.0, "warp_weight": 0.0, "distill_weight": 0.0,
-    "workers": -1, "val_count": 0, "val_every": 1, "checkpoint_every": 1, "log_every": 1, "grad_clip": 0.0,
-    "cache_size": 0, "cache_max_frames": 0, "window_stride": 1,
+    "steps": 1,
+    "batch_size": 1,
+    "crop": 8,
+    "lr": 0.0,
+    "weight_decay": 0.0,
+    "warmup_steps": 0,
+    "recon_weight": 0.0,
+    "warp_weight": 0.0,
+    "distill_weight": 0.0,
+    "workers": -1,
+    "val_count": 0,
+    "val_every": 1,
+    "checkpoint_every": 1,
+    "log_every": 1,
+    "grad_clip": 0.0,
+    "cache_size": 0,
+    "cache_max_frames": 0,
+    "window_stride": 1,
 }
 
 
 def field_defaults() -> dict[str, Any]:
     """Every field's default value, without building (and so validating) a config."""
-    return {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            for f in dataclasses.fields(TrainConfig)}
+    return {
+        f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        for f in dataclasses.fields(TrainConfig)
+    }
 
 
 def _option(name: str) -> str:
@@ -125,7 +144,9 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any], source: str)
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - set(known))
     if unknown:
-        raise UsageError(f"{source}: unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        raise UsageError(
+            f"{source}: unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+        )
     values = config.to_dict()
     for key, value in overrides.items():
         if value is not None:
@@ -152,7 +173,9 @@ def find_recipe(name_or_path: str) -> Path:
         if candidate.is_file():
             return candidate
     shipped = sorted(p.stem for p in RECIPES_DIR.glob("*.toml")) + sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
-    raise UsageError(f"recipe {name_or_path!r} is neither a file nor a shipped recipe (shipped: {', '.join(shipped) or 'none'}).")
+    raise UsageError(
+        f"recipe {name_or_path!r} is neither a file nor a shipped recipe (shipped: {', '.join(shipped) or 'none'})."
+    )
 
 
 def load_recipe(name_or_path: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import torch
 
 from vidinterp.errors import UsageError
 from vidinterp.train.config import TEACHER_PRESETS as PRESETS
+
 #: teacher channels per target, in this order (each a 2-channel backward flow, x then y, in pixels)
 TEACHER_FLOWS = ("flow_t0", "flow_t1", "flow_01", "flow_10")
 
@@ -80,7 +81,9 @@ def targets_first(teacher: torch.Tensor) -> torch.Tensor:
     return teacher.transpose(0, 1).flatten(0, 1)
 
 
-def teacher_prior(teacher_flows: torch.Tensor, pair_index: torch.Tensor, pairs: int) -> tuple[torch.Tensor, torch.Tensor]:
+def teacher_prior(
+    teacher_flows: torch.Tensor, pair_index: torch.Tensor, pairs: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The keyframe flows (flow_01, flow_10) of each of `pairs` pairs, taken from the teacher flows of its first
     target (every target of a pair carries the same keyframe flows; see `DisFlowTeacher.clip_flows`)."""
     order = torch.arange(pair_index.shape[0], device=pair_index.device)

@@ -83,8 +83,9 @@ class TrainResult:
         validated = self.best_psnr is not None and math.isfinite(self.best_psnr)
         best = f"best val PSNR {self.best_psnr:.2f} dB at step {self.best_step}" if validated else "no validation"
         where = self.best_weights or self.last_weights
-        return (f"trained {self.steps} steps in {self.seconds:.1f} s; {best}; weights: {where} "
-                f"(last: {self.last_weights})")
+        return (
+            f"trained {self.steps} steps in {self.seconds:.1f} s; {best}; weights: {where} (last: {self.last_weights})"
+        )
 
 
 def data_workers(requested: int, device: torch.device) -> int:
@@ -100,8 +101,9 @@ def train(config: TrainConfig, hooks: TrainHooks | None = None) -> TrainResult:
     return _run(config, None, hooks)
 
 
-def resume(run_dir: str | Path, steps: int | None = None, *, quiet: bool = False,
-           hooks: TrainHooks | None = None) -> TrainResult:
+def resume(
+    run_dir: str | Path, steps: int | None = None, *, quiet: bool = False, hooks: TrainHooks | None = None
+) -> TrainResult:
     """Continue the run in `run_dir` exactly where its last checkpoint left it, with its saved settings; only the
     total step count may be raised (`steps`; None keeps the saved one) and the progress bar hidden."""
     out = Path(run_dir)
@@ -138,8 +140,14 @@ class Trainer:
     restored from the checkpoint after the optimizer is, as an uninterrupted run would have it.
     """
 
-    def __init__(self, config: TrainConfig, info: DistInfo, device: torch.device, state: dict[str, Any] | None = None,
-                 hooks: TrainHooks | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        info: DistInfo,
+        device: torch.device,
+        state: dict[str, Any] | None = None,
+        hooks: TrainHooks | None = None,
+    ) -> None:
         self.config, self.info, self.hooks = config, info, hooks or TrainHooks()
         self.device = self._place(device)
         self.out = Path(config.out_dir)
@@ -154,12 +162,20 @@ class Trainer:
         if info.is_main:
             _write_json(self.out / CONFIG_NAME, config.to_dict())
         self.log = RunLog(self.out / LOG_NAME if info.is_main else None, self.step_count if state else None)
-        self.log.write({
-            "event": "resume" if state else "start", "step": self.step_count, "world_size": info.world_size,
-            "device": str(self.device), "train_windows": len(self.train_windows), "val_triplets": len(self.val_triplets),
-            "sources": len(self.cache.clips), "skipped_sources": len(self.cache.skipped),
-            "amp": str(self.amp_dtype) if self.use_amp else None, "time": time.time(),
-        })
+        self.log.write(
+            {
+                "event": "resume" if state else "start",
+                "step": self.step_count,
+                "world_size": info.world_size,
+                "device": str(self.device),
+                "train_windows": len(self.train_windows),
+                "val_triplets": len(self.val_triplets),
+                "sources": len(self.cache.clips),
+                "skipped_sources": len(self.cache.skipped),
+                "amp": str(self.amp_dtype) if self.use_amp else None,
+                "time": time.time(),
+            }
+        )
         self.loader = self._build_loader()
 
     # -- set-up -------------------------------------------------------------------------------------------
@@ -176,8 +192,10 @@ class Trainer:
             # Tiny gradients and activations underflow to denormals, which x86 handles in microcode: ~8% per step.
             torch.set_flush_denormal(True)
         if self.config.batch_size % info.world_size:
-            raise UsageError(f"--batch-size {self.config.batch_size} must be divisible by the number of processes "
-                             f"({info.world_size}).")
+            raise UsageError(
+                f"--batch-size {self.config.batch_size} must be divisible by the number of processes "
+                f"({info.world_size})."
+            )
         return device
 
     def _load_data(self) -> None:
@@ -188,13 +206,17 @@ class Trainer:
         if info.is_main:
             build_cache(sources, cache_dir, config.cache_size, config.cache_max_frames, progress=self.show)
         barrier(info)
-        self.cache: CacheReport = build_cache(sources, cache_dir, config.cache_size, config.cache_max_frames,
-                                              progress=False, on_warning=_ignore)  # rank 0 already reported them
+        self.cache: CacheReport = build_cache(
+            sources, cache_dir, config.cache_size, config.cache_max_frames, progress=False, on_warning=_ignore
+        )  # rank 0 already reported them
         val_count = 0 if config.val_dir else config.val_count
         split = split_windows(self.cache.clips, config.clip_length, config.crop, val_count, config.window_stride)
         self.train_windows = split.train
-        self.val_triplets = (load_val_dir(config.val_dir) if config.val_dir
-                             else held_out_triplets(self.cache.clips, split.val, config.crop))
+        self.val_triplets = (
+            load_val_dir(config.val_dir)
+            if config.val_dir
+            else held_out_triplets(self.cache.clips, split.val, config.crop)
+        )
 
     def _build_model(self, state: dict[str, Any] | None) -> None:
         config = self.config
@@ -207,16 +229,26 @@ class Trainer:
 
             weights = ckpt.weights_path(ckpt.find_folder(self.out / "last"))
             self.model.load_state_dict(load_file(str(weights), device=str(self.device)))
-            self.step_count, self.best_psnr, self.best_step = int(state["step"]), state.get("best_psnr"), state.get("best_step")
+            self.step_count, self.best_psnr, self.best_step = (
+                int(state["step"]),
+                state.get("best_psnr"),
+                state.get("best_step"),
+            )
             if state.get("num_windows") != len(self.train_windows) and self.info.is_main:
-                log.warning("the training data changed since the checkpoint (%s → %d windows); data order will differ "
-                            "from an uninterrupted run", state.get("num_windows"), len(self.train_windows))
+                log.warning(
+                    "the training data changed since the checkpoint (%s → %d windows); data order will differ "
+                    "from an uninterrupted run",
+                    state.get("num_windows"),
+                    len(self.train_windows),
+                )
         self.forward = self.model
         if self.info.enabled:
             # Without the reconstruction term the keyframe decoder gets no gradient; DDP must be told to expect that.
             self.forward = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=config.recon_weight <= 0)
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=config.recon_weight <= 0,
+            )
 
     def _build_optimizer(self, state: dict[str, Any] | None) -> None:
         config, device = self.config, self.device
@@ -224,7 +256,9 @@ class Trainer:
         self.use_amp = config.amp and device.type == "cuda"
         self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
-        self.objective = Objective(config.loss, config.recon_weight, config.warp_weight, config.distill_weight).to(device)
+        self.objective = Objective(config.loss, config.recon_weight, config.warp_weight, config.distill_weight).to(
+            device
+        )
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             if state.get("scaler"):
@@ -234,9 +268,16 @@ class Trainer:
     def _build_loader(self) -> torch.utils.data.DataLoader:
         """The sampler is a pure function of (seed, step), so resuming needs only the step."""
         config, info, device = self.config, self.info, self.device
-        sampler = WindowBatchSampler(len(self.train_windows), config.batch_size // info.world_size, config.interval_min,
-                                     config.interval_max, config.seed, info.rank, info.world_size,
-                                     start_step=self.step_count)
+        sampler = WindowBatchSampler(
+            len(self.train_windows),
+            config.batch_size // info.world_size,
+            config.interval_min,
+            config.interval_max,
+            config.seed,
+            info.rank,
+            info.world_size,
+            start_step=self.step_count,
+        )
         augment = AugmentConfig(config.hflip, config.vflip, config.reverse, config.channel_shuffle)
         teacher = DisFlowTeacher(config.teacher) if config.distill_weight > 0 else None
         dataset = ClipDataset(self.cache.clips, self.train_windows, config.crop, config.clip_length, augment, teacher)
@@ -245,9 +286,14 @@ class Trainer:
         self.reuse_teacher_prior = teacher is not None and prior is not None and prior.preset == config.teacher
         workers = data_workers(config.workers, device)
         return torch.utils.data.DataLoader(
-            dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_batch,
-            pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-            prefetch_factor=4 if workers > 0 else None, worker_init_fn=_seed_worker,
+            dataset,
+            batch_sampler=sampler,
+            num_workers=workers,
+            collate_fn=collate_batch,
+            pin_memory=device.type == "cuda",
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
+            worker_init_fn=_seed_worker,
             generator=torch.Generator().manual_seed(config.seed),
         )
 
@@ -265,8 +311,9 @@ class Trainer:
                     batch = next(batches)
                     loss, terms, lr = self.step(batch)
                     self._after_step(batch, loss, terms, lr, started)
-                    if self.val_triplets and (self.step_count % config.val_every == 0
-                                              or self.step_count == config.steps):
+                    if self.val_triplets and (
+                        self.step_count % config.val_every == 0 or self.step_count == config.steps
+                    ):
                         self.validate()
                     if self.step_count % config.checkpoint_every == 0 and self.step_count < config.steps:
                         self.save_last()
@@ -295,12 +342,14 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
-            output = self.forward(frame0, frame1, t, reconstruct=config.recon_weight > 0, pair_index=pair_index,
-                                  prior=prior)
+            output = self.forward(
+                frame0, frame1, t, reconstruct=config.recon_weight > 0, pair_index=pair_index, prior=prior
+            )
             loss, terms = self.objective(output, frame0[pair_index], frame1[pair_index], target, teacher)
         if not torch.isfinite(loss):
-            raise VidinterpError(f"the loss became {loss.item()} at step {self.step_count + 1}; lower --lr or "
-                                 "enable --grad-clip.")
+            raise VidinterpError(
+                f"the loss became {loss.item()} at step {self.step_count + 1}; lower --lr or enable --grad-clip."
+            )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if config.grad_clip > 0:
@@ -311,7 +360,9 @@ class Trainer:
         self.step_count += 1
         return float(loss.detach()), terms, lr
 
-    def _after_step(self, batch: dict[str, Any], loss: float, terms: dict[str, float], lr: float, started: float) -> None:
+    def _after_step(
+        self, batch: dict[str, Any], loss: float, terms: dict[str, float], lr: float, started: float
+    ) -> None:
         """Record the loss; every `log_every` steps log it with the throughput since the last record."""
         config, step = self.config, self.step_count
         self.losses.append(loss)
@@ -321,9 +372,18 @@ class Trainer:
         if step % config.log_every == 0 or step == config.steps:
             elapsed = time.perf_counter() - window_start
             rate = samples / elapsed if elapsed > 0 else 0.0
-            self.log.write({"event": "step", "step": step, "loss": loss, "terms": terms, "lr": lr,
-                            "interval": batch["interval"], "samples_per_s": rate,
-                            "elapsed_s": time.perf_counter() - started})
+            self.log.write(
+                {
+                    "event": "step",
+                    "step": step,
+                    "loss": loss,
+                    "terms": terms,
+                    "lr": lr,
+                    "interval": batch["interval"],
+                    "samples_per_s": rate,
+                    "elapsed_s": time.perf_counter() - started,
+                }
+            )
             self.progress.update(self.task, rate=f"{rate:.1f}")
             self._rate_window = (time.perf_counter(), 0)
         self.progress.update(self.task, completed=step, loss=f"{loss:.4f}")
@@ -337,17 +397,31 @@ class Trainer:
                 self.best_psnr, self.best_step = score, step
                 ckpt.save_checkpoint(self.out / "best", self.model)
                 _write_json(self.out / "best" / "best.json", {"step": step, "val_psnr": score})
-            self.log.write({"event": "val", "step": step, "val_psnr": score, "best_psnr": self.best_psnr,
-                            "best_step": self.best_step})
+            self.log.write(
+                {
+                    "event": "val",
+                    "step": step,
+                    "val_psnr": score,
+                    "best_psnr": self.best_psnr,
+                    "best_step": self.best_step,
+                }
+            )
             self.progress.update(self.task, val=f"{score:.2f} dB")
         barrier(self.info)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything besides the weights that an exact resume needs."""
-        return {"step": self.step_count, "optimizer": self.optimizer.state_dict(),
-                "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-                "rng": _rng_state(self.device), "best_psnr": self.best_psnr, "best_step": self.best_step,
-                "num_windows": len(self.train_windows), "seed": self.config.seed, "world_size": self.info.world_size}
+        return {
+            "step": self.step_count,
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+            "rng": _rng_state(self.device),
+            "best_psnr": self.best_psnr,
+            "best_step": self.best_step,
+            "num_windows": len(self.train_windows),
+            "seed": self.config.seed,
+            "world_size": self.info.world_size,
+        }
 
     def save_last(self) -> None:
         """Replace `last/` with the current weights and trainer state (rank 0)."""
@@ -357,13 +431,28 @@ class Trainer:
 
     def _finish(self, seconds: float) -> TrainResult:
         checksums = all_gather_floats(self.info, _weight_checksum(self.model))
-        self.log.write({"event": "end", "step": self.step_count, "seconds": seconds, "best_psnr": self.best_psnr,
-                        "best_step": self.best_step, "rank_weight_checksums": checksums})
+        self.log.write(
+            {
+                "event": "end",
+                "step": self.step_count,
+                "seconds": seconds,
+                "best_psnr": self.best_psnr,
+                "best_step": self.best_step,
+                "rank_weight_checksums": checksums,
+            }
+        )
         self.log.close()
         best_weights = ckpt.weights_path(self.out / "best") if self.best_step is not None else None
-        result = TrainResult(self.step_count, seconds, self.best_psnr, self.best_step,
-                             ckpt.weights_path(self.out / "last"), best_weights,
-                             self.losses[-1] if self.losses else None, self.losses)
+        result = TrainResult(
+            self.step_count,
+            seconds,
+            self.best_psnr,
+            self.best_step,
+            ckpt.weights_path(self.out / "last"),
+            best_weights,
+            self.losses[-1] if self.losses else None,
+            self.losses,
+        )
         if self.info.is_main:
             summary_log.info(result.summary())
         return result
@@ -389,13 +478,26 @@ def _new_model(config: TrainConfig):
 
 def _progress(enabled: bool, total: int, start: int):
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     progress = Progress(
-        TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} samples/s"),
-        TextColumn("val {task.fields[val]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), disable=not enabled,
+        TextColumn("train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[rate]} samples/s"),
+        TextColumn("val {task.fields[val]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
     )
     task = progress.add_task("train", total=total, completed=start, loss="-", rate="-", val="-")
     return progress, task

@@ -11,8 +11,9 @@ from vidinterp.evaluate import metrics
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, triplets: list[ValidationTriplet], device: torch.device,
-             batch_size: int = 4) -> float:
+def validate(
+    model: torch.nn.Module, triplets: list[ValidationTriplet], device: torch.device, batch_size: int = 4
+) -> float:
     """Mean PSNR (dB) over validation triplets; frames are edge-padded to the model's size multiple and cropped.
 
     The score is `vidinterp.evaluate.metrics.psnr` of the unrounded prediction (clamped to [0, 1]): the same
@@ -61,9 +62,12 @@ def load_val_dir(path: str) -> list[ValidationTriplet]:
         return torch.from_numpy(image).permute(2, 0, 1).contiguous()
 
     triplets = [
-        ValidationTriplet(to_tensor(item.frame0), to_tensor(item.frame1), to_tensor(item.truth), 0.5,
-                          f"{found.name}/{item.name}")
-        for found in discover(path) if isinstance(found, TripletSet) for item in found.items
+        ValidationTriplet(
+            to_tensor(item.frame0), to_tensor(item.frame1), to_tensor(item.truth), 0.5, f"{found.name}/{item.name}"
+        )
+        for found in discover(path)
+        if isinstance(found, TripletSet)
+        for item in found.items
     ]
     if not triplets:
         raise VidinterpError(f"--val {path} holds no triplets (Middlebury, Vimeo-90K or UCF101 layout).")
