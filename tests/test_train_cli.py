@@ -109,7 +109,8 @@ def test_ddp_two_cpu_processes(setup, tmp_path):
     env = subprocess_env()
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
                "-m", "vidinterp", "train", str(data), "--out", str(run), "--steps", "3", "--crop", "32",
-               "--batch-size", "4", "--model-config", str(model_json), "--device", "cpu", "--workers", "0", "--interval", "2", "--quiet", "--val-every", "3"]
+               "--batch-size", "4", "--model-config", str(model_json), "--device", "cpu", "--workers", "0",
+               "--interval", "2", "--quiet", "--val-every", "3"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run / "last" / "model.safetensors").is_file()
