@@ -477,28 +477,20 @@ def _new_model(config: TrainConfig):
 
 
 def _progress(enabled: bool, total: int, start: int):
+    from rich import progress as bars
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    progress = Progress(
-        TextColumn("train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("{task.fields[rate]} samples/s"),
-        TextColumn("val {task.fields[val]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
+    columns = (
+        bars.TextColumn("train"),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TextColumn("loss {task.fields[loss]}"),
+        bars.TextColumn("{task.fields[rate]} samples/s"),
+        bars.TextColumn("val {task.fields[val]}"),
+        bars.TimeElapsedColumn(),
+        bars.TimeRemainingColumn(),
     )
+    progress = bars.Progress(*columns, console=Console(stderr=True), disable=not enabled)
     task = progress.add_task("train", total=total, completed=start, loss="-", rate="-", val="-")
     return progress, task
 
