@@ -171,6 +171,34 @@ def test_bad_settings_are_clear_errors(video_dir, tmp_path):
     assert not (tmp_path / "r" / "log.jsonl").exists()  # refused before any caching or training
 
 
+def test_settings_are_checked_when_the_config_is_made():
+    """TrainConfig refuses what no run can use, naming the option, before any data is read."""
+    with pytest.raises(UsageError, match="--steps"):
+        TrainConfig(steps=0)
+    with pytest.raises(UsageError, match="--lr"):
+        TrainConfig(lr=-1e-3)
+    with pytest.raises(UsageError, match="whole number"):
+        TrainConfig(crop=7.5)
+    with pytest.raises(UsageError, match="unknown loss"):
+        TrainConfig(loss={"charbonier": 1.0})
+    with pytest.raises(UsageError, match="not both"):
+        TrainConfig(init="a.safetensors", warm_start="learned")
+    with pytest.raises(UsageError, match="teacher"):
+        TrainConfig(teacher="slowest")
+    with pytest.raises(UsageError, match="--interval"):
+        TrainConfig(interval_min=1)
+    # a loss spec is the registry's: a bare name weighs 1, repeats add up
+    assert TrainConfig(loss=["l1", "census=0.5", "l1=0.5"]).loss == {"l1": 1.5, "census": 0.5}
+
+
+def test_training_checks_that_the_gpu_asked_for_exists(video_dir, tmp_path):
+    with pytest.raises(VidinterpError, match="cuda"):
+        train(tiny(video_dir, tmp_path / "r", device="cuda:7"))
+    with pytest.raises(UsageError, match="device"):
+        train(tiny(video_dir, tmp_path / "r", device="gpu"))
+    assert not (tmp_path / "r").exists()
+
+
 def test_distillation_run_trains_its_flows_and_resumes_exactly(video_dir, tmp_path):
     """With a teacher every step logs the distillation term, and an interrupted run still resumes bit-exactly."""
     pytest.importorskip("cv2")
