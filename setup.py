@@ -34,8 +34,7 @@ def cuda_build_wanted() -> bool:
     except ImportError:
         if required:
             raise SystemExit(
-                "VIDINTERP_BUILD_CUDA=1 needs torch importable at build time: "
-                "pip install --no-build-isolation ."
+                "VIDINTERP_BUILD_CUDA=1 needs torch importable at build time: pip install --no-build-isolation ."
             ) from None
         return False
     problems = []

@@ -14,7 +14,9 @@ import av
 import numpy as np
 
 
-def pattern_frame(position: float, width: int = 96, height: int = 64, speed: tuple[float, float] = (2.0, 1.0)) -> np.ndarray:
+def pattern_frame(
+    position: float, width: int = 96, height: int = 64, speed: tuple[float, float] = (2.0, 1.0)
+) -> np.ndarray:
     """H×W×3 uint8 RGB: smooth colour bands and a bright square, shifted by position·speed pixels (x, y)."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     dx, dy = position * speed[0], position * speed[1]
@@ -54,7 +56,11 @@ def write_clip(
         stream = container.add_stream(codec, rate=fps, options=options)
         stream.width, stream.height = width, height
         if pix_fmt is None:
-            pix_fmt = "yuv420p" if codec in ("libx264", "mpeg4", "mjpeg") else stream.codec_context.codec.video_formats[0].name
+            pix_fmt = (
+                "yuv420p"
+                if codec in ("libx264", "mpeg4", "mjpeg")
+                else stream.codec_context.codec.video_formats[0].name
+            )
         stream.pix_fmt = pix_fmt
         time_base = Fraction(1, 1000) if times is not None else 1 / fps
         stream.time_base = time_base
@@ -72,7 +78,7 @@ def write_clip(
         for packet in stream.encode():
             container.mux(packet)
         if audio_stream is not None:
-            duration = (times[-1] + (times[-1] - times[-2]) if times is not None else Fraction(len(frames)) / fps)
+            duration = times[-1] + (times[-1] - times[-2]) if times is not None else Fraction(len(frames)) / fps
             total = int(duration * audio_rate)
             chunk = 1024
             for start in range(0, total, chunk):

@@ -10,9 +10,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 import torch
-from synthetic import make_clip, pattern_frame
 
 import vidinterp
+from synthetic import make_clip, pattern_frame
 from vidinterp.io.images import write_png
 from vidinterp.io.reader import open_video
 
@@ -24,9 +24,15 @@ def blend():
 
 def test_import_is_cheap_and_all_lists_exactly_the_public_names():
     code = "import sys, vidinterp; print(sorted(m for m in ('torch', 'av', 'numpy', 'cv2') if m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+    )
     # Submodules become attributes once imported; every other public name must be in __all__ and vice versa.
-    public = {name for name in dir(vidinterp) if not name.startswith("_") and not isinstance(getattr(vidinterp, name), ModuleType)}
+    public = {
+        name
+        for name in dir(vidinterp)
+        if not name.startswith("_") and not isinstance(getattr(vidinterp, name), ModuleType)
+    }
     assert set(vidinterp.__all__) == public - {"annotations", "TYPE_CHECKING"} and len(vidinterp.__all__) == 10
     for name in vidinterp.__all__:
         assert getattr(vidinterp, name).__doc__, name
@@ -67,13 +73,22 @@ def test_shipped_model_through_the_api(tmp_path):
     assert np.abs(middle - truth).mean() < np.abs(frame0 - truth).mean()  # better than showing a neighbour
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda i: i.interpolate(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8)), "differ in shape"),
-    (lambda i: i.interpolate(np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8)), "H×W×3"),
-    (lambda i: i.interpolate(np.zeros((4, 4, 3), np.int32), np.zeros((4, 4, 3), np.int32)), "uint8, uint16 or float"),
-    (lambda i: i.interpolate(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8), t=1.5), "between 0 and 1"),
-    (lambda i: i.interpolate(np.zeros((4, 4, 3), np.uint8), torch.zeros(1, 3, 4, 4)), "same kind"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda i: i.interpolate(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8)), "differ in shape"),
+        (lambda i: i.interpolate(np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8)), "H×W×3"),
+        (
+            lambda i: i.interpolate(np.zeros((4, 4, 3), np.int32), np.zeros((4, 4, 3), np.int32)),
+            "uint8, uint16 or float",
+        ),
+        (
+            lambda i: i.interpolate(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8), t=1.5),
+            "between 0 and 1",
+        ),
+        (lambda i: i.interpolate(np.zeros((4, 4, 3), np.uint8), torch.zeros(1, 3, 4, 4)), "same kind"),
+    ],
+)
 def test_bad_pairs_are_usage_errors(blend, call, message):
     with pytest.raises(vidinterp.UsageError, match=message):
         call(blend)

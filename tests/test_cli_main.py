@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from vidinterp import __version__
 from vidinterp.cli import main
 

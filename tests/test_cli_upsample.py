@@ -8,8 +8,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from synthetic import make_clip, pattern_frame, write_clip
 
+from synthetic import make_clip, pattern_frame, write_clip
 from vidinterp.cli import main
 from vidinterp.io.reader import open_video
 

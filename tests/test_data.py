@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import av
@@ -14,7 +15,14 @@ from vidinterp.data import cache as cache_module
 from vidinterp.data.augment import AugmentConfig
 from vidinterp.data.cache import build_cache, scaled_size
 from vidinterp.data.dataset import (
-    ClipDataset, WindowBatchSampler, Window, check_sampling, split_pairs, split_targets, split_windows, window_length,
+    ClipDataset,
+    Window,
+    WindowBatchSampler,
+    check_sampling,
+    split_pairs,
+    split_targets,
+    split_windows,
+    window_length,
 )
 from vidinterp.data.sources import discover_sources, natural_key
 from vidinterp.errors import UsageError, VidinterpError
@@ -93,17 +101,18 @@ def test_cache_built_once_reused_and_invalidated(tmp_path):
     assert len(list((tmp_path / "cache").glob("*.json"))) == 1 and len(list((tmp_path / "cache").glob("*.u8"))) == 1
 
 
-def test_corrupt_video_is_skipped_with_warning(tmp_path, capsys):
+def test_corrupt_video_is_skipped_with_warning(tmp_path, caplog):
     data = tmp_path / "data"
     data.mkdir()
     make_clip(data / "good.mp4", n_frames=6)
     (data / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
     (data / "empty.mkv").write_bytes(b"")
-    report = build_cache(discover_sources(data), tmp_path / "cache", progress=False)
+    with caplog.at_level(logging.WARNING, logger="vidinterp"):
+        report = build_cache(discover_sources(data), tmp_path / "cache", progress=False)
     assert [os.path.basename(c.source) for c in report.clips] == ["good.mp4"]
     assert sorted(os.path.basename(p) for p, _ in report.skipped) == ["broken.mp4", "empty.mkv"]
-    err = capsys.readouterr().err
-    assert "warning" in err and "broken.mp4" in err and "empty.mkv" in err
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("broken.mp4" in m for m in warned) and any("empty.mkv" in m for m in warned)
 
 
 def test_scaled_size_never_upscales():
@@ -114,7 +123,9 @@ def test_scaled_size_never_upscales():
 
 
 def test_window_length_and_sampling_checks():
-    assert window_length(3, 2) == 3 and window_length(5, 2) == 5 and window_length(5, 3) == 4 and window_length(5, 4) == 5
+    assert (
+        window_length(3, 2) == 3 and window_length(5, 2) == 5 and window_length(5, 3) == 4 and window_length(5, 4) == 5
+    )
     with pytest.raises(UsageError):
         check_sampling(3, 1, 1)
     with pytest.raises(UsageError):

@@ -11,10 +11,10 @@ from safetensors import safe_open
 
 from vidinterp.evaluate.evaluate import EvalOptions, evaluate
 from vidinterp.evaluate.layouts import discover
-from vidinterp.interpolators import DEFAULT_WEIGHTS, create_interpolator, default_method
+from vidinterp.interpolators import create_interpolator, default_method
 from vidinterp.io.sample import sample_clip_path
 from vidinterp.models import ModelConfig, load_model
-from vidinterp.models.io import CONFIG_KEY, FORMAT_KEY, FORMAT_VALUE
+from vidinterp.models.io import CONFIG_KEY, DEFAULT_WEIGHTS, FORMAT_KEY, FORMAT_VALUE
 
 #: the size limit for weights shipped inside the package
 MAX_WEIGHTS_BYTES = 25 * 1024 * 1024

@@ -69,7 +69,12 @@ def test_video_with_drop_and_limit(clip, capsys):
 def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     code, out, err = _run(["eval", str(tmp_path / "empty"), "--method", "blend"], capsys)
-    assert code == 1 and out == "" and err.startswith("vidinterp: error: no evaluation data recognised") and "Traceback" not in err
+    assert (
+        code == 1
+        and out == ""
+        and err.startswith("vidinterp: error: no evaluation data recognised")
+        and "Traceback" not in err
+    )
     data = _ucf_set(tmp_path / "ucf101", count=1)
     code, out, err = _run(["eval", str(data), "--method", "blend", "--model", str(tmp_path / "w.safetensors")], capsys)
     assert code == 2 and "--model only applies" in err
@@ -77,7 +82,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     assert code == 2 and "--method" in err
 
 
-# Published in ../shared/data/eval/BASELINES.md: blend PSNR / MAE per set.
+# The blend PSNR / MAE per set published with the evaluation data (eval/BASELINES.md).
 BLEND_BASELINES = {"middlebury": (28.01, 5.74), "ucf101": (30.52, 3.67), "davis": (21.81, 12.12)}
 
 

@@ -12,11 +12,11 @@ import torch
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.evaluate.evaluate import EvalOptions, evaluate_triplets, evaluate_video, expected_items
 from vidinterp.evaluate.framedrop import compared_frame_count, drop_groups
-from vidinterp.io.images import read_image, write_png
-from vidinterp.labels import line_height, text_scale
 from vidinterp.evaluate.layouts import VideoItem, discover
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import VideoFrame
+from vidinterp.io.images import read_image, write_png
+from vidinterp.labels import line_height, text_scale
 
 
 class RecordingBlend(Interpolator):
@@ -48,7 +48,9 @@ def _frames(n: int, times=None) -> list[VideoFrame]:
 
 def test_drop_two_keeps_even_frames_and_asks_for_the_middle():
     groups = list(drop_groups(_frames(12), 2))
-    assert [(g.before.index, [f.index for f in g.dropped], g.after.index) for g in groups] == [(2 * i, [2 * i + 1], 2 * i + 2) for i in range(5)]
+    assert [(g.before.index, [f.index for f in g.dropped], g.after.index) for g in groups] == [
+        (2 * i, [2 * i + 1], 2 * i + 2) for i in range(5)
+    ]
     assert all(g.times == [0.5] for g in groups)
     assert compared_frame_count(12, 2) == 5  # frame 11 has no kept frame after it
 
@@ -78,7 +80,11 @@ def test_video_protocol_on_a_synthetic_clip(clip):
     assert expected_items(VideoItem("clip", clip), EvalOptions(drop=2)) == 5
 
     three = evaluate_video(VideoItem("clip", clip), RecordingBlend(), EvalOptions(drop=3, limit=3))
-    assert [(item.name, round(item.t, 4)) for item in three.items] == [("frame 1", 0.3333), ("frame 2", 0.6667), ("frame 4", 0.3333)]
+    assert [(item.name, round(item.t, 4)) for item in three.items] == [
+        ("frame 1", 0.3333),
+        ("frame 2", 0.6667),
+        ("frame 4", 0.3333),
+    ]
     # The temporal error is the mean over every frame pair of the reconstruction F0 P1 P2 F3 | F3 P4 F6: the
     # group cut short by --limit (2 pairs) weighs less than the full one (3 pairs).
     from vidinterp.evaluate import metrics

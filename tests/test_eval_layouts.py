@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from vidinterp.errors import VidinterpError
-from vidinterp.io.images import encode_png, read_image, write_png
 from vidinterp.evaluate.layouts import TripletSet, VideoItem, discover
+from vidinterp.io.images import encode_png, read_image, write_png
 
 
 def _png(path: Path, value: int = 0, size=(12, 16)) -> None:

@@ -76,9 +76,18 @@ def test_benchmark_end_to_end_on_a_tiny_set(tmp_path, capsys):
     from test_eval_cli import _ucf_set
 
     _ucf_set(tmp_path / "data" / "ucf101", count=2)
-    (tmp_path / "data" / "BASELINES.md").write_text("| set | triplets | blend |\n|---|---|---|\n| ucf101 (320x240) | 2 | 30.52 / 3.67 |\n")
+    (tmp_path / "data" / "BASELINES.md").write_text(
+        "| set | triplets | blend |\n|---|---|---|\n| ucf101 (320x240) | 2 | 30.52 / 3.67 |\n"
+    )
     quality = _quality_module()
-    quality.main(data_root=tmp_path / "data", sets=None, methods="blend,model", model=tmp_path / "missing.safetensors", limit=None, json_out=tmp_path / "q.json")
+    quality.main(
+        data_root=tmp_path / "data",
+        sets=None,
+        methods="blend,model",
+        model=tmp_path / "missing.safetensors",
+        limit=None,
+        json_out=tmp_path / "q.json",
+    )
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("| ucf101"))
     document = json.loads((tmp_path / "q.json").read_text())

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-import vidinterp.interpolators as interpolators
+from vidinterp.api.options import UpsampleOptions
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.interpolators import BlendInterpolator, create_interpolator, default_method, resolve_device
+from vidinterp.models import io as model_io
 
 
 def test_blend_factory_defaults():
@@ -29,8 +30,18 @@ def test_blend_refuses_model_weights(tmp_path):
         create_interpolator("blend", model_path=tmp_path / "weights.safetensors", device="cpu")
 
 
+@pytest.mark.parametrize("method", ["model", "classical", "blend"])
+def test_the_options_accept_every_method_the_factory_builds(method):
+    """The options once knew only model and blend, so `upsample --method classical` was refused."""
+    assert UpsampleOptions(method=method, factor=2).method == method
+    with pytest.raises(UsageError, match="model, classical, blend"):
+        UpsampleOptions(method="rife", factor=2)
+    with pytest.raises(UsageError, match="--model only applies"):
+        UpsampleOptions(method="classical", model="w.safetensors", factor=2)
+
+
 def test_model_without_weights_is_a_clear_error(monkeypatch, tmp_path):
-    monkeypatch.setattr(interpolators, "DEFAULT_WEIGHTS", tmp_path / "missing.safetensors")
+    monkeypatch.setattr(model_io, "DEFAULT_WEIGHTS", tmp_path / "missing.safetensors")
     with pytest.raises(VidinterpError, match="--method blend"):
         create_interpolator("model", device="cpu")
     with pytest.raises(VidinterpError, match="not found"):
@@ -38,7 +49,7 @@ def test_model_without_weights_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_default_method_follows_shipped_weights(monkeypatch, tmp_path):
-    monkeypatch.setattr(interpolators, "DEFAULT_WEIGHTS", tmp_path / "default.safetensors")
+    monkeypatch.setattr(model_io, "DEFAULT_WEIGHTS", tmp_path / "default.safetensors")
     assert default_method() == "blend"
     (tmp_path / "default.safetensors").write_bytes(b"")
     assert default_method() == "model"
@@ -87,8 +98,8 @@ def test_model_through_the_factory_and_the_pipeline(tmp_path):
     from fractions import Fraction
 
     import numpy as np
-    from synthetic import pattern_frame
 
+    from synthetic import pattern_frame
     from vidinterp.io.frames import VideoFrame
     from vidinterp.models import VFIModel, save_model, tiny_config
     from vidinterp.pipeline import RetimeOptions, RetimeStats, retime

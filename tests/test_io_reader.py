@@ -7,8 +7,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from synthetic import make_clip, pattern_frame, write_clip
 
+from synthetic import make_clip, pattern_frame, write_clip
 from vidinterp.errors import VidinterpError
 from vidinterp.io.reader import open_video
 

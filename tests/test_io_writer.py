@@ -8,8 +8,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from synthetic import pattern_frame
 
+from synthetic import pattern_frame
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.io.codecs import choose_encoder
 from vidinterp.io.frames import VideoFrame

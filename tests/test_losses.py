@@ -116,6 +116,18 @@ def test_ssim_loss_values():
     assert ssim_loss(image, _image(5)).item() > 0.5
 
 
+def test_the_training_ssim_is_the_reported_ssim_on_the_unit_scale():
+    """Two SSIMs, one measure: the loss's (differentiable, [0, 1]) and evaluation's (float64, 0..255) agree."""
+    from vidinterp.evaluate import metrics
+    from vidinterp.losses import batch_ssim
+
+    smooth = torch.nn.functional.avg_pool2d(_image(4, (1, 3, 40, 40)), 3, 1)  # some structure to compare
+    noisy = (smooth + 0.1 * _image(5, (1, 3, 38, 38))).clamp(0, 1)
+    expected = metrics.ssim(smooth * 255, noisy * 255).item()
+    assert 0.2 < expected < 0.95
+    assert batch_ssim(smooth.double(), noisy.double()).item() == pytest.approx(expected, rel=1e-9)
+
+
 def test_reconstruction_loss():
     torch.manual_seed(0)
     model = VFIModel.from_config(tiny_config())
@@ -143,8 +155,10 @@ def test_warping_loss_is_the_mean_of_its_four_warps():
     f0, f1, target = _image(9, (1, 3, 16, 16)), _image(10, (1, 3, 16, 16)), _image(11, (1, 3, 16, 16))
     out = model(f0, f1, 0.5)
     expected = (
-        charbonnier_loss(out.warped0, target) + charbonnier_loss(out.warped1, target)
-        + charbonnier_loss(backward_warp(f1, out.flow_01), f0) + charbonnier_loss(backward_warp(f0, out.flow_10), f1)
+        charbonnier_loss(out.warped0, target)
+        + charbonnier_loss(out.warped1, target)
+        + charbonnier_loss(backward_warp(f1, out.flow_01), f0)
+        + charbonnier_loss(backward_warp(f0, out.flow_10), f1)
     ) / 4
     torch.testing.assert_close(warping_loss(out, f0, f1, target), expected)
 

@@ -90,8 +90,26 @@ def test_cuda_opcheck_and_empty():
 
 
 @pytest.mark.cuda
-def test_auto_selects_a_self_tested_backend():
+def test_auto_selects_the_fastest_backend_that_passes_its_self_test(monkeypatch):
+    """Auto selection skips a backend whose results are wrong: one planted to fail its self-test is passed over
+    for the next one in the order, and one that passes is kept."""
+    device = torch.device("cuda")
+    order = backends.available_backends()
+    assert order and order[-1] == "torch"
+    if len(order) < 2:
+        pytest.skip("only the torch backend is available here: nothing to choose between")
+    real = backends.self_test
+    broken = order[0]
+
+    def failing_first(name, dev):
+        return "planted failure" if name == broken else real(name, dev)
+
+    monkeypatch.setattr(backends, "self_test", failing_first)
+    backends._chosen_per_device.clear()
     backends.set_backend(None)
-    name = backends.backend_for(torch.device("cuda"))
-    assert name in backends.BACKEND_NAMES
-    assert backends.self_test(name, torch.device("cuda")) is None
+    try:
+        chosen = backends.backend_for(device)
+        assert chosen != broken and chosen in order
+        assert chosen == next(name for name in order if name != broken and real(name, device) is None)
+    finally:
+        backends._chosen_per_device.clear()

@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-from tolerances import assert_close_to_scale
 
+from tolerances import assert_close_to_scale
 from vidinterp import ops
 from vidinterp.ops import reference
 

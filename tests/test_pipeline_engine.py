@@ -10,8 +10,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from synthetic import pattern_frame
 
+from synthetic import pattern_frame
 from vidinterp.errors import VidinterpError
 from vidinterp.interpolators import BlendInterpolator, Interpolator
 from vidinterp.io.frames import VideoFrame

@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from synthetic import pattern_frame
 
+from synthetic import pattern_frame
 from vidinterp.io.frames import VideoFrame
 from vidinterp.pipeline import DEFAULT_SCENE_THRESHOLD, SceneCutDetector, scene_change_score, thumbnail
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 
@@ -23,7 +24,8 @@ def worker_threads():
 @pytest.fixture(autouse=True)
 def no_leftover_threads():
     yield
-    deadline = time.monotonic() + 3
+    # Generous: the threads end as soon as they see the stop; only a failing run waits this long.
+    deadline = time.monotonic() + 60
     while worker_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert worker_threads() == []
@@ -80,17 +82,23 @@ def test_failing_source_raises_original_and_process_sees_no_normal_end():
 def test_failing_sink_stops_an_endless_source():
     error = StageError("encoder broke")
     calls = []
+    pulled = []
+
+    def endless():
+        for i in itertools.count():
+            pulled.append(i)
+            yield i
 
     def sink(item):
         calls.append(item)
         if len(calls) == 10:
             raise error
 
-    start = time.monotonic()
     with pytest.raises(StageError) as caught:
-        run_threaded(itertools.count(), doubled, sink)
+        run_threaded(endless(), doubled, sink, queue_size=2)
     assert caught.value is error
-    assert time.monotonic() - start < 5
+    # The source stopped soon after the failure: only what the two bounded queues and the stages hold was read.
+    assert len(pulled) <= 10 + 2 * 2 + 4
 
 
 def test_failing_process_raises_and_stops_workers():
@@ -117,28 +125,34 @@ def test_keyboard_interrupt_in_the_caller_stops_everything():
 
 def test_stuck_sink_does_not_hang_the_caller_when_the_source_fails():
     release = threading.Event()
+    sink_done = threading.Event()
 
     def sink(item):
-        release.wait(10)  # a stuck encoder
+        release.wait(600)  # a stuck encoder: freed below, once the caller has its error
+        sink_done.set()
 
     def source():
         yield from range(3)
         raise StageError("decoder broke")
 
-    start = time.monotonic()
     try:
         with pytest.raises(StageError, match="decoder broke"):
             run_threaded(source(), doubled, sink, queue_size=1)
-        assert time.monotonic() - start < 5
+        assert not sink_done.is_set()  # the error came back while the sink was still stuck: nobody waited for it
     finally:
         release.set()  # let the daemon thread finish so the autouse check sees it gone
 
 
-def test_configure_torch_threads():
+def test_configure_torch_threads_uses_every_core_the_process_may_run_on(monkeypatch):
     before = torch.get_num_threads()
     try:
-        count = configure_torch_threads("cpu")
-        assert count >= 1 and torch.get_num_threads() == count
+        if hasattr(os, "sched_getaffinity"):
+            monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})  # as under `taskset -c 0-2`
+            assert configure_torch_threads("cpu") == 3 and torch.get_num_threads() == 3
+            monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5})
+            assert configure_torch_threads("cpu") == 1 and torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        assert configure_torch_threads("meta") == 2  # not the CPU: the pool is left alone
     finally:
         torch.set_num_threads(before)
 

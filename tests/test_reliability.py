@@ -1,4 +1,4 @@
-"""Bad input and special files (issue 10): each case is a one-line error with a non-zero exit, or the right
+"""Bad input and special files: each case is a one-line error with a non-zero exit, or the right
 behaviour. In-process and GPU-free; synthetic clips made with PyAV, no ffmpeg CLI."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from synthetic import make_clip, pattern_frame, write_clip
 
+from synthetic import make_clip, pattern_frame, write_clip
 from vidinterp.cli import main
 from vidinterp.io.codecs import choose_encoder, default_codec
 from vidinterp.io.frames import VideoFrame

@@ -7,8 +7,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from synthetic import make_clip, pattern_frame
 
+from synthetic import make_clip, pattern_frame
 from vidinterp.cli import main
 from vidinterp.io.images import read_image, write_png
 from vidinterp.io.reader import open_video
@@ -37,7 +37,9 @@ def frames_folder(folder, count=4, name="%06d.png", first=1, size=(24, 32), deep
 
 def test_pattern_in_pattern_out_is_lossless_and_numbered_like_ffmpeg(tmp_path, capsys):
     images = frames_folder(tmp_path / "frames")
-    code, out, err = run([tmp_path / "frames" / "%06d.png", tmp_path / "out" / "f_%04d.png", "--start-number", 0], capsys)
+    code, out, err = run(
+        [tmp_path / "frames" / "%06d.png", tmp_path / "out" / "f_%04d.png", "--start-number", 0], capsys
+    )
     assert code == 0, err
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == [f"f_{k:04d}.png" for k in range(8)]  # 4 frames × 2, numbered from 0, nothing else left

@@ -106,8 +106,14 @@ def test_distillation_ignores_a_teacher_that_warps_worse():
     constant = lambda dx, dy: torch.tensor([dx, dy], dtype=torch.float32).view(1, 2, 1, 1).expand(1, 2, 48, 48)  # noqa: E731
     flow_t0, flow_t1, flow_01, flow_10 = constant(-2, -1), constant(2, 1), constant(4, 2), constant(-4, -2)
     f0, target, f1 = base, backward_warp(base, constant(-2, -1)), backward_warp(base, constant(-4, -2))
-    exact = types.SimpleNamespace(flow_t0=flow_t0, flow_t1=flow_t1, flow_01=flow_01, flow_10=flow_10,
-                                  warped0=backward_warp(f0, flow_t0), warped1=backward_warp(f1, flow_t1))
+    exact = types.SimpleNamespace(
+        flow_t0=flow_t0,
+        flow_t1=flow_t1,
+        flow_01=flow_01,
+        flow_10=flow_10,
+        warped0=backward_warp(f0, flow_t0),
+        warped1=backward_warp(f1, flow_t1),
+    )
     teacher = torch.cat([flow_t0, flow_t1, flow_01, flow_10], dim=1) + 3.0
     # Followed everywhere it would cost 6 px (|3| + |3|); the few pixels it still wins are border pixels.
     assert distillation_loss(exact, teacher, f0, f1, target).item() < 0.3

@@ -20,9 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args, timeout=120, env_extra=None):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "vidinterp", "train", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+    env = {**subprocess_env(), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "vidinterp", "train", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def subprocess_env() -> dict[str, str]:
+    """One thread per process and this checkout's code first on the path."""
+    path = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +53,15 @@ def test_help():
 def test_tiny_end_to_end_run(setup, capsys):
     root, data, model_json = setup
     run = root / "run"
-    common = ("--crop", 32, "--batch-size", 2, "--model-config", model_json, "--device", "cpu", "--workers", 0, "--interval", "2")
+    common = ("--crop", 32, "--batch-size", 2, "--model-config", model_json, "--device", "cpu", "--workers", 0,
+              "--interval", "2")
     result = run_cli(data, "--out", run, "--steps", 5, "--val-every", 5, *common)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "broken.mov" in result.stderr and "warning" in result.stderr
     summary = result.stderr.strip().splitlines()[-1]
-    assert "trained 5 steps" in summary and "best val PSNR" in summary and str(run / "best" / "model.safetensors") in summary
+    assert "trained 5 steps" in summary and "best val PSNR" in summary
+    assert str(run / "best" / "model.safetensors") in summary
     assert (run / "last" / "model.safetensors").is_file() and (run / "last" / "trainer.pt").is_file()
     assert load_file(str(run / "best" / "model.safetensors"))
 
@@ -74,11 +82,15 @@ def test_tiny_end_to_end_run(setup, capsys):
     "args, code, message",
     [
         (["{data}"], 2, "--out"),
-        (["{data}", "--out", "{tmp}/r", "--loss", "charbonnier"], 2, "NAME=WEIGHT"),
+        (["{data}", "--out", "{tmp}/r", "--loss", "charbonier=1"], 2, "unknown loss"),
+        (["{data}", "--out", "{tmp}/r", "--teacher", "slowest"], 2, "--teacher"),
+        (["{data}", "--out", "{tmp}/r", "--steps", "0"], 2, "--steps"),
         (["{data}", "--out", "{tmp}/r", "--interval", "two"], 2, "--interval"),
         (["{data}", "--out", "{tmp}/r", "--recipe", "nope"], 2, "recipe"),
         (["--resume", "{tmp}/empty"], 1, "resumable"),
         (["--resume", "{tmp}/empty", "--lr", "0.1"], 2, "--lr"),
+        (["--resume", "{tmp}/empty", "--no-amp"], 2, "--amp"),
+        (["--resume", "{tmp}/empty", "{data}"], 2, "DATA_DIR"),
         (["{tmp}/no-data", "--out", "{tmp}/r"], 1, "not found"),
     ],
 )
@@ -94,10 +106,11 @@ def test_usage_errors(setup, tmp_path, capsys, args, code, message):
 def test_ddp_two_cpu_processes(setup, tmp_path):
     root, data, model_json = setup
     run = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", "-m", "vidinterp", "train",
-               str(data), "--out", str(run), "--steps", "3", "--crop", "32", "--batch-size", "4", "--model-config", str(model_json),
-               "--device", "cpu", "--workers", "0", "--interval", "2", "--quiet", "--val-every", "3"]
+    env = subprocess_env()
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+               "-m", "vidinterp", "train", str(data), "--out", str(run), "--steps", "3", "--crop", "32",
+               "--batch-size", "4", "--model-config", str(model_json), "--device", "cpu", "--workers", "0",
+               "--interval", "2", "--quiet", "--val-every", "3"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run / "last" / "model.safetensors").is_file()

@@ -11,17 +11,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from vidinterp.errors import UsageError
+from vidinterp.methods import check_method
 from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, parse_rate
 
 Rate = Fraction | int | float | str
-
-
-def _check_method(method: str | None, model: Path | None) -> None:
-    # The names live with the interpolators (which import torch); keep the check cheap and in step with them.
-    if method is not None and method not in ("model", "blend"):
-        raise UsageError(f"unknown --method {method!r}; choose one of: model, blend")
-    if model is not None and method == "blend":
-        raise UsageError("--model only applies to --method model; the blend method has no weights")
 
 
 @dataclass(frozen=True)
@@ -34,7 +27,8 @@ class UpsampleOptions:
     model: weights for the model method (.safetensors with its JSON config, or a shipped model's name); None =
         the shipped default.
     device: "auto", "cpu", "cuda" or "cuda:N". fp16: half precision on CUDA.
-    batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU). scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
+    batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU).
+    scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
     codec, crf, pix_fmt, output_format: encoder settings for a video output (None = chosen by the extension).
     input_format: demuxer of the input when it cannot be guessed (stdin).
     input_fps: frame rate of an image-sequence input (default 25); an error for a video input.
@@ -67,7 +61,7 @@ class UpsampleOptions:
             raise UsageError("give either --factor or --fps, not both")
         if self.model is not None:
             object.__setattr__(self, "model", Path(self.model))
-        _check_method(self.method, self.model)
+        check_method(self.method, self.model)
         if self.input_fps is not None:
             rate = parse_rate(self.input_fps)
             if rate <= 0:
@@ -109,8 +103,10 @@ class EvaluationOptions:
             object.__setattr__(self, "model", Path(self.model))
         if self.save_dir is not None:
             object.__setattr__(self, "save_dir", Path(self.save_dir))
-        _check_method(self.method, self.model)
+        check_method(self.method, self.model)
         if isinstance(self.drop, bool) or not isinstance(self.drop, int) or self.drop < 2:
             raise UsageError(f"--drop must be a whole number of at least 2, got {self.drop!r}")
-        if self.limit is not None and (isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1):
+        if self.limit is not None and (
+            isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1
+        ):
             raise UsageError(f"--limit must be a whole number of at least 1, got {self.limit!r}")

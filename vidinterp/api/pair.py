@@ -78,12 +78,14 @@ class FrameInterpolator:
     """An interpolator loaded once on one device; make frames with `interpolate`, or pass it to `upsample`
     and `evaluate_on` so they reuse it instead of loading their own.
 
-    Create it with `vidinterp.load`. `method` ("model" or "blend"), `device`, `fp16` and `model_path` (None =
-    shipped weights, or the blend method) say what was loaded; `interpolator` is the `Interpolator` behind it.
+    Create it with `vidinterp.load`. `method` ("model", "classical" or "blend"), `device`, `fp16` and
+    `model_path` (None = shipped weights, or a method without weights) say what was loaded; `interpolator` is
+    the `Interpolator` behind it.
     """
 
-    def __init__(self, interpolator: Interpolator, method: str, model_path: Path | None, fp16: bool = False,
-                 batch_size: int = 8) -> None:
+    def __init__(
+        self, interpolator: Interpolator, method: str, model_path: Path | None, fp16: bool = False, batch_size: int = 8
+    ) -> None:
         self.interpolator = interpolator
         self.method = method
         self.model_path = model_path

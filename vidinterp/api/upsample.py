@@ -8,7 +8,6 @@ fail is made before the model is loaded, and the output appears only when the wh
 from __future__ import annotations
 
 import dataclasses
-
 import logging
 import sys
 import time
@@ -137,10 +136,14 @@ def upsample(
         ) from None
 
 
-def _check_applicable(in_path: str, out_path: str, sequence_in: bool, sequence_out: bool, options: UpsampleOptions) -> None:
+def _check_applicable(
+    in_path: str, out_path: str, sequence_in: bool, sequence_out: bool, options: UpsampleOptions
+) -> None:
     """Refuse options that have no meaning for this kind of input or output."""
     if options.input_fps is not None and not sequence_in:
-        raise UsageError(f"--input-fps sets the frame rate of an image sequence; '{in_path}' is a video, which has its own")
+        raise UsageError(
+            f"--input-fps sets the frame rate of an image sequence; '{in_path}' is a video, which has its own"
+        )
     if options.start_number is not None and not sequence_out:
         raise UsageError("--start-number only applies to an image-sequence output such as out/%06d.png")
     if sequence_out:
@@ -181,13 +184,17 @@ def _warn_unusual(options, input_rate: Fraction, rate: Fraction) -> None:
     """Say so when a setting is allowed but rarely what was meant, or changes how frames are made."""
     low, high = USUAL_SCENE_THRESHOLDS
     if options.scene_cut != "off" and not low <= options.scene_threshold <= high:
-        effect = "ordinary motion may count as a cut" if options.scene_threshold < low else "even unrelated shots may not count as a cut"
-        log.warning("--scene-threshold %g is outside the usual %g to %g: %s", options.scene_threshold, low, high, effect)
+        effect = ("ordinary motion may count as a cut" if options.scene_threshold < low
+                  else "even unrelated shots may not count as a cut")
+        log.warning("--scene-threshold %g is outside the usual %g to %g: %s", options.scene_threshold, low, high,
+                    effect)
     if rate > USUAL_MAX_RATE:
-        log.warning("the output rate is %s fps; displays show at most a few hundred (for slow motion, retime the result)",
+        log.warning("the output rate is %s fps; displays show at most a few hundred "
+                    "(for slow motion, retime the result)",
                     format_rate(rate))
     if selects_frames(options, input_rate):
-        log.info("--fps %s is below the input's %s fps: frames are dropped or repeated by their timestamps (as ffmpeg's "
+        log.info("--fps %s is below the input's %s fps: frames are dropped or repeated by their timestamps "
+                 "(as ffmpeg's "
                  "fps filter does), not interpolated", format_rate(options.fps), format_rate(input_rate))
 
 
@@ -244,7 +251,8 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
 
         def process(frames: Iterator) -> Iterator:
             if not options.montage:
-                return retime(frames, interpolator.interpolator, retime_options, input_rate=info.frame_rate, stats=stats)
+                return retime(frames, interpolator.interpolator, retime_options, input_rate=info.frame_rate,
+                              stats=stats)
             recorder = SourceRecorder()
             outputs = retime(recorder.record(frames), interpolator.interpolator, retime_options,
                              input_rate=info.frame_rate, stats=stats)

@@ -37,8 +37,7 @@ def build_app() -> typer.Typer:
 
     @app.callback(invoke_without_command=True)
     def _root(
-        ctx: typer.Context,
-        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+        ctx: typer.Context, version: bool = typer.Option(False, "--version", help="Print the version and exit.")
     ) -> None:
         if version:
             from vidinterp import __version__
@@ -91,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _dispatch(argv: list[str] | None, guard: InterruptGuard) -> int:
     """Run the command; returns its exit status after printing any error as one line."""
+    from vidinterp.cli.logs import setup_logging
+
+    setup_logging()  # commands with --quiet narrow it
     command = typer.main.get_command(build_app())
     try:
         # Without standalone mode click *returns* the exit code of a typer.Exit (Typer turns Ctrl-C inside a

@@ -54,8 +54,10 @@ def collect_report() -> dict:
     try:
         import av
 
-        report["pyav"] = {"version": av.__version__,
-                          "libraries": {k: ".".join(map(str, v)) for k, v in av.library_versions.items()}}
+        report["pyav"] = {
+            "version": av.__version__,
+            "libraries": {k: ".".join(map(str, v)) for k, v in av.library_versions.items()},
+        }
     except Exception as exc:  # noqa: BLE001
         report["pyav"] = {"version": None, "error": str(exc)}
     report["ffmpeg_cli"] = _ffmpeg_cli()
@@ -90,7 +92,9 @@ def _print_report(report: dict, file) -> None:
     gpus = ", ".join(f"{g['name']} ({g['memory_gib']} GiB, sm {g['capability']})" for g in hardware["gpus"])
     row("GPU", report["cuda_available"], gpus or "none visible to torch")
     nvcc = report["nvcc"]
-    row("nvcc", nvcc["path"] is not None, f"{nvcc['path']} (release {nvcc['version']})" if nvcc["path"] else "not found")
+    row(
+        "nvcc", nvcc["path"] is not None, f"{nvcc['path']} (release {nvcc['version']})" if nvcc["path"] else "not found"
+    )
     ext = report["extension"]
     row("extension (prebuilt)", ext["prebuilt"], ext["prebuilt_detail"])
     row("extension (JIT build)", ext["jit_possible"], f"{ext['jit_detail']}; cache {ext['jit_cache']}")
@@ -103,13 +107,20 @@ def _print_report(report: dict, file) -> None:
         row("PyAV", True, f"{pyav['version']} ({libs})")
     else:
         row("PyAV", False, pyav.get("error", "not installed"))
-    row("ffmpeg CLI", report["ffmpeg_cli"] is not None, report["ffmpeg_cli"] or "not on PATH (only the pipe examples need it)")
+    row(
+        "ffmpeg CLI",
+        report["ffmpeg_cli"] is not None,
+        report["ffmpeg_cli"] or "not on PATH (only the pipe examples need it)",
+    )
     selected = report["selected_backend"]
     if "error" in selected:
         row("selected backend", False, selected["error"])
     else:
-        row("selected backend", True,
-            f"{selected['backend']} for {selected['device']} tensors (requested: {report['requested_backend']})")
+        row(
+            "selected backend",
+            True,
+            f"{selected['backend']} for {selected['device']} tensors (requested: {report['requested_backend']})",
+        )
     console.print(table)
 
 

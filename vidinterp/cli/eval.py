@@ -30,9 +30,11 @@ images = 100 dB), SSIM (11×11 Gaussian window, σ 1.5, per RGB channel, average
 
 EPILOG = """**Examples**
 
-* `vidinterp eval ../shared/data/eval --method blend`: every dataset under the folder; table on stderr
-* `vidinterp eval vimeo_triplet --limit 100 --json > vimeo.json`: first 100 test triplets, JSON (per item and summary) on stdout
-* `vidinterp eval clip.mp4 --drop 4 --save-dir failures/`: keep every 4th frame, score the 3 in between at t = 1/4, 2/4, 3/4, save side-by-side pictures
+* `vidinterp eval datasets/ --method blend`: every dataset under the folder; table on stderr
+* `vidinterp eval vimeo_triplet --limit 100 --json > vimeo.json`: first 100 test triplets, JSON (per item and
+  summary) on stdout
+* `vidinterp eval clip.mp4 --drop 4 --save-dir failures/`: keep every 4th frame, score the 3 in between at
+  t = 1/4, 2/4, 3/4, save side-by-side pictures
 """
 
 
@@ -42,15 +44,62 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
-    path: Annotated[Path, typer.Argument(help="Triplet dataset (or a folder of them), video file, or folder of videos.", show_default=False)],
-    method: Annotated[Optional[str], typer.Option("--method", "-m", help="Interpolator: 'model' (the shipped model, best), 'classical' (DIS optical flow + blend, no learning) or 'blend' (mean of the two frames). Default: 'model' when its weights are installed, else 'blend'.", show_default=False)] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", help="Model weights (.safetensors with its JSON config) for --method model; default: the shipped weights.", show_default=False)] = None,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Triplet dataset (or a folder of them), video file, or folder of videos.", show_default=False
+        ),
+    ],
+    method: Annotated[
+        Optional[str],
+        typer.Option(
+            "--method",
+            "-m",
+            help="Interpolator: 'model' (the shipped model, best), 'classical' (DIS optical flow + blend, no "
+            "learning) or 'blend' (mean of the two frames). Default: 'model' when its weights are installed, "
+            "else 'blend'.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--model",
+            help="Model weights (.safetensors with its JSON config) for --method model; default: the shipped weights.",
+            show_default=False,
+        ),
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="'auto' (GPU if there is one), 'cpu' or 'cuda'.")] = "auto",
-    fp16: Annotated[bool, typer.Option("--fp16", help="Run the model in half precision (GPU only; a little less exact).")] = False,
-    drop: Annotated[int, typer.Option("--drop", "-k", help="Videos: keep every k-th frame and interpolate the k − 1 frames between.", min=2)] = 2,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Score at most N items per dataset or video (quick runs).", min=1, show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Write the results as JSON on stdout (per item and summary); the table still goes to stderr.")] = False,
-    save_dir: Annotated[Optional[Path], typer.Option("--save-dir", help="Write a labelled side-by-side PNG per item here: frame 0, frame 1, result, truth, error map with its scale, and the item's PSNR/SSIM.", show_default=False)] = None,
+    fp16: Annotated[
+        bool, typer.Option("--fp16", help="Run the model in half precision (GPU only; a little less exact).")
+    ] = False,
+    drop: Annotated[
+        int,
+        typer.Option(
+            "--drop", "-k", help="Videos: keep every k-th frame and interpolate the k − 1 frames between.", min=2
+        ),
+    ] = 2,
+    limit: Annotated[
+        Optional[int],
+        typer.Option(
+            "--limit", "-n", help="Score at most N items per dataset or video (quick runs).", min=1, show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Write the results as JSON on stdout (per item and summary); the table still goes to stderr."
+        ),
+    ] = False,
+    save_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--save-dir",
+            help="Write a labelled side-by-side PNG per item here: frame 0, frame 1, result, truth, error map "
+            "with its scale, and the item's PSNR/SSIM.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Evaluate an interpolator (see HELP)."""
     from rich.console import Console
@@ -67,11 +116,18 @@ def eval_command(
     from vidinterp.api.options import EvaluationOptions
     from vidinterp.evaluate.report import render_table
 
-    options = EvaluationOptions(method=method, model=model, device=device, fp16=fp16, drop=drop, limit=limit,
-                                save_dir=save_dir)
+    options = EvaluationOptions(
+        method=method, model=model, device=device, fp16=fp16, drop=drop, limit=limit, save_dir=save_dir
+    )
     # Not a terminal (a log file, CI): rich would assume 80 columns and cut the names; give the table room.
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     # Started once the data is found and the model loaded, so an error before that is one clean line.
     progress = Progress(*columns, console=console, transient=True)
     task = progress.add_task("eval", total=None, start=False)
@@ -90,7 +146,11 @@ def eval_command(
         if progress.live.is_started:
             progress.stop()
 
-    title = f"vidinterp eval — method {report.method}" + (f" ({report.model})" if report.model else "") + f", device {report.device}"
+    title = (
+        f"vidinterp eval — method {report.method}"
+        + (f" ({report.model})" if report.model else "")
+        + f", device {report.device}"
+    )
     render_table(report.sets, console, title=title, lpips_reason=report.lpips_reason)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")

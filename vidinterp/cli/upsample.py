@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
@@ -32,19 +31,9 @@ EPILOG = """**Examples**
 # -- small helpers ------------------------------------------------------------------------------------
 def _setup_logging(quiet: bool) -> None:
     """Logs on stderr as 'vidinterp: warning: ...' lines; --quiet keeps only errors."""
-    logger = logging.getLogger("vidinterp")
-    for old in [h for h in logger.handlers if isinstance(h.formatter, _Formatter)]:
-        logger.removeHandler(old)  # a previous in-process run's handler (tests call main() repeatedly)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    logger.addHandler(handler)
-    logger.setLevel(logging.ERROR if quiet else logging.INFO)
+    from vidinterp.cli.logs import setup_logging
 
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = "vidinterp: " if record.levelno < logging.WARNING else f"vidinterp: {record.levelname.lower()}: "
-        return prefix + record.getMessage()
+    setup_logging(logging.ERROR if quiet else logging.INFO)
 
 
 def _parse_factor(text: str) -> int:

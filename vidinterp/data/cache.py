@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from vidinterp.data.sources import Source
+from vidinterp.io.atomic import write_atomically
 
 CACHE_VERSION = 1
 # Counts real decodes (not cache hits); tests use it to prove a second run does not decode again.
@@ -36,10 +37,12 @@ def default_cache_dir(data_dir: str | Path) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidinterp" / "train-cache" / digest
 
 
+log = logging.getLogger("vidinterp.data")
+
+
 def warn(message: str) -> None:
-    """Default warning sink: one line on stderr (stdout stays free for data)."""
-    sys.stderr.write(f"vidinterp: warning: {message}\n")
-    sys.stderr.flush()
+    """Default warning sink: a warning on the "vidinterp.data" logger."""
+    log.warning("%s", message)
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,9 @@ def _decode_into(source: Source, data_tmp: Path, cache_size: int, max_frames: in
     """Decode `source` into the raw file `data_tmp`; return (frames, height, width)."""
     global DECODE_COUNT
     DECODE_COUNT += 1
-    frames = _iter_folder_frames(source, cache_size) if source.is_frame_folder else _iter_video_frames(source, cache_size)
+    frames = (
+        _iter_folder_frames(source, cache_size) if source.is_frame_folder else _iter_video_frames(source, cache_size)
+    )
     count, shape = 0, None
     with open(data_tmp, "wb") as out:
         try:
@@ -131,7 +136,9 @@ def _decode_into(source: Source, data_tmp: Path, cache_size: int, max_frames: in
                 if shape is None:
                     shape = image.shape
                 elif image.shape != shape:
-                    raise ValueError(f"frame size changed mid-stream ({shape[1]}x{shape[0]} -> {image.shape[1]}x{image.shape[0]})")
+                    raise ValueError(
+                        f"frame size changed mid-stream ({shape[1]}x{shape[0]} -> {image.shape[1]}x{image.shape[0]})"
+                    )
                 out.write(np.ascontiguousarray(image).tobytes())
                 count += 1
                 on_frame()
@@ -145,6 +152,26 @@ def _decode_into(source: Source, data_tmp: Path, cache_size: int, max_frames: in
     if shape is None:
         raise ValueError("no frames decoded")
     return count, shape[0], shape[1]
+
+
+def _decode_entry(source: Source, data_path: Path, cache_size: int, max_frames: int, on_frame) -> tuple[int, int, int]:
+    """`_decode_into` a temporary file that replaces `data_path` once decoding succeeded."""
+    decoded: list[tuple[int, int, int]] = []
+    write_atomically(data_path, lambda tmp: decoded.append(_decode_into(source, tmp, cache_size, max_frames, on_frame)))
+    return decoded[0]
+
+
+def _frame_counter(bar, task) -> Callable[[], None]:
+    """An `on_frame` callback that shows the decoded frame count every 16 frames."""
+    count = 0
+
+    def on_frame() -> None:
+        nonlocal count
+        count += 1
+        if count % 16 == 0:
+            bar.update(task, frames=count)
+
+    return on_frame
 
 
 def _load_index(index_path: Path) -> CachedClip | None:
@@ -183,8 +210,8 @@ def build_cache(
     """Make sure every source has a cache entry; decode only those that do not.
 
     Unreadable sources are reported through `on_warning` and left out; they never stop the run. `max_frames` > 0
-    keeps only the first frames of long videos (bounds disk use). Entries are written atomically: raw data and
-    index go to temporary names and are renamed into place, index last, so a killed build leaves no half entry.
+    keeps only the first frames of long videos (bounds disk use). Entries are written atomically
+    (`vidinterp.io.atomic.write_atomically`), raw data first and index last, so a killed build leaves no half entry.
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -209,32 +236,28 @@ def build_cache(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("caching {task.fields[name]}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[frames]} frames"), TimeElapsedColumn())
+    columns = (
+        TextColumn("caching {task.fields[name]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[frames]} frames"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), disable=not progress, transient=True) as bar:
         task = bar.add_task("cache", total=len(todo), name="", frames=0)
         for source, key in todo:
             bar.update(task, name=source.path.name, frames=0)
-            frame_counter = [0]
-
-            def on_frame() -> None:
-                frame_counter[0] += 1
-                if frame_counter[0] % 16 == 0:
-                    bar.update(task, frames=frame_counter[0])
-
             data_path, index_path = cache_dir / f"{key}.u8", cache_dir / f"{key}.json"
-            data_tmp = cache_dir / f".{key}.u8.{os.getpid()}.tmp"
             try:
-                count, height, width = _decode_into(source, data_tmp, cache_size, max_frames, on_frame)
+                count, height, width = _decode_entry(
+                    source, data_path, cache_size, max_frames, _frame_counter(bar, task)
+                )
             except Exception as exc:  # noqa: BLE001 - any failure of one source must not stop the run
-                data_tmp.unlink(missing_ok=True)
                 message = str(exc) or type(exc).__name__
                 on_warning(f"skipping {source.path}: cannot decode ({message})")
                 report.skipped.append((str(source.path), message))
                 bar.advance(task)
                 continue
-            except BaseException:
-                data_tmp.unlink(missing_ok=True)
-                raise
             mtime, size = source.fingerprint()
             meta = {
                 "version": CACHE_VERSION,
@@ -249,10 +272,8 @@ def build_cache(
                 "dtype": "uint8",
                 "layout": "NHWC RGB",
             }
-            index_tmp = cache_dir / f".{key}.json.{os.getpid()}.tmp"
-            index_tmp.write_text(json.dumps(meta, indent=1))
-            os.replace(data_tmp, data_path)
-            os.replace(index_tmp, index_path)
+            # The index last: an entry without one is not an entry, and is decoded again next time.
+            write_atomically(index_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))  # noqa: B023
             _remove_stale(cache_dir, meta["source"], keep=key)
             report.clips.append(CachedClip(meta["source"], str(data_path), count, height, width))
             report.decoded += 1

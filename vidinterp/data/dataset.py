@@ -36,7 +36,10 @@ def check_sampling(clip_length: int, interval_min: int, interval_max: int) -> No
     if interval_max < interval_min:
         raise UsageError(f"the interval range {interval_min}..{interval_max} is empty.")
     if clip_length < interval_max + 1:
-        raise UsageError(f"--clip-length {clip_length} is too short for interval {interval_max}: it needs at least {interval_max + 1} frames.")
+        raise UsageError(
+            f"--clip-length {clip_length} is too short for interval {interval_max}: "
+            f"it needs at least {interval_max + 1} frames."
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,10 @@ def split_windows(clips: list[CachedClip], clip_length: int, crop: int, val_coun
     if not usable:
         if clips:
             smallest = max(min(c.height, c.width) for c in clips)
-            raise VidinterpError(f"no training clip is at least {crop} pixels on its short side (largest short side: {smallest}); lower --crop.")
+            raise VidinterpError(
+                f"no training clip is at least {crop} pixels on its short side "
+                f"(largest short side: {smallest}); lower --crop."
+            )
         raise VidinterpError("no readable videos or frame folders were found for training.")
     reserved = {i: 0 for i in usable}  # frames held out at the end of each clip
     val: list[Window] = []
@@ -112,7 +118,15 @@ class ClipDataset(Dataset):
     of the augmented clip, P×8×crop×crop float32 (computed here, so DataLoader workers share the work).
     """
 
-    def __init__(self, clips: list[CachedClip], windows: list[Window], crop: int, clip_length: int, augment: AugmentConfig | None = None, teacher=None):
+    def __init__(
+        self,
+        clips: list[CachedClip],
+        windows: list[Window],
+        crop: int,
+        clip_length: int,
+        augment: AugmentConfig | None = None,
+        teacher=None,
+    ):
         self.clips, self.windows, self.crop, self.clip_length = clips, windows, crop, clip_length
         self.augment = augment if augment is not None else AugmentConfig()
         self.teacher = teacher
@@ -150,7 +164,17 @@ class WindowBatchSampler(Sampler):
     same samples, and resuming from step s reproduces exactly what an uninterrupted run would have drawn.
     """
 
-    def __init__(self, num_windows: int, batch_size: int, interval_min: int, interval_max: int, seed: int = 0, rank: int = 0, world_size: int = 1, start_step: int = 0):
+    def __init__(
+        self,
+        num_windows: int,
+        batch_size: int,
+        interval_min: int,
+        interval_max: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        start_step: int = 0,
+    ):
         if num_windows <= 0:
             raise VidinterpError("there are no training windows to sample from.")
         self.num_windows, self.batch_size = num_windows, batch_size
@@ -200,7 +224,9 @@ def collate_batch(samples: list[dict]) -> dict:
     return batch
 
 
-def split_pairs(frames: torch.Tensor, interval: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def split_pairs(
+    frames: torch.Tensor, interval: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """B×F×C×H×W clips → (frame0, frame1, target, t, pair_index): each keyframe pair once, every target between.
 
     frame0/frame1 are N×C×H×W (N = B · pairs), pair-major: pair p of clip b is row p·B + b. target is M×C×H×W
@@ -232,7 +258,7 @@ def split_targets(frames: torch.Tensor, interval: int) -> tuple[torch.Tensor, to
 
 
 @dataclass
-class Triplet:
+class ValidationTriplet:
     """A validation example: frame0, frame1, ground-truth middle frame (each 3×H×W uint8 RGB) and its t."""
 
     frame0: torch.Tensor
@@ -242,7 +268,7 @@ class Triplet:
     name: str = ""
 
 
-def held_out_triplets(clips: list[CachedClip], windows: list[Window], crop: int) -> list[Triplet]:
+def held_out_triplets(clips: list[CachedClip], windows: list[Window], crop: int) -> list[ValidationTriplet]:
     """Centre-cropped (crop×crop) triplets from held-out 3-frame windows: keyframes 0 and 2, target 1 at t = 0.5."""
     triplets = []
     for w in windows:
@@ -250,5 +276,5 @@ def held_out_triplets(clips: list[CachedClip], windows: list[Window], crop: int)
         y, x = center_crop_box(clip.height, clip.width, crop)
         frames = np.asarray(clip.frames()[w.start : w.start + 3, y : y + crop, x : x + crop])
         tensor = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).contiguous()
-        triplets.append(Triplet(tensor[0], tensor[2], tensor[1], 0.5, f"{clip.source}@{w.start + 1}"))
+        triplets.append(ValidationTriplet(tensor[0], tensor[2], tensor[1], 0.5, f"{clip.source}@{w.start + 1}"))
     return triplets

@@ -9,7 +9,24 @@ from pathlib import Path
 
 # Extensions tried as videos. PyAV reads many more; these are the ones people keep footage in.
 VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".m4v", ".mkv", ".avi", ".mov", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts", ".flv", ".wmv", ".ogv", ".y4m", ".nut"}
+    {
+        ".mp4",
+        ".m4v",
+        ".mkv",
+        ".avi",
+        ".mov",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+        ".ts",
+        ".mts",
+        ".m2ts",
+        ".flv",
+        ".wmv",
+        ".ogv",
+        ".y4m",
+        ".nut",
+    }
 )
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 

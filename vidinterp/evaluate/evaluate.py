@@ -20,12 +20,12 @@ import torch
 from vidinterp.errors import VidinterpError
 from vidinterp.evaluate import metrics
 from vidinterp.evaluate.framedrop import DropGroup, compared_frame_count, drop_groups
-from vidinterp.io.images import read_image
-from vidinterp.evaluate.layouts import EvalSet, Triplet, TripletSet, VideoItem
+from vidinterp.evaluate.layouts import EvalSet, TripletFiles, TripletSet, VideoItem
 from vidinterp.evaluate.perceptual import LpipsMetric
 from vidinterp.evaluate.visualize import ComparisonText, save_comparison
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import max_value
+from vidinterp.io.images import read_image
 
 
 @dataclass
@@ -85,12 +85,16 @@ ItemCallback = Callable[[str, ItemResult], None]
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     """H×W×3 uint8/uint16 → 1×3×H×W float32 in [0, 1]."""
-    return metrics.to_unit_scale(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], max_value(image.dtype))
+    return metrics.to_unit_scale(
+        torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], max_value(image.dtype)
+    )
 
 
 def image_to_255(image: np.ndarray) -> torch.Tensor:
     """H×W×3 uint8/uint16 → 1×3×H×W float64 on the 0..255 scale (the scale all metrics use)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() * (255 / max_value(image.dtype))
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() * (
+        255 / max_value(image.dtype)
+    )
 
 
 def tensor_to_image(levels: torch.Tensor, dtype: np.dtype) -> np.ndarray:
@@ -126,7 +130,7 @@ def _caption(item: ItemResult, set_name: str | None = None) -> ComparisonText:
     return ComparisonText(name, item.t, item.psnr, item.ssim, item.mae)
 
 
-def _load_triplet(item: Triplet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _load_triplet(item: TripletFiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     frames = [read_image(path) for path in (item.frame0, item.frame1, item.truth)]
     if len({frame.shape for frame in frames}) != 1:
         shapes = ", ".join(f"{frame.shape[1]}×{frame.shape[0]}" for frame in frames)
@@ -134,7 +138,9 @@ def _load_triplet(item: Triplet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return frames[0], frames[1], frames[2]
 
 
-def evaluate_triplets(dataset: TripletSet, interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None) -> SetResult:
+def evaluate_triplets(
+    dataset: TripletSet, interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None
+) -> SetResult:
     """Interpolate each triplet at t = 0.5 from its outer frames and score it against the middle frame."""
     result = SetResult(dataset.name, "triplets", dataset.layout, str(dataset.root))
     items = dataset.items[: options.limit] if options.limit is not None else dataset.items
@@ -155,7 +161,14 @@ def evaluate_triplets(dataset: TripletSet, interpolator: Interpolator, options: 
     return result
 
 
-def _evaluate_group(group: DropGroup, interpolator: Interpolator, options: EvalOptions, result: SetResult, video_name: str, on_item: ItemCallback | None) -> None:
+def _evaluate_group(
+    group: DropGroup,
+    interpolator: Interpolator,
+    options: EvalOptions,
+    result: SetResult,
+    video_name: str,
+    on_item: ItemCallback | None,
+) -> None:
     times = group.times
     start = time.perf_counter()
     prepared = interpolator.prepare(image_to_tensor(group.before.image), image_to_tensor(group.after.image))
@@ -172,8 +185,14 @@ def _evaluate_group(group: DropGroup, interpolator: Interpolator, options: EvalO
         true_run.append(image_to_255(frame.image))
         if options.save_dir is not None:
             picture = options.save_dir / _safe_name(video_name) / f"frame_{frame.index:06d}.png"
-            save_comparison(picture, group.before.image, group.after.image, tensor_to_image(levels, frame.image.dtype),
-                            frame.image, _caption(item_result, video_name))
+            save_comparison(
+                picture,
+                group.before.image,
+                group.after.image,
+                tensor_to_image(levels, frame.image.dtype),
+                frame.image,
+                _caption(item_result, video_name),
+            )
         if on_item:
             on_item(video_name, item_result)
     # Kept frames are shown as they are, so the run starts and ends on real frames.
@@ -183,7 +202,9 @@ def _evaluate_group(group: DropGroup, interpolator: Interpolator, options: EvalO
     result._temporal_parts.append((metrics.temporal_error(torch.cat(predicted_run), torch.cat(true_run)), pairs))
 
 
-def evaluate_video(video: VideoItem, interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None) -> SetResult:
+def evaluate_video(
+    video: VideoItem, interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None
+) -> SetResult:
     """Frame-drop protocol on one video (see `framedrop`); adds the temporal error of the reconstruction."""
     from vidinterp.io.reader import open_video
 
@@ -194,10 +215,14 @@ def evaluate_video(video: VideoItem, interpolator: Interpolator, options: EvalOp
                 room = options.limit - len(result.items)
                 if room <= 0:
                     break
-                group = DropGroup(group.before, group.after, group.dropped[:room]) if room < len(group.dropped) else group
+                group = (
+                    DropGroup(group.before, group.after, group.dropped[:room]) if room < len(group.dropped) else group
+                )
             _evaluate_group(group, interpolator, options, result, video.name, on_item)
     if not result.items:
-        raise VidinterpError(f"'{video.path}' is too short for --drop {options.drop}: it needs at least {options.drop + 1} frames")
+        raise VidinterpError(
+            f"'{video.path}' is too short for --drop {options.drop}: it needs at least {options.drop + 1} frames"
+        )
     # The mean over all frame pairs of the reconstruction: groups weigh by their pair count (a group cut short
     # by --limit has fewer pairs than the others).
     total_pairs = sum(pairs for _, pairs in result._temporal_parts)
@@ -223,7 +248,9 @@ def expected_items(dataset: EvalSet, options: EvalOptions) -> int | None:
     return min(count, options.limit) if options.limit is not None else count
 
 
-def evaluate(datasets: Iterable[EvalSet], interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None) -> list[SetResult]:
+def evaluate(
+    datasets: Iterable[EvalSet], interpolator: Interpolator, options: EvalOptions, on_item: ItemCallback | None = None
+) -> list[SetResult]:
     """Evaluate every dataset or video in turn."""
     results = []
     for dataset in datasets:

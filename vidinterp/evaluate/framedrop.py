@@ -36,7 +36,8 @@ def compared_frame_count(frame_count: int, drop: int) -> int:
 
 
 def drop_groups(frames: Iterable[VideoFrame], drop: int = 2) -> Iterator[DropGroup]:
-    """Split a frame stream into groups: kept frame, k − 1 dropped frames, next kept frame (streaming, k + 1 in memory)."""
+    """Split a frame stream into groups: kept frame, k − 1 dropped frames, next kept frame (streaming: k + 1
+    frames in memory)."""
     if drop < 2:
         raise UsageError(f"--drop must be at least 2 (keep every k-th frame and interpolate the others), got {drop}")
     window: list[VideoFrame] = []

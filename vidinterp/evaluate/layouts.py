@@ -35,7 +35,7 @@ EXPECTED_LAYOUTS = (
 
 
 @dataclass(frozen=True)
-class Triplet:
+class TripletFiles:
     """One evaluation item: interpolate between `frame0` and `frame1` at t = 0.5 and compare with `truth`."""
 
     name: str
@@ -51,7 +51,7 @@ class TripletSet:
     name: str
     layout: str  # "middlebury", "vimeo", "vimeo-official", "ucf101"
     root: Path
-    items: tuple[Triplet, ...]
+    items: tuple[TripletFiles, ...]
     kind: str = field(default="triplets", init=False)
 
 
@@ -84,25 +84,25 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted(entries, key=lambda entry: natural_key(entry.name))
 
 
-def _middlebury_items(root: Path) -> list[Triplet]:
+def _middlebury_items(root: Path) -> list[TripletFiles]:
     items = []
     for truth_dir in _subfolders(root / "other-gt-interp"):
         inputs = root / "other-data" / truth_dir.name
         truth = truth_dir / "frame10i11.png"
         if truth.is_file() and _has_all(inputs, ("frame10.png", "frame11.png")):
-            items.append(Triplet(truth_dir.name, inputs / "frame10.png", inputs / "frame11.png", truth))
+            items.append(TripletFiles(truth_dir.name, inputs / "frame10.png", inputs / "frame11.png", truth))
     return items
 
 
-def _triplet(folder: Path, name: str, names: tuple[str, str, str]) -> Triplet:
-    return Triplet(name, folder / names[0], folder / names[1], folder / names[2])
+def _triplet(folder: Path, name: str, names: tuple[str, str, str]) -> TripletFiles:
+    return TripletFiles(name, folder / names[0], folder / names[1], folder / names[2])
 
 
-def _flat_items(root: Path, names: tuple[str, str, str]) -> list[Triplet]:
+def _flat_items(root: Path, names: tuple[str, str, str]) -> list[TripletFiles]:
     return [_triplet(folder, folder.name, names) for folder in _subfolders(root) if _has_all(folder, names)]
 
 
-def _vimeo_official_items(root: Path) -> list[Triplet]:
+def _vimeo_official_items(root: Path) -> list[TripletFiles]:
     sequences = root / "sequences"
     test_list = root / "tri_testlist.txt"
     if test_list.is_file():
@@ -112,7 +112,7 @@ def _vimeo_official_items(root: Path) -> list[Triplet]:
     return [_triplet(sequences / name, name, VIMEO_NAMES) for name in names if _has_all(sequences / name, VIMEO_NAMES)]
 
 
-def _detect_root(folder: Path) -> tuple[str, list[Triplet]] | None:
+def _detect_root(folder: Path) -> tuple[str, list[TripletFiles]] | None:
     """(layout, items) if `folder` is the root of a triplet layout, else None."""
     if (folder / "other-data").is_dir() and (folder / "other-gt-interp").is_dir():
         return "middlebury", _middlebury_items(folder)
@@ -125,7 +125,7 @@ def _detect_root(folder: Path) -> tuple[str, list[Triplet]] | None:
     return None
 
 
-def _single_item(folder: Path) -> tuple[str, list[Triplet]] | None:
+def _single_item(folder: Path) -> tuple[str, list[TripletFiles]] | None:
     """PATH pointing straight at one triplet folder (or at a Middlebury half) still works."""
     for layout, names in (("vimeo", VIMEO_NAMES), ("ucf101", UCF_NAMES)):
         if _has_all(folder, names):
@@ -145,7 +145,9 @@ def discover(path: str | Path) -> list[EvalSet]:
         raise VidinterpError(f"evaluation data not found: {path}")
     if path.is_file():
         if not _is_video_file(path):
-            raise VidinterpError(f"'{path}' is neither a video file nor a folder of evaluation data; expected {EXPECTED_LAYOUTS}")
+            raise VidinterpError(
+                f"'{path}' is neither a video file nor a folder of evaluation data; expected {EXPECTED_LAYOUTS}"
+            )
         return [VideoItem(path.stem, path)]
 
     found: list[EvalSet] = []
@@ -164,7 +166,9 @@ def discover(path: str | Path) -> list[EvalSet]:
                 found.append(TripletSet(name, layout, folder, tuple(items)))
             return
         try:
-            files = sorted((entry for entry in folder.iterdir() if _is_video_file(entry)), key=lambda e: natural_key(e.name))
+            files = sorted(
+                (entry for entry in folder.iterdir() if _is_video_file(entry)), key=lambda e: natural_key(e.name)
+            )
         except OSError:
             files = []
         for video in files:

@@ -66,7 +66,9 @@ def mae(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return (pred.double() - truth.double()).abs().flatten(1).mean(1)
 
 
-def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, dtype=torch.float64, device=None) -> torch.Tensor:
+def gaussian_window(
+    size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, dtype=torch.float64, device=None
+) -> torch.Tensor:
     """1-D Gaussian weights that sum to 1 (the separable factor of SSIM's 2-D window)."""
     coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     weights = torch.exp(-(coords**2) / (2 * sigma**2))
@@ -95,7 +97,9 @@ def ssim_map(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """SSIM at every 'valid' window position: N×C×(H−10)×(W−10), float64."""
     _check(pred, truth)
     if min(pred.shape[-2:]) < SSIM_WINDOW:
-        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels, got {tuple(pred.shape[-2:])}")
+        raise ValueError(
+            f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels, got {tuple(pred.shape[-2:])}"
+        )
     x, y = pred.double(), truth.double()
     c1, c2 = (SSIM_K1 * PEAK) ** 2, (SSIM_K2 * PEAK) ** 2
     # One filtering pass over all five local statistics at once.

@@ -5,8 +5,9 @@ The recipe, checked against the minterpolate column of the eval-set baselines: f
 `minterpolate=fps=2:mi_mode=mci` (other options at their defaults, scene-change detection on) and take output
 frame 1, shown at 0.5 s, i.e. t = 0.5. With only the two frames the filter outputs nothing: it needs a frame
 after the pair, and repeating frame1 does not change the middle frame. When its scene-change detection fires
-(large differences, e.g. on small pictures), the filter repeats frame0; that is part of the baseline too. ffmpeg converts rgb24 to yuv444p for the
-filter and back, with its default (BT.601) conversion; that loss is part of the baseline.
+(large differences, e.g. on small pictures), the filter repeats frame0; that is part of the baseline too.
+ffmpeg converts rgb24 to yuv444p for the filter and back, with its default (BT.601) conversion; that loss is
+part of the baseline.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def minterpolate_middle(frame0: np.ndarray, frame1: np.ndarray, ffmpeg: str = "f
         raise VidinterpError(f"ffmpeg minterpolate failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
     frame_bytes = height * width * 3
     if len(done.stdout) < 2 * frame_bytes:
-        raise VidinterpError(f"ffmpeg minterpolate returned {len(done.stdout) // frame_bytes} frames, expected at least 2")
+        raise VidinterpError(
+            f"ffmpeg minterpolate returned {len(done.stdout) // frame_bytes} frames, expected at least 2"
+        )
     return np.frombuffer(done.stdout[frame_bytes : 2 * frame_bytes], np.uint8).reshape(height, width, 3).copy()
 
 

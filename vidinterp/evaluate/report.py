@@ -14,11 +14,14 @@ from vidinterp.evaluate.evaluate import SetResult
 from vidinterp.evaluate.metrics import PSNR_CAP_DB
 
 METRIC_DEFINITIONS = {
-    "psnr": f"dB, RGB on 0..255 after rounding the prediction like a saved frame; mean of per-item PSNR; identical images count as {PSNR_CAP_DB:g} dB (the cap)",
-    "ssim": "Gaussian-window SSIM (11x11, sigma 1.5, K1 0.01, K2 0.03, L 255) per RGB channel over the valid region, averaged; mean of per-item SSIM",
+    "psnr": "dB, RGB on 0..255 after rounding the prediction like a saved frame; mean of per-item PSNR; "
+    f"identical images count as {PSNR_CAP_DB:g} dB (the cap)",
+    "ssim": "Gaussian-window SSIM (11x11, sigma 1.5, K1 0.01, K2 0.03, L 255) per RGB channel over the valid "
+    "region, averaged; mean of per-item SSIM",
     "mae": "mean absolute error on 0..255 over RGB samples (Middlebury 'IE'); mean of per-item MAE",
     "lpips": "LPIPS AlexNet v0.1 (lower is better), only when the lpips package and its weights are on disk",
-    "temporal_error": "videos only: mean |(P[i+1]-P[i]) - (T[i+1]-T[i])| on 0..255 over consecutive frames of the reconstructed clip (kept real frames included); 0 = no added flicker; equals MAE at drop 2",
+    "temporal_error": "videos only: mean |(P[i+1]-P[i]) - (T[i+1]-T[i])| on 0..255 over consecutive frames of the "
+    "reconstructed clip (kept real frames included); 0 = no added flicker; equals MAE at drop 2",
     "seconds_per_item": "wall time of the interpolation alone (prepare + synthesize), per interpolated frame",
 }
 
@@ -38,11 +41,27 @@ def versions() -> dict[str, str]:
 
     from vidinterp import __version__
 
-    return {"vidinterp": __version__, "python": platform.python_version(), "torch": torch.__version__, "av": av.__version__, "numpy": numpy.__version__}
+    return {
+        "vidinterp": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "av": av.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
-def to_json(results: list[SetResult], *, method: str, model_path: str | None, device: str, fp16: bool, drop: int, lpips_reason: str | None) -> dict:
-    """The whole evaluation as a JSON-ready dict: run settings, versions, metric definitions, per-set summary and items."""
+def to_json(
+    results: list[SetResult],
+    *,
+    method: str,
+    model_path: str | None,
+    device: str,
+    fp16: bool,
+    drop: int,
+    lpips_reason: str | None,
+) -> dict:
+    """The whole evaluation as a JSON-ready dict: run settings, versions, metric definitions, per-set summary
+    and items."""
     sets = []
     for result in results:
         sets.append(

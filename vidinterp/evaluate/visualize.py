@@ -89,7 +89,12 @@ def side_by_side(
 
 
 def save_comparison(
-    path: Path, frame0: np.ndarray, frame1: np.ndarray, result: np.ndarray, truth: np.ndarray, text: ComparisonText | None = None
+    path: Path,
+    frame0: np.ndarray,
+    frame1: np.ndarray,
+    result: np.ndarray,
+    truth: np.ndarray,
+    text: ComparisonText | None = None,
 ) -> Path:
     """Write the labelled side-by-side PNG of one item to `path` (folders created, written atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,16 +7,11 @@ from pathlib import Path
 
 import torch
 
-from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.errors import VidinterpError
 from vidinterp.interpolators.base import Interpolator, PreparedPairs
 from vidinterp.interpolators.blend import BlendInterpolator
-from vidinterp.interpolators.device import DEVICE_CHOICES, resolve_device
-
-#: Names accepted by `create_interpolator` (and --method).
-METHODS = ("model", "classical", "blend")
-
-#: The weights shipped with the package; the model method uses them when no --model path is given.
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "assets" / "weights" / "default.safetensors"
+from vidinterp.interpolators.device import DEVICE_CHOICES, compute_dtype, resolve_device
+from vidinterp.methods import METHODS, check_method
 
 
 def check_weights_path(path: Path, option: str = "--model") -> None:
@@ -39,9 +34,16 @@ def check_weights_path(path: Path, option: str = "--model") -> None:
         raise VidinterpError(f"{option} '{path}' is not a safetensors weights file (vidinterp train writes them)")
 
 
+def _ships_default_weights() -> bool:
+    # vidinterp.models.io owns the path; imported here so the blend path (and `--help`) skips the model code.
+    from vidinterp.models import io as model_io
+
+    return model_io.DEFAULT_WEIGHTS.is_file()
+
+
 def default_method() -> str:
-    """"model" when the package ships trained weights, else "blend"."""
-    return "model" if DEFAULT_WEIGHTS.is_file() else "blend"
+    """ "model" when the package ships trained weights, else "blend"."""
+    return "model" if _ships_default_weights() else "blend"
 
 
 def create_interpolator(
@@ -63,12 +65,9 @@ def create_interpolator(
     precision: the model's precision, "auto" (default; also VIDINTERP_PRECISION), "fp32", "bf16" or "fp16";
     see `vidinterp.interpolators.runtime`.
     """
-    if method not in METHODS:
-        raise UsageError(f"unknown interpolation method {method!r}; choose one of: {', '.join(METHODS)}")
+    check_method(method, model_path)
     resolved = resolve_device(device)
-    dtype = torch.float16 if fp16 and resolved.type == "cuda" else torch.float32
-    if method != "model" and model_path is not None:
-        raise UsageError(f"--model only applies to --method model; the {method} method has no weights")
+    dtype = compute_dtype(fp16, resolved)
     if method == "blend":
         return BlendInterpolator(resolved, dtype)
     if method == "classical":
@@ -77,22 +76,18 @@ def create_interpolator(
         return ClassicalInterpolator(resolved, dtype, max_side=max_side or 0)
     if model_path is not None:
         check_weights_path(Path(model_path))
-    if model_path is None and not DEFAULT_WEIGHTS.is_file():
-        raise VidinterpError(
-            "this installation ships no trained model weights; pass --model PATH to your own weights "
-            "(see `vidinterp train`) or use --method blend"
-        )
     # Imported here so the blend path (and `--help`) never pays for loading the model code.
-    from vidinterp.interpolators.model import ModelInterpolator
+    from vidinterp.interpolators.model import DEFAULT_MAX_SIDE, ModelInterpolator
+    from vidinterp.models.io import weights_file
 
-    from vidinterp.interpolators.model import DEFAULT_MAX_SIDE
+    if model_path is None:
+        weights_file(None)  # no shipped weights: its one-line error says what to do
 
     return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16, precision=precision,
                              max_side=DEFAULT_MAX_SIDE if max_side is None else max_side)
 
 
 __all__ = [
-    "DEFAULT_WEIGHTS",
     "DEVICE_CHOICES",
     "METHODS",
     "BlendInterpolator",
@@ -100,6 +95,8 @@ __all__ = [
     "PreparedPairs",
     "create_interpolator",
     "default_method",
+    "check_method",
     "check_weights_path",
+    "compute_dtype",
     "resolve_device",
 ]

@@ -35,7 +35,9 @@ class Interpolator(ABC):
     def prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> "PreparedPairs":
         """Do the t-independent work for N pairs (frame0[i], frame1[i])."""
         if frame0.shape != frame1.shape or frame0.ndim != 4 or frame0.shape[1] != 3:
-            raise ValueError(f"expected two N×3×H×W tensors of one shape, got {tuple(frame0.shape)} and {tuple(frame1.shape)}")
+            raise ValueError(
+                f"expected two N×3×H×W tensors of one shape, got {tuple(frame0.shape)} and {tuple(frame1.shape)}"
+            )
         height, width = frame0.shape[-2:]
         frame0 = self._pad(frame0.to(self.device, self.dtype))
         frame1 = self._pad(frame1.to(self.device, self.dtype))
@@ -43,7 +45,9 @@ class Interpolator(ABC):
 
     @torch.inference_mode()
     def synthesize(self, prepared: "PreparedPairs", pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Frames for M requests: request j is pair `pair_index[j]` at time `t[j]` in (0, 1). Returns M×3×H×W in [0, 1]."""
+        """Frames for M requests: request j is pair `pair_index[j]` at time `t[j]` in (0, 1).
+
+        Returns M×3×H×W in [0, 1]."""
         if pair_index.ndim != 1 or pair_index.shape != t.shape:
             raise ValueError("pair_index and t must be 1-D tensors of the same length")
         pair_index = pair_index.to(self.device, torch.long)

@@ -16,7 +16,9 @@ class BlendInterpolator(Interpolator):
     def _prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return frame0, frame1
 
-    def _synthesize(self, state: tuple[torch.Tensor, torch.Tensor], pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def _synthesize(
+        self, state: tuple[torch.Tensor, torch.Tensor], pair_index: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
         frame0, frame1 = state
         t = t.to(frame0.dtype).view(-1, 1, 1, 1)
         return torch.lerp(frame0[pair_index], frame1[pair_index], t)

@@ -10,7 +10,7 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """"auto" → the first CUDA GPU if there is one, else the CPU; "cpu"; "cuda" or "cuda:N" (must exist)."""
+    """ "auto" → the first CUDA GPU if there is one, else the CPU; "cpu"; "cuda" or "cuda:N" (must exist)."""
     if isinstance(name, torch.device):
         name = str(name)
     name = name.strip().lower()
@@ -29,3 +29,9 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             raise VidinterpError(f"there is no {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
         return device
     raise UsageError(f"unknown device {name!r}; choose one of: auto, cpu, cuda, cuda:N")
+
+
+def compute_dtype(fp16: bool, device: torch.device) -> torch.dtype:
+    """float16 when half precision is asked for on CUDA, else float32: CPU half-precision kernels are slow or
+    missing, so --fp16 is ignored there."""
+    return torch.float16 if fp16 and device.type == "cuda" else torch.float32

@@ -45,7 +45,10 @@ def cpu_bf16_hardware() -> str | None:
 
     found = None
     if torch.backends.mkldnn.is_available():
-        found = "amx" if has("_is_amx_tile_supported") else ("avx512_bf16" if has("_is_avx512_bf16_supported") else None)
+        if has("_is_amx_tile_supported"):
+            found = "amx"
+        elif has("_is_avx512_bf16_supported"):
+            found = "avx512_bf16"
     log.debug("CPU bfloat16 hardware: %s", found or "none")
     return found
 

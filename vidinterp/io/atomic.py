@@ -1,7 +1,12 @@
-"""Write-then-rename: an output file appears complete or not at all.
+"""Write-then-rename: an output file (or a checkpoint folder) appears complete or not at all.
+
+The one place where vidinterp replaces files: outputs, model weights, checkpoints, the training frame cache and
+run logs all go through `AtomicFile` / `write_atomically` (one file) or `replace_folder` (a folder).
 
 The data goes to a hidden temporary file in the target's folder (same file system, so the final
-`os.replace` is atomic); an error or Ctrl-C leaves neither a partial target nor the temporary file. A process
+`os.replace` is atomic) and is flushed to disk (fsync) before the rename, so that a power loss right after it
+cannot leave an empty file under the target's name; an error or Ctrl-C leaves neither a partial target nor the
+temporary file. A process
 killed outright (SIGKILL, power loss) cannot clean up: its temporary file carries its process id, and the next
 run that writes the same target removes it once that process is gone.
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -66,7 +72,9 @@ def check_output_path(target: Path, *, overwrite: bool, inputs: tuple[Path, ...]
     resolved = target.expanduser().resolve()
     for source in inputs:
         if source.expanduser().resolve() == resolved:
-            raise VidinterpError(f"output '{target}' is the input file; choose another output path (the input is never overwritten)")
+            raise VidinterpError(
+                f"output '{target}' is the input file; choose another output path (the input is never overwritten)"
+            )
     if resolved.is_dir():
         raise VidinterpError(f"output '{target}' is a folder; give a file name such as {target / 'out.mp4'}")
     if resolved.exists() and _check_special(target, resolved):
@@ -98,22 +106,22 @@ class AtomicFile:
         # Keep the extension last so that anything guessing the format from the name still can; the process id
         # lets a later run tell a file left by a killed process from one that another run is still writing.
         try:
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".partial{target.suffix}",
-                                        dir=target.parent)
+            fd, name = tempfile.mkstemp(
+                prefix=f".{target.name}.{os.getpid()}.", suffix=f".partial{target.suffix}", dir=target.parent
+            )
         except OSError as exc:
             raise VidinterpError(f"cannot create a file in '{target.parent}': {exc.strerror}") from None
         os.close(fd)
         self.path = Path(name)
         # mkstemp makes the file private (0600); give the result the permissions any new file would get.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.path, 0o666 & ~umask)
+        os.chmod(self.path, new_file_mode())
 
     def commit(self) -> None:
-        """Move the finished temporary file onto the target."""
+        """Flush the finished temporary file to disk and move it onto the target."""
         if self.target.exists() and not self.overwrite:
             self.discard()
             raise VidinterpError(f"output '{self.target}' appeared while writing; pass --overwrite to replace it")
+        fsync_file(self.path)
         os.replace(self.path, self.target)
 
     def discard(self) -> None:
@@ -122,6 +130,26 @@ class AtomicFile:
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+
+def new_file_mode() -> int:
+    """The permissions a newly created file gets under the current umask (tempfile's files are private 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a written file's data to disk, so that a rename onto it is durable."""
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def fsync_tree(folder: Path) -> None:
+    """`fsync_file` for every file directly inside `folder`."""
+    for path in Path(folder).iterdir():
+        if path.is_file():
+            fsync_file(path)
 
 
 def _process_alive(pid: int) -> bool:
@@ -161,8 +189,12 @@ def remove_stale_partials(target: Path) -> int:
         except OSError:
             continue
     if removed:
-        log.info("removed %d temporary file%s of %s left by an interrupted run", removed, "s" if removed > 1 else "",
-                 target.name)
+        log.info(
+            "removed %d temporary file%s of %s left by an interrupted run",
+            removed,
+            "s" if removed > 1 else "",
+            target.name,
+        )
     return removed
 
 
@@ -176,3 +208,40 @@ def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
     except BaseException:
         staged.discard()
         raise
+
+
+def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
+    """Write a folder's contents with `write(tmp_folder)`, flush them, then swap the folder in for `target`.
+
+    The old folder is moved aside to `.NAME.old` for the moment between the two renames, so a crash there leaves
+    it findable (`find_folder`); an error or Ctrl-C in `write` leaves `target` as it was.
+    """
+    target = Path(target)
+    tmp, old = target.with_name(f".{target.name}.tmp"), _old_folder(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        write(tmp)
+        fsync_tree(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def find_folder(target: Path) -> Path | None:
+    """`target`, or its `.old` copy left by a crash in the middle of `replace_folder`, or None."""
+    target = Path(target)
+    if target.is_dir():
+        return target
+    old = _old_folder(target)
+    return old if old.is_dir() else None
+
+
+def _old_folder(target: Path) -> Path:
+    return target.with_name(f".{target.name}.old")

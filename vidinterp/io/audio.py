@@ -24,8 +24,24 @@ log = logging.getLogger("vidinterp.io")
 
 #: stream and container tags that describe the content and stay true after retiming (not encoder, durations,
 #: statistics or creation times)
-CARRIED_TAGS = ("title", "language", "comment", "description", "artist", "album_artist", "album", "composer",
-                "copyright", "genre", "date", "year", "show", "episode_id", "network", "synopsis")
+CARRIED_TAGS = (
+    "title",
+    "language",
+    "comment",
+    "description",
+    "artist",
+    "album_artist",
+    "album",
+    "composer",
+    "copyright",
+    "genre",
+    "date",
+    "year",
+    "show",
+    "episode_id",
+    "network",
+    "synopsis",
+)
 
 #: silence padding: encoders for the decoders of copied audio streams whose name differs
 _ENCODER_NAMES = {"opus": "libopus", "vorbis": "libvorbis", "mp3": "libmp3lame"}
@@ -132,7 +148,9 @@ class AudioCarrier:
     def copying(self) -> list[str]:
         """Human summary of each track: 'aac (copied)' or 'pcm_s16le → aac'."""
         return [
-            f"{t.source.codec_context.name} (copied)" if t.copy else f"{t.source.codec_context.name} → {t.stream.codec_context.name}"
+            f"{t.source.codec_context.name} (copied)"
+            if t.copy
+            else f"{t.source.codec_context.name} → {t.stream.codec_context.name}"
             for t in self._tracks.values()
         ]
 
@@ -246,11 +264,13 @@ class AudioCarrier:
                 position += count
             if track.copy:
                 self._mux_encoded(track, encoder, encoder.encode(None))
-            log.warning("audio track #%d ended %.2f s before the video; padded with silence", track.source.index,
-                        missing)
+            log.warning(
+                "audio track #%d ended %.2f s before the video; padded with silence", track.source.index, missing
+            )
         except Exception as exc:  # noqa: BLE001 - padding is a courtesy; say what is left instead of failing
-            log.warning("audio track #%d ends %.2f s before the video (could not pad it: %s)", track.source.index,
-                        missing, exc)
+            log.warning(
+                "audio track #%d ends %.2f s before the video (could not pad it: %s)", track.source.index, missing, exc
+            )
 
     def _mux_encoded(self, track: _Track, encoder, packets) -> None:
         rate = encoder.sample_rate

@@ -46,12 +46,24 @@ CONTAINER_BY_EXTENSION = {
 }
 
 #: short names users can give to --format for stdout
-STDOUT_FORMATS = {"y4m": "yuv4mpegpipe", "yuv4mpegpipe": "yuv4mpegpipe", "nut": "nut", "mkv": "matroska",
-                  "ts": "mpegts"}
+STDOUT_FORMATS = {
+    "y4m": "yuv4mpegpipe",
+    "yuv4mpegpipe": "yuv4mpegpipe",
+    "nut": "nut",
+    "mkv": "matroska",
+    "ts": "mpegts",
+}
 
 #: --crf ranges of the encoders that have one (lower = better); other encoders refuse --crf
-CRF_RANGES = {"libx264": (0, 51), "libx264rgb": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libvpx": (4, 63),
-              "libsvtav1": (1, 63), "libaom-av1": (0, 63)}
+CRF_RANGES = {
+    "libx264": (0, 51),
+    "libx264rgb": (0, 51),
+    "libx265": (0, 51),
+    "libvpx-vp9": (0, 63),
+    "libvpx": (4, 63),
+    "libsvtav1": (1, 63),
+    "libaom-av1": (0, 63),
+}
 
 #: containers that cannot carry audio at all
 AUDIO_LESS_CONTAINERS = {"yuv4mpegpipe", "rawvideo"}
@@ -212,11 +224,17 @@ def choose_encoder(
     container = container_for(path, container_format)
     codec = codec or default_codec(container, bit_depth)
     if not encoder_available(codec):
-        raise UsageError(f"unknown video codec '{codec}': this ffmpeg build has no encoder by that name (try libx264, ffv1, libvpx-vp9, rawvideo)")
+        raise UsageError(
+            f"unknown video codec '{codec}': this ffmpeg build has no encoder by that name "
+            "(try libx264, ffv1, libvpx-vp9, rawvideo)"
+        )
     if av.Codec(codec, "w").type != "video":
         raise UsageError(f"'{codec}' is not a video codec")
     if container == "yuv4mpegpipe" and codec not in ("rawvideo", "wrapped_avframe"):
-        raise UsageError(f"y4m output holds raw frames only; --codec {codec} needs a container such as .mkv or .mp4 (or --format nut on stdout)")
+        raise UsageError(
+            f"y4m output holds raw frames only; --codec {codec} needs a container such as .mkv or .mp4 "
+            "(or --format nut on stdout)"
+        )
     check_crf(codec, crf)
     if pix_fmt is None:
         pix_fmt = default_pix_fmt(codec, bit_depth, width, height, source_pix_fmt)
@@ -224,11 +242,15 @@ def choose_encoder(
         try:
             av.VideoFormat(pix_fmt)
         except Exception:
-            raise UsageError(f"unknown pixel format '{pix_fmt}' (e.g. yuv420p, yuv444p, yuv420p10le, gbrp10le)") from None
+            raise UsageError(
+                f"unknown pixel format '{pix_fmt}' (e.g. yuv420p, yuv444p, yuv420p10le, gbrp10le)"
+            ) from None
         supported = _supported_formats(codec)
         if supported is not None and pix_fmt not in supported:
             raise UsageError(f"{codec} cannot encode pixel format '{pix_fmt}'; it takes: {', '.join(supported)}")
         shift_x, shift_y = _chroma_shift(pix_fmt)
         if (shift_x and width % 2) or (shift_y and height % 2):
-            raise UsageError(f"pixel format {pix_fmt} needs an even width and height, but frames are {width}×{height}; use yuv444p")
+            raise UsageError(
+                f"pixel format {pix_fmt} needs an even width and height, but frames are {width}×{height}; use yuv444p"
+            )
     return EncoderChoice(container, codec, pix_fmt, encoder_options(codec, crf))

@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from vidinterp.errors import VidinterpError
-from vidinterp.io.atomic import AtomicFile
+from vidinterp.io.atomic import write_atomically
 
 
 def _decode_png(path: Path) -> av.VideoFrame:
@@ -69,11 +69,5 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     """Write `image` as a PNG atomically (a temporary file beside `path`, then renamed); replaces `path`."""
     path = Path(path)
     data = encode_png(image)
-    target = AtomicFile(path, overwrite=True)
-    try:
-        target.path.write_bytes(data)
-        target.commit()
-    except BaseException:
-        target.discard()
-        raise
+    write_atomically(path, lambda tmp: tmp.write_bytes(data))
     return path

@@ -12,5 +12,7 @@ _SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample" / "airplane.
 def sample_clip_path() -> Path:
     """Path of the packaged sample clip (3.2 s, 480×270, 25 fps, H.264 + AAC; MIT, see assets/sample/README.md)."""
     if not _SAMPLE.is_file():
-        raise VidinterpError(f"the sample clip is missing from this installation (expected {_SAMPLE}); reinstall vidinterp")
+        raise VidinterpError(
+            f"the sample clip is missing from this installation (expected {_SAMPLE}); reinstall vidinterp"
+        )
     return _SAMPLE

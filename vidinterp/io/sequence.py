@@ -53,7 +53,10 @@ def pattern_regex(name_pattern: str) -> re.Pattern:
     """A regex matching the file names a pattern can produce; group 1 is the frame number."""
     match = _placeholders(name_pattern)[0]
     head, tail = name_pattern[: match.start()], name_pattern[match.end() :]
-    literal = lambda text: re.escape(text.replace("%%", "%"))
+
+    def literal(text: str) -> str:
+        return re.escape(text.replace("%%", "%"))
+
     return re.compile(literal(head) + r" *(\d+)" + literal(tail) + r"\Z")
 
 
@@ -71,7 +74,9 @@ def _check_numbers(pattern: str, numbered: list[tuple[int, Path]]) -> ImageSeque
     numbered.sort(key=lambda item: item[0])
     for (a, path_a), (b, path_b) in zip(numbered, numbered[1:]):
         if a == b:
-            raise VidinterpError(f"image sequence '{pattern}': '{path_a.name}' and '{path_b.name}' both have frame number {a}")
+            raise VidinterpError(
+                f"image sequence '{pattern}': '{path_a.name}' and '{path_b.name}' both have frame number {a}"
+            )
     first, last = numbered[0][0], numbered[-1][0]
     missing = (last - first + 1) - len(numbered)
     if missing:
@@ -127,7 +132,10 @@ def find_folder(folder: str | Path) -> ImageSequence:
         key = (match.group(1), match.group(3))
         groups.setdefault(key, []).append((int(match.group(2)), image))
         widths.setdefault(key, set()).add(len(match.group(2)))
-    names = {key: f"{key[0]}%0{min(widths[key])}d{key[1]}" if len(widths[key]) == 1 else f"{key[0]}%d{key[1]}" for key in groups}
+    names = {
+        key: f"{key[0]}%0{min(widths[key])}d{key[1]}" if len(widths[key]) == 1 else f"{key[0]}%d{key[1]}"
+        for key in groups
+    }
     if len(groups) > 1:
         listed = ", ".join(f"{names[key]} ({len(items)})" for key, items in sorted(groups.items()))
         raise VidinterpError(

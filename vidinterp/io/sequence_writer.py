@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.io.atomic import fsync_tree, new_file_mode
 from vidinterp.io.frames import VideoFrame
 from vidinterp.io.images import encode_png
 from vidinterp.io.sequence import format_number, is_pattern, pattern_regex
@@ -32,7 +33,9 @@ def check_sequence_output(pattern: str | Path) -> Path:
     if not is_pattern(pattern):
         raise UsageError(f"'{pattern}' is not an image-sequence pattern; put one %d (e.g. %06d) in the file name")
     if pattern.suffix.lower() != ".png":
-        raise UsageError(f"image sequences are written as lossless PNG; name the output like '{pattern.with_suffix('.png')}'")
+        raise UsageError(
+            f"image sequences are written as lossless PNG; name the output like '{pattern.with_suffix('.png')}'"
+        )
     if is_pattern(pattern.parent):
         raise UsageError(f"'{pattern}': only the file name may hold the frame number (%d), not the folder")
     return pattern
@@ -78,10 +81,14 @@ class ImageSequenceWriter:
         existing = _matching_files(self.folder, self._name)
         clash = [path for path in existing if path in protected]
         if clash:
-            raise VidinterpError(f"output '{pattern}' would overwrite the input image '{clash[0]}'; choose another output")
+            raise VidinterpError(
+                f"output '{pattern}' would overwrite the input image '{clash[0]}'; choose another output"
+            )
         if existing and not overwrite:
             more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-            raise VidinterpError(f"output '{pattern}' would replace '{existing[0]}'{more}; pass --overwrite to replace them")
+            raise VidinterpError(
+                f"output '{pattern}' would replace '{existing[0]}'{more}; pass --overwrite to replace them"
+            )
         self._protected = protected
         self._replaced = set(existing)
         # Staging lives in the same file system as the result, so every final move is a rename.
@@ -89,7 +96,9 @@ class ImageSequenceWriter:
         if not staging_parent.is_dir():
             raise VidinterpError(f"output folder '{staging_parent}' does not exist")
         try:
-            self._staging: Path | None = Path(tempfile.mkdtemp(prefix=".vidinterp-frames-", suffix=".partial", dir=staging_parent))
+            self._staging: Path | None = Path(
+                tempfile.mkdtemp(prefix=".vidinterp-frames-", suffix=".partial", dir=staging_parent)
+            )
         except OSError as exc:
             raise VidinterpError(f"cannot write to the output folder '{staging_parent}': {exc.strerror}") from None
 
@@ -128,15 +137,20 @@ class ImageSequenceWriter:
                 raise VidinterpError(f"output '{target}' is an input image; it is never overwritten")
             if target.exists() and not self.overwrite:
                 raise VidinterpError(f"output '{target}' appeared while writing; pass --overwrite to replace it")
-        umask = os.umask(0)
-        os.umask(umask)
+        mode = new_file_mode()  # like any new file, not tempfile's private 0600
+        fsync_tree(staging)  # on disk before any rename makes a frame visible
         for name in names:
-            os.chmod(staging / name, 0o666 & ~umask)  # like any new file, not tempfile's private 0600
+            os.chmod(staging / name, mode)
             os.replace(staging / name, self.folder / name)
         left = self._replaced - {self.folder / name for name in names}
         if left:
-            log.warning("%d older file%s matching '%s' outside the frames written now %s left as they were",
-                        len(left), "s" if len(left) > 1 else "", self.pattern, "were" if len(left) > 1 else "was")
+            log.warning(
+                "%d older file%s matching '%s' outside the frames written now %s left as they were",
+                len(left),
+                "s" if len(left) > 1 else "",
+                self.pattern,
+                "were" if len(left) > 1 else "was",
+            )
 
     def abort(self) -> None:
         """Drop every staged frame: nothing of this run appears."""

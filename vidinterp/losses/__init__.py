@@ -10,7 +10,7 @@ Add a loss with `@register_loss("name")` on a function `(pred, target) -> scalar
 """
 
 from vidinterp.losses import image as _builtin  # noqa: F401  (registers the built-in losses)
-from vidinterp.losses.image import census_loss, charbonnier_loss, gradient_loss, l1_loss, ssim, ssim_loss
+from vidinterp.losses.image import batch_ssim, census_loss, charbonnier_loss, gradient_loss, l1_loss, ssim_loss
 from vidinterp.losses.motion import distillation_loss, warping_loss
 from vidinterp.losses.reconstruction import reconstruction_loss
 from vidinterp.losses.registry import (
@@ -23,6 +23,19 @@ from vidinterp.losses.registry import (
 )
 
 __all__ = [
-    "register_loss", "available_losses", "get_loss", "parse_loss_spec", "build_loss", "CombinedLoss",
-    "reconstruction_loss", "warping_loss", "distillation_loss", "l1_loss", "charbonnier_loss", "census_loss", "gradient_loss", "ssim_loss", "ssim",
+    "register_loss",
+    "available_losses",
+    "get_loss",
+    "parse_loss_spec",
+    "build_loss",
+    "CombinedLoss",
+    "reconstruction_loss",
+    "warping_loss",
+    "distillation_loss",
+    "l1_loss",
+    "charbonnier_loss",
+    "census_loss",
+    "gradient_loss",
+    "ssim_loss",
+    "batch_ssim",
 ]

@@ -64,6 +64,7 @@ def census_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 @register_loss("gradient")
 def gradient_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """L1 between horizontal and vertical finite differences (penalises blur and misplaced edges)."""
+
     def diffs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
@@ -78,8 +79,13 @@ def _gaussian_window(size: int, sigma: float, channels: int, like: torch.Tensor)
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
 
 
-def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    """Mean structural similarity (Gaussian window, valid region only; images in [0, 1]). 1 for identical images."""
+def batch_ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Structural similarity of images in [0, 1], one differentiable scalar for the whole batch (Gaussian window,
+    valid region only). 1 for identical images.
+
+    The training form of SSIM: in the images' own dtype and on their device, for gradients. What evaluation
+    reports is `vidinterp.evaluate.metrics.ssim`: per image, float64, on the 0..255 scale of saved frames.
+    """
     c = pred.shape[1]
     w = _gaussian_window(window, sigma, c, pred)
     blur = lambda x: F.conv2d(x, w, groups=c)  # noqa: E731
@@ -95,4 +101,4 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, sigma: floa
 @register_loss("ssim")
 def ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """1 − SSIM (11×11 Gaussian window, σ = 1.5). Needs images of at least 11×11."""
-    return 1 - ssim(pred, target)
+    return 1 - batch_ssim(pred, target)

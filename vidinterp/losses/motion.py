@@ -21,8 +21,10 @@ def warping_loss(output, frame0: torch.Tensor, frame1: torch.Tensor, target: tor
     onto0 = ops.backward_warp(frame1, output.flow_01.to(frame1.dtype))
     onto1 = ops.backward_warp(frame0, output.flow_10.to(frame0.dtype))
     terms = (
-        charbonnier_loss(output.warped0.float(), target), charbonnier_loss(output.warped1.float(), target),
-        charbonnier_loss(onto0.float(), frame0), charbonnier_loss(onto1.float(), frame1),
+        charbonnier_loss(output.warped0.float(), target),
+        charbonnier_loss(output.warped1.float(), target),
+        charbonnier_loss(onto0.float(), frame0),
+        charbonnier_loss(onto1.float(), frame1),
     )
     return sum(terms) / len(terms)
 
@@ -31,7 +33,9 @@ def warping_loss(output, frame0: torch.Tensor, frame1: torch.Tensor, target: tor
 DISTILL_MARGIN = 0.01
 
 
-def distillation_loss(output, teacher: torch.Tensor, frame0: torch.Tensor, frame1: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def distillation_loss(
+    output, teacher: torch.Tensor, frame0: torch.Tensor, frame1: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
     """Flow distillation from a teacher, where the teacher warps better (RIFE's rule); scalar, in pixels.
 
     `teacher` is B×8×H×W: flow_t0, flow_t1, flow_01, flow_10 (see `vidinterp.train.teacher`), backward flows in

@@ -73,7 +73,10 @@ def parse_loss_spec(spec: str | Mapping[str, float] | Iterable[str]) -> dict[str
             raise UsageError(f"loss weight for {name!r} must be a finite number ≥ 0, got {weight!r}")
         weights[name] = weights.get(name, 0.0) + value
     if not weights or not any(w > 0 for w in weights.values()):
-        raise UsageError(f"give at least one loss with a positive weight, e.g. charbonnier=1; available: {', '.join(available_losses())}")
+        raise UsageError(
+            "give at least one loss with a positive weight, e.g. charbonnier=1; "
+            f"available: {', '.join(available_losses())}"
+        )
     return weights
 
 

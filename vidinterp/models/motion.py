@@ -109,6 +109,11 @@ class PyramidFlowEstimator(nn.Module):
         decoders = [FlowDecoder(SoftArgmax(d), d, c, w) for d, c, w in zip(config.max_displacement, channels, config.flow_decoder_widths)]
         return cls(matchers, decoders, config.max_displacement, config.finest_motion_level)
 
+    @property
+    def output_stride(self) -> int:
+        """Frame pixels per pixel of the flows it returns (the stride of `first_level`)."""
+        return 2 ** (self.first_level + 1)
+
     def forward(self, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         n = pyramid0[0].shape[0]
         flow = None

@@ -58,8 +58,8 @@ class InterpolationModule(nn.Module):
         if isinstance(self.flow_estimator, PriorFlowRefiner):
             return self.flow_estimator(frame0, frame1, pyramid0, pyramid1, prior)
         flow_01, flow_10 = self.flow_estimator(pyramid0, pyramid1)
-        scale = 2 ** (self.flow_estimator.first_level + 1)
-        return upsample_flow(flow_01, scale), upsample_flow(flow_10, scale)
+        stride = self.flow_estimator.output_stride
+        return upsample_flow(flow_01, stride), upsample_flow(flow_10, stride)
 
     def synthesize(self, frame0, frame1, features0, features1, flow_01, flow_10, t) -> SynthesisResult:
         """Frame at time t; see `FrameSynthesizer.forward` for the contract."""
@@ -142,7 +142,8 @@ class VFIModel(nn.Module):
 
     @property
     def pad_multiple(self) -> int:
-        """H and W must be multiples of this: the stride of the coarsest pyramid level."""
+        """H and W must be multiples of this: the stride of the coarsest pyramid level (`ModelConfig.pad_multiple`
+        for models built from a config; counted from the encoder, so hand-assembled models have it too)."""
         return 2 ** len(self.autoencoder.encoder.stages)
 
     def _check_frames(self, frame0: torch.Tensor, frame1: torch.Tensor) -> None:

@@ -2,61 +2,25 @@
 
 Each is a folder holding `model.safetensors` + `model.json` (written by `vidinterp.models.save_model`, the shipped
 format) and, for `last/`, `trainer.pt` (optimizer, AMP scaler, RNG states, step, sampler state: torch tensors and
-plain containers only, loaded with `weights_only=True`). A folder is replaced as a whole: the new one is written
-under a temporary name, then renamed into place, so a crash never leaves a half-written checkpoint; if it struck
-between the two renames, the previous folder is still found under its `.old` name.
+plain containers only, loaded with `weights_only=True`). A folder is replaced as a whole
+(`vidinterp.io.atomic.replace_folder`), so a crash never leaves a half-written checkpoint; if it struck between
+the two renames, the previous folder is still found under its `.old` name (`find_folder`).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vidinterp.errors import VidinterpError
+from vidinterp.io.atomic import find_folder, replace_folder
+
+__all__ = ["find_folder", "load_trainer_state", "save_checkpoint", "weights_path"]
 
 MODEL_STEM = "model"
 TRAINER_STATE = "trainer.pt"
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-
-
-def replace_folder(target: Path, write: Callable[[Path], None]) -> Path:
-    """Write a folder's contents with `write(tmp_folder)`, then swap it in for `target` (old one removed)."""
-    target = Path(target)
-    tmp, old = target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        write(tmp)
-        _fsync_tree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
-def find_folder(target: Path) -> Path | None:
-    """`target`, or its `.old` copy left by a crash mid-swap, or None."""
-    target = Path(target)
-    if target.is_dir():
-        return target
-    old = target.with_name(f".{target.name}.old")
-    return old if old.is_dir() else None
 
 
 def save_checkpoint(target: Path, model: torch.nn.Module, trainer_state: dict[str, Any] | None = None) -> Path:

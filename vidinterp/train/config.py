@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomllib
+
 from vidinterp.errors import UsageError
 
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
+#: DIS presets the flow teacher can use, by name (OpenCV's constants, spelt out so naming one needs no cv2)
+TEACHER_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
 
 @dataclass
@@ -65,6 +68,32 @@ class TrainConfig:
     channel_shuffle: bool = False
     quiet: bool = False
 
+    def __post_init__(self) -> None:
+        """Refuse settings no run can use, with the option's name, before any data is read."""
+        for name, low in _AT_LEAST.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UsageError(f"--{_option(name)} must be a number, got {value!r}.")
+            if isinstance(low, int) and not float(value).is_integer():
+                raise UsageError(f"--{_option(name)} must be a whole number, got {value!r}.")
+            if not value >= low:  # also refuses NaN
+                raise UsageError(f"--{_option(name)} must be at least {low}, got {value!r}.")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise UsageError(f"min_lr_ratio must be from 0 to 1, got {self.min_lr_ratio!r}.")
+        from vidinterp.data.dataset import check_sampling  # the interval and clip length, with their own messages
+        from vidinterp.losses import parse_loss_spec
+
+        check_sampling(self.clip_length, self.interval_min, self.interval_max)
+        self.loss = parse_loss_spec(self.loss)
+        if self.teacher not in TEACHER_PRESETS:
+            raise UsageError(f"unknown teacher preset {self.teacher!r}; choose one of: {', '.join(TEACHER_PRESETS)}")
+        if self.init and self.warm_start:
+            raise UsageError("give --init (the same model, continued) or --warm-start (matching tensors), not both.")
+        if self.model:
+            from vidinterp.models import ModelConfig
+
+            ModelConfig.from_dict(dict(self.model))  # an unknown field or a bad value fails now, not after caching
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
         return dataclasses.asdict(self)
@@ -75,12 +104,49 @@ class TrainConfig:
         return apply_overrides(cls(), data, source)
 
 
+#: numeric settings and their smallest allowed value (an int bound: the value must be whole)
+_AT_LEAST: dict[str, int | float] = {
+    "steps": 1,
+    "batch_size": 1,
+    "crop": 8,
+    "lr": 0.0,
+    "weight_decay": 0.0,
+    "warmup_steps": 0,
+    "recon_weight": 0.0,
+    "warp_weight": 0.0,
+    "distill_weight": 0.0,
+    "workers": -1,
+    "val_count": 0,
+    "val_every": 1,
+    "checkpoint_every": 1,
+    "log_every": 1,
+    "grad_clip": 0.0,
+    "cache_size": 0,
+    "cache_max_frames": 0,
+    "window_stride": 1,
+}
+
+
+def field_defaults() -> dict[str, Any]:
+    """Every field's default value, without building (and so validating) a config."""
+    return {
+        f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        for f in dataclasses.fields(TrainConfig)
+    }
+
+
+def _option(name: str) -> str:
+    return name.replace("_", "-")
+
+
 def apply_overrides(config: TrainConfig, overrides: dict[str, Any], source: str) -> TrainConfig:
     """A copy of `config` with `overrides` applied (None values are ignored: option not given)."""
     known = {f.name: f for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - set(known))
     if unknown:
-        raise UsageError(f"{source}: unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        raise UsageError(
+            f"{source}: unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+        )
     values = config.to_dict()
     for key, value in overrides.items():
         if value is not None:
@@ -107,7 +173,9 @@ def find_recipe(name_or_path: str) -> Path:
         if candidate.is_file():
             return candidate
     shipped = sorted(p.stem for p in RECIPES_DIR.glob("*.toml")) + sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
-    raise UsageError(f"recipe {name_or_path!r} is neither a file nor a shipped recipe (shipped: {', '.join(shipped) or 'none'}).")
+    raise UsageError(
+        f"recipe {name_or_path!r} is neither a file nor a shipped recipe (shipped: {', '.join(shipped) or 'none'})."
+    )
 
 
 def load_recipe(name_or_path: str) -> dict[str, Any]:
@@ -123,20 +191,6 @@ def load_recipe(name_or_path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UsageError(f"recipe {path} must hold a table/object of settings.")
     return data
-
-
-def parse_loss_options(items: list[str]) -> dict[str, float]:
-    """['charbonnier=1', 'census=0.1'] → {'charbonnier': 1.0, 'census': 0.1}."""
-    losses: dict[str, float] = {}
-    for item in items:
-        name, sep, weight = item.partition("=")
-        try:
-            if not sep or not name.strip():
-                raise ValueError
-            losses[name.strip()] = float(weight)
-        except ValueError:
-            raise UsageError(f"--loss expects NAME=WEIGHT (e.g. charbonnier=1.0), got {item!r}.") from None
-    return losses
 
 
 def parse_interval(text: str) -> tuple[int, int]:

@@ -18,7 +18,13 @@ class Objective(nn.Module):
     or bad weight raises UsageError (from vidinterp.losses).
     """
 
-    def __init__(self, loss_weights: dict[str, float], recon_weight: float = 0.0, warp_weight: float = 0.0, distill_weight: float = 0.0):
+    def __init__(
+        self,
+        loss_weights: dict[str, float],
+        recon_weight: float = 0.0,
+        warp_weight: float = 0.0,
+        distill_weight: float = 0.0,
+    ):
         super().__init__()
         self.frame_loss = build_loss(dict(loss_weights))
         self.recon_weight = recon_weight
@@ -26,7 +32,12 @@ class Objective(nn.Module):
         self.distill_weight = distill_weight
 
     def forward(
-        self, output, frame0: torch.Tensor, frame1: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor | None = None,
+        self,
+        output,
+        frame0: torch.Tensor,
+        frame1: torch.Tensor,
+        target: torch.Tensor,
+        teacher: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
         # Losses in float32 even under autocast: small differences matter near convergence.
         total, parts = self.frame_loss(output.frame.float(), target)

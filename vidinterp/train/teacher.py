@@ -13,9 +13,8 @@ import numpy as np
 import torch
 
 from vidinterp.errors import UsageError
+from vidinterp.train.config import TEACHER_PRESETS as PRESETS
 
-#: DIS presets by name (OpenCV's constants, spelt out so that naming one does not need cv2 imported)
-PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 #: teacher channels per target, in this order (each a 2-channel backward flow, x then y, in pixels)
 TEACHER_FLOWS = ("flow_t0", "flow_t1", "flow_01", "flow_10")
 
@@ -82,4 +81,16 @@ def targets_first(teacher: torch.Tensor) -> torch.Tensor:
     return teacher.transpose(0, 1).flatten(0, 1)
 
 
-__all__ = ["DisFlowTeacher", "PRESETS", "TEACHER_FLOWS", "targets_first"]
+def teacher_prior(
+    teacher_flows: torch.Tensor, pair_index: torch.Tensor, pairs: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The keyframe flows (flow_01, flow_10) of each of `pairs` pairs, taken from the teacher flows of its first
+    target (every target of a pair carries the same keyframe flows; see `DisFlowTeacher.clip_flows`)."""
+    order = torch.arange(pair_index.shape[0], device=pair_index.device)
+    first = torch.full((pairs,), pair_index.shape[0], dtype=torch.long, device=pair_index.device)
+    first = first.scatter_reduce(0, pair_index, order, reduce="amin")
+    flows = teacher_flows.index_select(0, first)
+    return flows[:, 4:6].contiguous(), flows[:, 6:8].contiguous()
+
+
+__all__ = ["DisFlowTeacher", "PRESETS", "TEACHER_FLOWS", "targets_first", "teacher_prior"]

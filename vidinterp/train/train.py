@@ -2,17 +2,21 @@
 
 Run folder layout (RUN_DIR):
   train_config.json   the resolved settings (a resumed run reads them back)
-  log.jsonl           one JSON object per line: start, step metrics, validation, checkpoints, end
+  log.jsonl           one JSON object per line: start, step metrics, validation, checkpoints, end (see runlog)
   last/               model.safetensors + model.json + trainer.pt (everything needed to resume exactly)
   best/               model.safetensors + model.json with the best validation PSNR so far (+ best.json)
+
+`train(config)` starts a run and `resume(run_dir)` continues one; both hand a `Trainer` its settings. The
+trainer sets up once (device, data, model, optimizer, log, loader), then `run()` repeats `step` and, on
+schedule, `validate` and `save_last`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,15 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from vidinterp.data.augment import AugmentConfig
-from vidinterp.data.cache import build_cache, default_cache_dir
+from vidinterp.data.cache import CacheReport, build_cache, default_cache_dir
 from vidinterp.data.dataset import (
     ClipDataset,
-    Triplet,
     WindowBatchSampler,
-    check_sampling,
     collate_batch,
     held_out_triplets,
     split_pairs,
@@ -36,16 +37,25 @@ from vidinterp.data.dataset import (
 )
 from vidinterp.data.sources import discover_sources
 from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.interpolators.device import resolve_device
 from vidinterp.io.atomic import write_atomically
 from vidinterp.signals import sigterm_as_interrupt
 from vidinterp.train import checkpoint as ckpt
 from vidinterp.train.config import TrainConfig
 from vidinterp.train.distributed import DistInfo, all_gather_floats, barrier, cleanup, init_distributed
 from vidinterp.train.objective import Objective
+from vidinterp.train.runlog import RunLog
 from vidinterp.train.schedule import learning_rate
-from vidinterp.train.teacher import DisFlowTeacher, targets_first
+from vidinterp.train.teacher import DisFlowTeacher, targets_first, teacher_prior
+from vidinterp.train.validation import load_val_dir, validate
 
 CONFIG_NAME, LOG_NAME = "train_config.json", "log.jsonl"
+
+log = logging.getLogger("vidinterp.train")
+#: the run's closing line; the CLI keeps it under --quiet
+summary_log = logging.getLogger("vidinterp.train.summary")
+
+__all__ = ["Trainer", "TrainHooks", "TrainResult", "resume", "teacher_prior", "train"]
 
 
 @dataclass
@@ -68,16 +78,14 @@ class TrainResult:
     final_loss: float | None = None
     losses: list[float] = field(default_factory=list)
 
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' → CUDA when available, else CPU; 'cuda' without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise VidinterpError("--device cuda was asked for but no CUDA GPU is available; use --device cpu.")
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise UsageError(f"--device must be auto, cpu or cuda, got {name!r}.")
-    return torch.device(name)
+    def summary(self) -> str:
+        """One line: steps, time, the best validation score and where the weights are."""
+        validated = self.best_psnr is not None and math.isfinite(self.best_psnr)
+        best = f"best val PSNR {self.best_psnr:.2f} dB at step {self.best_step}" if validated else "no validation"
+        where = self.best_weights or self.last_weights
+        return (
+            f"trained {self.steps} steps in {self.seconds:.1f} s; {best}; weights: {where} (last: {self.last_weights})"
+        )
 
 
 def data_workers(requested: int, device: torch.device) -> int:
@@ -88,133 +96,413 @@ def data_workers(requested: int, device: torch.device) -> int:
     return 0 if device.type == "cpu" else min(6, max(1, (os.cpu_count() or 2) - 1))
 
 
-class _JsonlLog:
-    """Append-only JSONL metrics log (rank 0 only; a no-op elsewhere).
+def train(config: TrainConfig, hooks: TrainHooks | None = None) -> TrainResult:
+    """Train a VFIModel as `config` says; writes checkpoints and logs to `config.out_dir`. See the module docstring."""
+    return _run(config, None, hooks)
 
-    `resume_step`: drop the records of steps after it first. A run that died without a final checkpoint
-    (killed, machine restart) logged steps that the resumed run repeats; keeping both would count them twice.
+
+def resume(
+    run_dir: str | Path, steps: int | None = None, *, quiet: bool = False, hooks: TrainHooks | None = None
+) -> TrainResult:
+    """Continue the run in `run_dir` exactly where its last checkpoint left it, with its saved settings; only the
+    total step count may be raised (`steps`; None keeps the saved one) and the progress bar hidden."""
+    out = Path(run_dir)
+    saved_path = out / CONFIG_NAME
+    last = ckpt.find_folder(out / "last")
+    if not saved_path.is_file() or last is None:
+        raise VidinterpError(f"{out} holds no resumable run (needs {CONFIG_NAME} and last/).")
+    config = TrainConfig.from_dict(json.loads(saved_path.read_text()), str(saved_path))
+    config.steps, config.quiet, config.out_dir = steps or config.steps, quiet, str(out)
+    return _run(config, ckpt.load_trainer_state(last), hooks)
+
+
+def _run(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks | None) -> TrainResult:
+    # `config` checked its own values; what it needs from this machine is checked here, before any caching.
+    if not config.data_dir or not Path(config.data_dir).exists():
+        raise VidinterpError(f"training data folder not found: {config.data_dir or '(none given)'}")
+    if config.distill_weight > 0:
+        DisFlowTeacher(config.teacher)  # a missing OpenCV fails now, not after minutes of caching
+    device = resolve_device(config.device)
+    info = init_distributed(device)
+    try:
+        with sigterm_as_interrupt():
+            return Trainer(config, info, device, state, hooks).run()
+    finally:
+        cleanup(info)
+
+
+class Trainer:
+    """One training run on this process's share of the job.
+
+    Built once: places the device, caches and splits the data, builds the model, optimizer and objective (or
+    restores them from `state`, a checkpoint's trainer state), opens the log and the loader. Then `run()` trains
+    to `config.steps`. The set-up order is part of exact resume: the RNG is seeded before the model is built and
+    restored from the checkpoint after the optimizer is, as an uninterrupted run would have it.
     """
 
-    def __init__(self, path: Path | None, resume_step: int | None = None):
-        if path is not None and resume_step is not None and path.is_file():
-            kept = [json.dumps(record) + "\n" for record in self._records(path) if record.get("step", 0) <= resume_step]
-            write_atomically(path, lambda tmp: tmp.write_text("".join(kept), encoding="utf-8"))
-        self.file = open(path, "a", encoding="utf-8") if path is not None else None
+    def __init__(
+        self,
+        config: TrainConfig,
+        info: DistInfo,
+        device: torch.device,
+        state: dict[str, Any] | None = None,
+        hooks: TrainHooks | None = None,
+    ) -> None:
+        self.config, self.info, self.hooks = config, info, hooks or TrainHooks()
+        self.device = self._place(device)
+        self.out = Path(config.out_dir)
+        self.show = info.is_main and not config.quiet
+        if info.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.step_count, self.best_psnr, self.best_step = 0, None, None
+        self.losses: list[float] = []
+        self._load_data()
+        self._build_model(state)
+        self._build_optimizer(state)
+        if info.is_main:
+            _write_json(self.out / CONFIG_NAME, config.to_dict())
+        self.log = RunLog(self.out / LOG_NAME if info.is_main else None, self.step_count if state else None)
+        self.log.write(
+            {
+                "event": "resume" if state else "start",
+                "step": self.step_count,
+                "world_size": info.world_size,
+                "device": str(self.device),
+                "train_windows": len(self.train_windows),
+                "val_triplets": len(self.val_triplets),
+                "sources": len(self.cache.clips),
+                "skipped_sources": len(self.cache.skipped),
+                "amp": str(self.amp_dtype) if self.use_amp else None,
+                "time": time.time(),
+            }
+        )
+        self.loader = self._build_loader()
 
-    @staticmethod
-    def _records(path: Path) -> list[dict[str, Any]]:
-        """The log's records, without a line torn by the kill (the only one that can fail to parse)."""
-        records = []
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
+    # -- set-up -------------------------------------------------------------------------------------------
+    def _place(self, device: torch.device) -> torch.device:
+        """This rank's device, with the thread and denormal settings that suit it."""
+        info = self.info
+        if device.type == "cuda" and info.enabled:
+            device = torch.device("cuda", info.local_rank)
+            torch.cuda.set_device(device)
+        if device.type == "cpu" and info.enabled and "OMP_NUM_THREADS" not in os.environ:
+            # Ranks share the cores: without this each would start one thread per core and they would thrash.
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))
+        if device.type == "cpu":
+            # Tiny gradients and activations underflow to denormals, which x86 handles in microcode: ~8% per step.
+            torch.set_flush_denormal(True)
+        if self.config.batch_size % info.world_size:
+            raise UsageError(
+                f"--batch-size {self.config.batch_size} must be divisible by the number of processes "
+                f"({info.world_size})."
+            )
+        return device
 
-    def write(self, record: dict[str, Any]) -> None:
-        if self.file is not None:
-            self.file.write(json.dumps(record) + "\n")
-            self.file.flush()
+    def _load_data(self) -> None:
+        """Rank 0 decodes into the cache while the others wait, then every rank reads the same entries."""
+        config, info = self.config, self.info
+        cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.data_dir)
+        sources = discover_sources(config.data_dir)
+        if info.is_main:
+            build_cache(sources, cache_dir, config.cache_size, config.cache_max_frames, progress=self.show)
+        barrier(info)
+        self.cache: CacheReport = build_cache(
+            sources, cache_dir, config.cache_size, config.cache_max_frames, progress=False, on_warning=_ignore
+        )  # rank 0 already reported them
+        val_count = 0 if config.val_dir else config.val_count
+        split = split_windows(self.cache.clips, config.clip_length, config.crop, val_count, config.window_stride)
+        self.train_windows = split.train
+        self.val_triplets = (
+            load_val_dir(config.val_dir)
+            if config.val_dir
+            else held_out_triplets(self.cache.clips, split.val, config.crop)
+        )
 
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+    def _build_model(self, state: dict[str, Any] | None) -> None:
+        config = self.config
+        torch.manual_seed(config.seed)
+        # A resumed run's weights come from its checkpoint: starting points (--init, --warm-start) do not apply.
+        self.model = _new_model(config, resuming=state is not None).to(self.device).train()
+        if config.crop % self.model.pad_multiple:
+            raise UsageError(f"--crop {config.crop} must be a multiple of {self.model.pad_multiple} for this model.")
+        if state is not None:
+            from safetensors.torch import load_file
+
+            weights = ckpt.weights_path(ckpt.find_folder(self.out / "last"))
+            self.model.load_state_dict(load_file(str(weights), device=str(self.device)))
+            self.step_count, self.best_psnr, self.best_step = (
+                int(state["step"]),
+                state.get("best_psnr"),
+                state.get("best_step"),
+            )
+            if state.get("num_windows") != len(self.train_windows) and self.info.is_main:
+                log.warning(
+                    "the training data changed since the checkpoint (%s → %d windows); data order will differ "
+                    "from an uninterrupted run",
+                    state.get("num_windows"),
+                    len(self.train_windows),
+                )
+        self.forward = self.model
+        if self.info.enabled:
+            # Without the reconstruction term the keyframe decoder gets no gradient; DDP must be told to expect that.
+            self.forward = torch.nn.parallel.DistributedDataParallel(
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=config.recon_weight <= 0,
+            )
+
+    def _build_optimizer(self, state: dict[str, Any] | None) -> None:
+        config, device = self.config, self.device
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.use_amp = config.amp and device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self.objective = Objective(config.loss, config.recon_weight, config.warp_weight, config.distill_weight).to(
+            device
+        )
+        if state is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+            _set_rng_state(state["rng"], device)
+
+    def _build_loader(self) -> torch.utils.data.DataLoader:
+        """The sampler is a pure function of (seed, step), so resuming needs only the step."""
+        config, info, device = self.config, self.info, self.device
+        sampler = WindowBatchSampler(
+            len(self.train_windows),
+            config.batch_size // info.world_size,
+            config.interval_min,
+            config.interval_max,
+            config.seed,
+            info.rank,
+            info.world_size,
+            start_step=self.step_count,
+        )
+        augment = AugmentConfig(config.hflip, config.vflip, config.reverse, config.channel_shuffle)
+        teacher = DisFlowTeacher(config.teacher) if config.distill_weight > 0 else None
+        dataset = ClipDataset(self.cache.clips, self.train_windows, config.crop, config.clip_length, augment, teacher)
+        # The teacher's keyframe flows are the model's DIS prior when both use one preset: computed once, in the loader.
+        prior = self.model.interpolation.prior
+        self.reuse_teacher_prior = teacher is not None and prior is not None and prior.preset == config.teacher
+        workers = data_workers(config.workers, device)
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            num_workers=workers,
+            collate_fn=collate_batch,
+            pin_memory=device.type == "cuda",
+            persistent_workers=workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
+            worker_init_fn=_seed_worker,
+            generator=torch.Generator().manual_seed(config.seed),
+        )
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        """Train to `config.steps`; on Ctrl-C save `last/` (the step in flight is dropped whole) and re-raise."""
+        config = self.config
+        started = time.perf_counter()
+        self._rate_window = (time.perf_counter(), 0)
+        self.progress, self.task = _progress(self.show, config.steps, self.step_count)
+        batches = iter(self.loader)
+        try:
+            with self.progress:
+                while self.step_count < config.steps:
+                    batch = next(batches)
+                    loss, terms, lr = self.step(batch)
+                    self._after_step(batch, loss, terms, lr, started)
+                    if self.val_triplets and (
+                        self.step_count % config.val_every == 0 or self.step_count == config.steps
+                    ):
+                        self.validate()
+                    if self.step_count % config.checkpoint_every == 0 and self.step_count < config.steps:
+                        self.save_last()
+                    if self.hooks.on_step_end is not None:
+                        self.hooks.on_step_end(self.step_count)
+                self.save_last()
+        except KeyboardInterrupt:
+            # Save what was learned so far, then let the CLI exit 130.
+            self.save_last()
+            self.log.write({"event": "interrupted", "step": self.step_count})
+            self.log.close()
+            raise
+        return self._finish(time.perf_counter() - started)
+
+    def step(self, batch: dict[str, Any]) -> tuple[float, dict[str, float], float]:
+        """One optimizer step on `batch`; returns (loss, its terms, the learning rate used)."""
+        config, device = self.config, self.device
+        frames = batch["frames"].to(device, non_blocking=True)
+        # Each keyframe pair once: its encoding, reconstruction and motion serve all its targets.
+        frame0, frame1, target, t, pair_index = split_pairs(frames, batch["interval"])
+        frame0, frame1, target = (x.float().div_(255) for x in (frame0, frame1, target))
+        t, pair_index = t.to(device), pair_index.to(device)
+        teacher = targets_first(batch["teacher"]).to(device, non_blocking=True) if "teacher" in batch else None
+        prior = teacher_prior(teacher, pair_index, frame0.shape[0]) if self.reuse_teacher_prior else None
+        lr = learning_rate(self.step_count, config.lr, config.steps, config.warmup_steps, config.min_lr_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            output = self.forward(
+                frame0, frame1, t, reconstruct=config.recon_weight > 0, pair_index=pair_index, prior=prior
+            )
+            loss, terms = self.objective(output, frame0[pair_index], frame1[pair_index], target, teacher)
+        if not torch.isfinite(loss):
+            raise VidinterpError(
+                f"the loss became {loss.item()} at step {self.step_count + 1}; lower --lr or enable --grad-clip."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if config.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step_count += 1
+        return float(loss.detach()), terms, lr
+
+    def _after_step(
+        self, batch: dict[str, Any], loss: float, terms: dict[str, float], lr: float, started: float
+    ) -> None:
+        """Record the loss; every `log_every` steps log it with the throughput since the last record."""
+        config, step = self.config, self.step_count
+        self.losses.append(loss)
+        window_start, samples = self._rate_window
+        samples += batch["frames"].shape[0] * self.info.world_size
+        self._rate_window = (window_start, samples)
+        if step % config.log_every == 0 or step == config.steps:
+            elapsed = time.perf_counter() - window_start
+            rate = samples / elapsed if elapsed > 0 else 0.0
+            self.log.write(
+                {
+                    "event": "step",
+                    "step": step,
+                    "loss": loss,
+                    "terms": terms,
+                    "lr": lr,
+                    "interval": batch["interval"],
+                    "samples_per_s": rate,
+                    "elapsed_s": time.perf_counter() - started,
+                }
+            )
+            self.progress.update(self.task, rate=f"{rate:.1f}")
+            self._rate_window = (time.perf_counter(), 0)
+        self.progress.update(self.task, completed=step, loss=f"{loss:.4f}")
+
+    def validate(self) -> None:
+        """Rank 0 scores the validation triplets and keeps `best/` when the score improved; the others wait."""
+        if self.info.is_main:
+            step = self.step_count
+            score = validate(self.model, self.val_triplets, self.device)
+            if self.best_psnr is None or score > self.best_psnr:
+                self.best_psnr, self.best_step = score, step
+                ckpt.save_checkpoint(self.out / "best", self.model)
+                _write_json(self.out / "best" / "best.json", {"step": step, "val_psnr": score})
+            self.log.write(
+                {
+                    "event": "val",
+                    "step": step,
+                    "val_psnr": score,
+                    "best_psnr": self.best_psnr,
+                    "best_step": self.best_step,
+                }
+            )
+            self.progress.update(self.task, val=f"{score:.2f} dB")
+        barrier(self.info)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything besides the weights that an exact resume needs."""
+        return {
+            "step": self.step_count,
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+            "rng": _rng_state(self.device),
+            "best_psnr": self.best_psnr,
+            "best_step": self.best_step,
+            "num_windows": len(self.train_windows),
+            "seed": self.config.seed,
+            "world_size": self.info.world_size,
+        }
+
+    def save_last(self) -> None:
+        """Replace `last/` with the current weights and trainer state (rank 0)."""
+        if self.info.is_main:
+            ckpt.save_checkpoint(self.out / "last", self.model, self.state_dict())
+            self.log.write({"event": "checkpoint", "step": self.step_count, "path": str(self.out / "last")})
+
+    def _finish(self, seconds: float) -> TrainResult:
+        checksums = all_gather_floats(self.info, _weight_checksum(self.model))
+        self.log.write(
+            {
+                "event": "end",
+                "step": self.step_count,
+                "seconds": seconds,
+                "best_psnr": self.best_psnr,
+                "best_step": self.best_step,
+                "rank_weight_checksums": checksums,
+            }
+        )
+        self.log.close()
+        best_weights = ckpt.weights_path(self.out / "best") if self.best_step is not None else None
+        result = TrainResult(
+            self.step_count,
+            seconds,
+            self.best_psnr,
+            self.best_step,
+            ckpt.weights_path(self.out / "last"),
+            best_weights,
+            self.losses[-1] if self.losses else None,
+            self.losses,
+        )
+        if self.info.is_main:
+            summary_log.info(result.summary())
+        return result
+
+
+def _new_model(config: TrainConfig, resuming: bool = False):
+    """The model `config` asks for: continued from --init, or new (optionally warm-started); records its config.
+    With `resuming` it is only built (the caller loads the checkpoint into it)."""
+    from vidinterp.models import ModelConfig, VFIModel, load_model
+    from vidinterp.models.io import load_matching_weights
+
+    if config.init and not resuming:
+        model = load_model(config.init, "cpu")
+        if config.model and model.config.to_dict() != ModelConfig.from_dict(config.model).to_dict():
+            raise UsageError(f"--init {config.init} has a different model config than the one asked for.")
+    else:
+        model = VFIModel.from_config(ModelConfig.from_dict(config.model))
+        if config.warm_start and not resuming:
+            copied = load_matching_weights(model, config.warm_start)
+            log.info("warm start: %d tensors from %s", len(copied), config.warm_start)
+    config.model = model.config.to_dict()
+    return model
 
 
 def _progress(enabled: bool, total: int, start: int):
+    from rich import progress as bars
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    progress = Progress(
-        TextColumn("train"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[rate]} samples/s"),
-        TextColumn("val {task.fields[val]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), disable=not enabled,
+    columns = (
+        bars.TextColumn("train"),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TextColumn("loss {task.fields[loss]}"),
+        bars.TextColumn("{task.fields[rate]} samples/s"),
+        bars.TextColumn("val {task.fields[val]}"),
+        bars.TimeElapsedColumn(),
+        bars.TimeRemainingColumn(),
     )
+    progress = bars.Progress(*columns, console=Console(stderr=True), disable=not enabled)
     task = progress.add_task("train", total=total, completed=start, loss="-", rate="-", val="-")
     return progress, task
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+def _write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomically(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def psnr(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-image PSNR in dB of N×3×H×W images in [0, 1] (prediction clamped to [0, 1] first)."""
-    mse = (prediction.clamp(0, 1) - target).pow(2).flatten(1).mean(1)
-    return -10 * torch.log10(mse.clamp_min(1e-10))
-
-
-@torch.no_grad()
-def validate(model: torch.nn.Module, triplets: list[Triplet], device: torch.device, batch_size: int = 4) -> float:
-    """Mean PSNR (dB) over validation triplets; frames are edge-padded to the model's size multiple and cropped."""
-    was_training = model.training
-    model.eval()
-    multiple = getattr(model, "pad_multiple", 1)
-    scores: list[float] = []
-    try:
-        groups: dict[tuple[int, ...], list[Triplet]] = {}
-        for triplet in triplets:  # batch triplets of one size together
-            groups.setdefault(tuple(triplet.frame0.shape), []).append(triplet)
-        for group in groups.values():
-            for i in range(0, len(group), batch_size):
-                chunk = group[i : i + batch_size]
-                to = lambda key: torch.stack([getattr(tr, key) for tr in chunk]).to(device).float() / 255  # noqa: E731
-                f0, f1, target = to("frame0"), to("frame1"), to("target")
-                t = torch.tensor([tr.t for tr in chunk], device=device)
-                h, w = f0.shape[-2:]
-                pad = (0, (-w) % multiple, 0, (-h) % multiple)
-                if any(pad):
-                    f0, f1 = F.pad(f0, pad, mode="replicate"), F.pad(f1, pad, mode="replicate")
-                output = model(f0, f1, t, reconstruct=False).frame[..., :h, :w].float()
-                scores.extend(psnr(output, target).tolist())
-    finally:
-        model.train(was_training)
-    return float(sum(scores) / len(scores)) if scores else float("nan")
-
-
-def load_val_dir(path: str) -> list[Triplet]:
-    """Triplets (t = 0.5) from an evaluation folder in any layout `vidinterp.evaluate.layouts` recognises
-    (Middlebury other-data/other-gt-interp, Vimeo-90K triplet, UCF101 DVF); videos found there are ignored."""
-    import numpy as np
-
-    from vidinterp.evaluate.images import read_image
-    from vidinterp.evaluate.layouts import TripletSet, discover
-
-    def to_tensor(image_path) -> torch.Tensor:
-        image = read_image(image_path)
-        if image.dtype != np.uint8:  # 16-bit ground truth: compare at 8 bits like the training data
-            image = (image.astype(np.float64) / 257).round().astype(np.uint8)
-        return torch.from_numpy(image).permute(2, 0, 1).contiguous()
-
-    triplets = [
-        Triplet(to_tensor(item.frame0), to_tensor(item.frame1), to_tensor(item.truth), 0.5, f"{found.name}/{item.name}")
-        for found in discover(path) if isinstance(found, TripletSet) for item in found.items
-    ]
-    if not triplets:
-        raise VidinterpError(f"--val {path} holds no triplets (Middlebury, Vimeo-90K or UCF101 layout).")
-    return triplets
-
-
-def _build_model(config: TrainConfig, device: torch.device):
-    from vidinterp.models import ModelConfig, VFIModel, load_model
-    from vidinterp.models.io import load_matching_weights
-
-    if config.init and config.warm_start:
-        raise UsageError("give --init (the same model, continued) or --warm-start (matching tensors), not both.")
-    if config.init:
-        model = load_model(config.init, "cpu")
-        if config.model and model.config.to_dict() != ModelConfig.from_dict(config.model).to_dict():
-            raise UsageError(f"--init {config.init} has a different model config than the one asked for.")
-        config.model = model.config.to_dict()
-    else:
-        model = VFIModel.from_config(ModelConfig.from_dict(config.model))
-        config.model = model.config.to_dict()
-        if config.warm_start:
-            copied = load_matching_weights(model, config.warm_start)
-            sys.stderr.write(f"vidinterp: warm start: {len(copied)} tensors from {config.warm_start}\n")
-    return model.to(device).train()
+def _ignore(message: str) -> None:
+    """A warning sink for reports another rank (or an earlier pass) already gave."""
 
 
 def _rng_state(device: torch.device) -> dict[str, Any]:
@@ -228,229 +516,6 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def prepare_run(config: TrainConfig, resume: bool) -> tuple[TrainConfig, dict[str, Any] | None]:
-    """Validate settings; on resume, read the saved config (its `steps` may be raised) and trainer state."""
-    out = Path(config.out_dir)
-    state = None
-    if resume:
-        saved_path = out / CONFIG_NAME
-        last = ckpt.find_folder(out / "last")
-        if not saved_path.is_file() or last is None:
-            raise VidinterpError(f"{out} holds no resumable run (needs {CONFIG_NAME} and last/).")
-        saved = TrainConfig.from_dict(json.loads(saved_path.read_text()), str(saved_path))
-        saved.steps, saved.quiet = config.steps or saved.steps, config.quiet
-        saved.out_dir = str(out)
-        state = ckpt.load_trainer_state(last)
-        config = saved
-    check_sampling(config.clip_length, config.interval_min, config.interval_max)
-    for name in ("steps", "batch_size", "crop", "val_every", "checkpoint_every", "log_every"):
-        if getattr(config, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(config, name)}.")
-    # Fail on a bad loss or model setting now, not after minutes of caching.
-    from vidinterp.losses import parse_loss_spec
-    from vidinterp.models import ModelConfig
-
-    parse_loss_spec(config.loss)
-    if config.distill_weight > 0:
-        DisFlowTeacher(config.teacher)  # an unknown preset or a missing OpenCV fails here
-    if config.model:
-        ModelConfig.from_dict(dict(config.model))
-    if not config.data_dir or not Path(config.data_dir).exists():
-        raise VidinterpError(f"training data folder not found: {config.data_dir or '(none given)'}")
-    return config, state
-
-
-def train(config: TrainConfig, hooks: TrainHooks | None = None, resume: bool = False) -> TrainResult:
-    """Train a VFIModel as `config` says; writes checkpoints and logs to `config.out_dir`. See the module docstring."""
-    hooks = hooks or TrainHooks()
-    config, state = prepare_run(config, resume)
-    device = resolve_device(config.device)
-    info = init_distributed(device)
-    try:
-        with sigterm_as_interrupt():
-            return _train(config, state, hooks, device, info)
-    finally:
-        cleanup(info)
-
-
-def _train(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks, device: torch.device, info: DistInfo) -> TrainResult:
-    if device.type == "cuda" and info.enabled:
-        device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    if device.type == "cpu" and info.enabled and "OMP_NUM_THREADS" not in os.environ:
-        # Ranks share the cores: without this each would start one thread per core and they would thrash.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // info.world_size))
-    if device.type == "cpu":
-        # Tiny gradients and activations underflow to denormals, which x86 handles in microcode: ~8% per step here.
-        torch.set_flush_denormal(True)
-    if config.batch_size % info.world_size:
-        raise UsageError(f"--batch-size {config.batch_size} must be divisible by the number of processes ({info.world_size}).")
-    out = Path(config.out_dir)
-    show = info.is_main and not config.quiet
-    if info.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-
-    # --- data: rank 0 decodes into the cache while the others wait, then everyone reads the same entries.
-    cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.data_dir)
-    sources = discover_sources(config.data_dir)
-    if info.is_main:
-        build_cache(sources, cache_dir, config.cache_size, config.cache_max_frames, progress=show)
-    barrier(info)
-    quiet_warn = lambda message: None  # noqa: E731 - rank 0 already reported skipped sources
-    report = build_cache(sources, cache_dir, config.cache_size, config.cache_max_frames, progress=False, on_warning=quiet_warn)
-    split = split_windows(report.clips, config.clip_length, config.crop, 0 if config.val_dir else config.val_count, config.window_stride)
-    val_triplets = load_val_dir(config.val_dir) if config.val_dir else held_out_triplets(report.clips, split.val, config.crop)
-
-    # --- model, optimizer, objective
-    torch.manual_seed(config.seed)
-    model = _build_model(config, device)
-    if config.crop % model.pad_multiple:
-        raise UsageError(f"--crop {config.crop} must be a multiple of {model.pad_multiple} for this model.")
-    step, best_psnr, best_step = 0, None, None
-    if state is not None:
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(ckpt.weights_path(ckpt.find_folder(out / "last"))), device=str(device)))
-        step, best_psnr, best_step = int(state["step"]), state.get("best_psnr"), state.get("best_step")
-        if state.get("num_windows") != len(split.train):
-            _warn(info, f"the training data changed since the checkpoint ({state.get('num_windows')} → {len(split.train)} windows); data order will differ from an uninterrupted run")
-    raw_model = model
-    if info.enabled:
-        # Without the reconstruction term the keyframe decoder gets no gradient; DDP must be told to expect that.
-        model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=config.recon_weight <= 0)
-    optimizer = torch.optim.AdamW(raw_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    use_amp = config.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    objective = Objective(config.loss, config.recon_weight, config.warp_weight, config.distill_weight).to(device)
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"], device)
-
-    if info.is_main:
-        _write_json_atomic(out / CONFIG_NAME, config.to_dict())
-    log = _JsonlLog(out / LOG_NAME if info.is_main else None, step if state else None)
-    log.write({"event": "resume" if state else "start", "step": step, "world_size": info.world_size, "device": str(device),
-               "train_windows": len(split.train), "val_triplets": len(val_triplets), "sources": len(report.clips),
-               "skipped_sources": len(report.skipped), "amp": str(amp_dtype) if use_amp else None, "time": time.time()})
-
-    # --- data loader: the sampler is a pure function of (seed, step), so resuming needs only the step.
-    per_rank = config.batch_size // info.world_size
-    sampler = WindowBatchSampler(len(split.train), per_rank, config.interval_min, config.interval_max, config.seed, info.rank, info.world_size, start_step=step)
-    augment = AugmentConfig(config.hflip, config.vflip, config.reverse, config.channel_shuffle)
-    teacher = DisFlowTeacher(config.teacher) if config.distill_weight > 0 else None
-    dataset = ClipDataset(report.clips, split.train, config.crop, config.clip_length, augment, teacher)
-    # The teacher's keyframe flows are the model's DIS prior when both use one preset: computed once, in the loader.
-    prior_module = raw_model.interpolation.prior
-    reuse_teacher_prior = teacher is not None and prior_module is not None and prior_module.preset == config.teacher
-    workers = data_workers(config.workers, device)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, num_workers=workers, collate_fn=collate_batch, pin_memory=device.type == "cuda",
-        persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None, worker_init_fn=_seed_worker,
-        generator=torch.Generator().manual_seed(config.seed),
-    )
-
-    def trainer_state() -> dict[str, Any]:
-        return {"step": step, "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "rng": _rng_state(device), "best_psnr": best_psnr, "best_step": best_step,
-                "num_windows": len(split.train), "seed": config.seed, "world_size": info.world_size}
-
-    def save_last() -> None:
-        if info.is_main:
-            ckpt.save_checkpoint(out / "last", raw_model, trainer_state())
-            log.write({"event": "checkpoint", "step": step, "path": str(out / "last")})
-
-    losses: list[float] = []
-    started = time.perf_counter()
-    window_start, window_samples = time.perf_counter(), 0
-    progress, task = _progress(show, config.steps, step)
-    batches = iter(loader)
-    try:
-        with progress:
-            while step < config.steps:
-                batch = next(batches)
-                frames = batch["frames"].to(device, non_blocking=True)
-                # Each keyframe pair once: its encoding, reconstruction and motion serve all its targets.
-                frame0, frame1, target, t, pair_index = split_pairs(frames, batch["interval"])
-                to_unit = lambda x: x.float().div_(255)  # noqa: E731
-                frame0, frame1, target, t = to_unit(frame0), to_unit(frame1), to_unit(target), t.to(device)
-                pair_index = pair_index.to(device)
-                teacher_flows = targets_first(batch["teacher"]).to(device, non_blocking=True) if "teacher" in batch else None
-                prior = teacher_prior(teacher_flows, pair_index, frame0.shape[0]) if reuse_teacher_prior else None
-                lr = learning_rate(step, config.lr, config.steps, config.warmup_steps, config.min_lr_ratio)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    output = model(frame0, frame1, t, reconstruct=config.recon_weight > 0, pair_index=pair_index, prior=prior)
-                    loss, terms = objective(output, frame0[pair_index], frame1[pair_index], target, teacher_flows)
-                if not torch.isfinite(loss):
-                    raise VidinterpError(f"the loss became {loss.item()} at step {step + 1}; lower --lr or enable --grad-clip.")
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if config.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                step += 1
-                loss_value = float(loss.detach())
-                losses.append(loss_value)
-                window_samples += frames.shape[0] * info.world_size
-                if step % config.log_every == 0 or step == config.steps:
-                    elapsed = time.perf_counter() - window_start
-                    rate = window_samples / elapsed if elapsed > 0 else 0.0
-                    log.write({"event": "step", "step": step, "loss": loss_value, "terms": terms, "lr": lr,
-                               "interval": batch["interval"], "samples_per_s": rate, "elapsed_s": time.perf_counter() - started})
-                    progress.update(task, rate=f"{rate:.1f}")
-                    window_start, window_samples = time.perf_counter(), 0
-                progress.update(task, completed=step, loss=f"{loss_value:.4f}")
-                if val_triplets and (step % config.val_every == 0 or step == config.steps):
-                    if info.is_main:
-                        score = validate(raw_model, val_triplets, device)
-                        improved = best_psnr is None or score > best_psnr
-                        if improved:
-                            best_psnr, best_step = score, step
-                            ckpt.save_checkpoint(out / "best", raw_model)
-                            _write_json_atomic(out / "best" / "best.json", {"step": step, "val_psnr": score})
-                        log.write({"event": "val", "step": step, "val_psnr": score, "best_psnr": best_psnr, "best_step": best_step})
-                        progress.update(task, val=f"{score:.2f} dB")
-                    barrier(info)
-                if step % config.checkpoint_every == 0 and step < config.steps:
-                    save_last()
-                if hooks.on_step_end is not None:
-                    hooks.on_step_end(step)
-            save_last()
-    except KeyboardInterrupt:
-        # Save what was learned so far (the step in flight is dropped whole), then let the CLI exit 130.
-        save_last()
-        log.write({"event": "interrupted", "step": step})
-        log.close()
-        raise
-    checksums = all_gather_floats(info, _weight_checksum(raw_model))
-    seconds = time.perf_counter() - started
-    log.write({"event": "end", "step": step, "seconds": seconds, "best_psnr": best_psnr, "best_step": best_step,
-               "rank_weight_checksums": checksums})
-    log.close()
-    best_weights = ckpt.weights_path(out / "best") if best_step is not None else None
-    result = TrainResult(step, seconds, best_psnr, best_step, ckpt.weights_path(out / "last"), best_weights, losses[-1] if losses else None, losses)
-    if info.is_main:
-        _summary(result)
-    return result
-
-
-def teacher_prior(teacher_flows: torch.Tensor, pair_index: torch.Tensor, pairs: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The keyframe flows (flow_01, flow_10) of each of `pairs` pairs, taken from the teacher flows of its first
-    target (every target of a pair carries the same keyframe flows; see `vidinterp.train.teacher`)."""
-    order = torch.arange(pair_index.shape[0], device=pair_index.device)
-    first = torch.full((pairs,), pair_index.shape[0], dtype=torch.long, device=pair_index.device)
-    first = first.scatter_reduce(0, pair_index, order, reduce="amin")
-    flows = teacher_flows.index_select(0, first)
-    return flows[:, 4:6].contiguous(), flows[:, 6:8].contiguous()
 
 
 def _weight_checksum(model: torch.nn.Module) -> float:
@@ -471,15 +536,3 @@ def _seed_worker(worker_id: int) -> None:
 
     random.seed(seed)
     np.random.seed(seed)
-
-
-def _warn(info: DistInfo, message: str) -> None:
-    if info.is_main:
-        sys.stderr.write(f"vidinterp: warning: {message}\n")
-
-
-def _summary(result: TrainResult) -> None:
-    best = f"best val PSNR {result.best_psnr:.2f} dB at step {result.best_step}" if result.best_psnr is not None and math.isfinite(result.best_psnr) else "no validation"
-    where = result.best_weights or result.last_weights
-    sys.stderr.write(f"vidinterp: trained {result.steps} steps in {result.seconds:.1f} s; {best}; weights: {where} (last: {result.last_weights})\n")
-    sys.stderr.flush()
