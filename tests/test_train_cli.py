@@ -140,7 +140,7 @@ def test_ctrl_c_saves_and_exits_130(setup, tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     with pytest.raises(SystemExit) as exited:
         main(["train", str(data), "--out", str(run), "--steps", "50", "--crop", "32", "--batch-size", "2",
-              "--model-config", str(model_json), "--device", "cpu", "--interval", "2", "--quiet"])
+              "--model-config", str(model_json), "--device", "cpu", "--interval", "2", "--quiet", "--workers", "0"])
     err = capsys.readouterr().err
     assert exited.value.code == 130 and "--resume" in err and "Traceback" not in err
     assert torch.load(run / "last" / "trainer.pt", weights_only=True)["step"] == 2
