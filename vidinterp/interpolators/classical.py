@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from vidinterp import ops
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.models.classical import DisFlow
-from vidinterp.models.synthesis import intermediate_flows
+from vidinterp.models.synthesis import compose, intermediate_flows
 
 
 class ClassicalInterpolator(Interpolator):
@@ -29,5 +28,5 @@ class ClassicalInterpolator(Interpolator):
     def _synthesize(self, state: tuple[torch.Tensor, ...], pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         frame0, frame1, flow_01, flow_10 = (x.index_select(0, pair_index) for x in state)
         flow_t0, flow_t1 = intermediate_flows(flow_01, flow_10, t)
-        warped0, warped1 = ops.backward_warp(frame0, flow_t0), ops.backward_warp(frame1, flow_t1)
-        return torch.lerp(warped0, warped1, t.to(warped0.dtype).view(-1, 1, 1, 1))
+        weight0 = 1 - t.to(frame0.dtype).view(-1, 1, 1, 1)  # the (1 − t, t) blend, as an untrained model's mask
+        return compose(frame0, frame1, flow_t0, flow_t1, weight0, None)[0]
