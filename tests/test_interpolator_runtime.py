@@ -22,8 +22,10 @@ def _clean_environment(monkeypatch):
 
 
 def _tiny_model():
+    # The learned-motion model: these tests check the runtime (layout, precision), and the prior model's output
+    # varied between identical runs here (open: see the closing note), which would make them flaky.
     torch.manual_seed(0)
-    return VFIModel.from_config(tiny_config())
+    return VFIModel.from_config(tiny_config("none"))
 
 
 def _pair():
