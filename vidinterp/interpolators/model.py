@@ -14,6 +14,7 @@ from vidinterp.interpolators.base import Interpolator
 from vidinterp.interpolators.runtime import Runtime
 from vidinterp.models import MotionState, VFIModel, load_model
 from vidinterp.models.classical import grey_uint8
+from vidinterp.models.render import render_opencv
 from vidinterp.models.synthesis import FrameSynthesizer
 
 #: by default the network works on frames of at most this longer side (720p and 1080p run at half size)
@@ -53,7 +54,8 @@ class ModelInterpolator(Interpolator):
 
     `max_side`: the network runs on frames shrunk by powers of two until their longer side is at most this (0 =
     never; default `DEFAULT_MAX_SIDE`), like RIFE's `--scale`; its flows, mask and residual are then upsampled
-    and applied to the full-size frames, so the output keeps their detail (`FrameSynthesizer.render`).
+    and applied to the full-size frames, so the output keeps their detail (`FrameSynthesizer.render`, or its
+    OpenCV twin `render_opencv` on the CPU: see `Runtime`).
 
     A model with a classical prior (DIS) computes it on the CPU. On CUDA (`overlap_prior`, default on there) the
     pairs of a batch are taken `PRIOR_CHUNK` at a time: a worker thread computes the prior of the next chunks
@@ -122,5 +124,8 @@ class ModelInterpolator(Interpolator):
             result = self._synthesize_detailed(state.motion, pair_index, t.to(self.dtype))
             if state.factor == 1:
                 return result.frame.float()
+            if self.runtime.opencv_render:
+                return render_opencv(state.frame0, state.frame1, pair_index, result.flow_t0, result.flow_t1,
+                                     result.mask, result.residual)
             full0, full1 = state.frame0.index_select(0, pair_index), state.frame1.index_select(0, pair_index)
             return FrameSynthesizer.render(full0, full1, result).float()

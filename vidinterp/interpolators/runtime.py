@@ -12,6 +12,10 @@ Each choice is detected once per process, logged at debug level and can be overr
 * compile (`VIDINTERP_COMPILE=0|1`, off by default): `torch.compile` of motion estimation and synthesis.
   Inductor needs a C++ compiler on the CPU: without one, or when compiling fails, the model runs eagerly (said
   once at debug level). Compiled kernels are cached under `~/.cache/vidinterp/inductor` between runs.
+* render (`VIDINTERP_RENDER=auto|opencv|torch`): how a frame made at a reduced working size is applied to the
+  full-size frames. "auto" is OpenCV's resize and remap on the CPU (`vidinterp.models.render`, about 2.5× less
+  time than the PyTorch ops at 720p, within 0.01 of an 8-bit level of them) and the model's own PyTorch
+  `FrameSynthesizer.render` on CUDA, where the frames already are.
 """
 
 from __future__ import annotations
@@ -100,6 +104,8 @@ class Runtime:
     precision: str
     channels_last: bool
     compile: bool
+    #: render full-size frames with OpenCV (CPU only) rather than with the model's PyTorch ops
+    opencv_render: bool = False
 
     @classmethod
     def decide(cls, device: torch.device, precision: str | None = None, fp16: bool = False) -> Runtime:
@@ -114,9 +120,15 @@ class Runtime:
         # channels_last by default only where it measured faster: bf16 on the CPU (oneDNN's bf16 convolutions
         # want NHWC; in fp32 it was no faster than NCHW on our machine).
         default_layout = device.type == "cpu" and chosen == "bf16"
-        runtime = cls(device, chosen, default_layout if layout is None else layout, compile_)
-        log.debug("model runtime on %s: %s, channels_last %s, compile %s", device, runtime.precision,
-                  runtime.channels_last, runtime.compile)
+        render = os.environ.get("VIDINTERP_RENDER", "auto").strip().lower() or "auto"
+        if render not in ("auto", "opencv", "torch"):
+            raise UsageError(f"VIDINTERP_RENDER={render!r} is not understood; use auto, opencv or torch")
+        if render == "opencv" and device.type != "cpu":
+            raise UsageError("VIDINTERP_RENDER=opencv renders on the CPU only; use auto or torch on CUDA")
+        opencv_render = device.type == "cpu" and render != "torch"
+        runtime = cls(device, chosen, default_layout if layout is None else layout, compile_, opencv_render)
+        log.debug("model runtime on %s: %s, channels_last %s, compile %s, render %s", device, runtime.precision,
+                  runtime.channels_last, runtime.compile, "opencv" if opencv_render else "torch")
         return runtime
 
     @property

@@ -30,11 +30,20 @@ def small_init_(layer: nn.Conv2d, scale: float = 0.1) -> nn.Conv2d:
     return layer
 
 
+def upsample(x: torch.Tensor, size: tuple[int, int] | None = None, scale_factor: int | None = None) -> torch.Tensor:
+    """Bilinear resize (align_corners=False) of an N×C×h×w map to `size` or by `scale_factor`.
+
+    The input is made NCHW-contiguous first: channels-last input (what convolutions produce when the runtime
+    uses that layout) takes the CPU's upsampling kernel 4-5× longer for these few-channel maps.
+    """
+    return F.interpolate(x.contiguous(), size=size, scale_factor=scale_factor, mode="bilinear", align_corners=False)
+
+
 def upsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
     """Bilinearly upsample an N×2×h×w flow by `factor` and rescale its values to the new pixel size."""
     if factor == 1:
         return flow
-    return F.interpolate(flow, scale_factor=factor, mode="bilinear", align_corners=False) * factor
+    return upsample(flow, scale_factor=factor) * factor
 
 
 def downsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:

@@ -27,7 +27,8 @@ MIN_SIDE = 12
 _LUMA = (0.299, 0.587, 0.114)
 
 
-def _cv2():
+def opencv():
+    """The cv2 module, or a UsageError saying how to install it."""
     try:
         import cv2
     except ImportError:  # a core dependency; only a broken install gets here
@@ -91,11 +92,11 @@ class DisFlow(nn.Module):
     def _engine(self):
         dis = getattr(self._local, "dis", None)
         if dis is None:
-            dis = self._local.dis = _cv2().DISOpticalFlow_create(DIS_PRESETS[self.preset])
+            dis = self._local.dis = opencv().DISOpticalFlow_create(DIS_PRESETS[self.preset])
         return dis
 
     def _flow(self, source: np.ndarray, target: np.ndarray, factor: int) -> np.ndarray:
-        cv2 = _cv2()
+        cv2 = opencv()
         height, width = source.shape
         if factor > 1:
             size = (max(1, width // factor), max(1, height // factor))
@@ -136,4 +137,4 @@ class DisFlow(nn.Module):
         return stacked[:n].contiguous(), stacked[n:].contiguous()
 
 
-__all__ = ["DIS_PRESETS", "DisFlow", "check_preset", "grey_uint8"]
+__all__ = ["DIS_PRESETS", "DisFlow", "check_preset", "grey_uint8", "opencv"]

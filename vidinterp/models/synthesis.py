@@ -9,7 +9,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vidinterp import ops
-from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, downsample_flow, small_init_, time_channel, upsample_flow
+from vidinterp.models.blocks import (
+    NEGATIVE_SLOPE, conv, downsample_flow, small_init_, time_channel, upsample, upsample_flow,
+)
 
 # Keeps the blend prior log((1 - t) / t) finite at t = 0 or 1.
 _T_EPSILON = 1e-4
@@ -137,7 +139,7 @@ class FrameSynthesizer(nn.Module):
             features0, features1, downsample_flow(full_t0, stride), downsample_flow(full_t1, stride), t)
         full_t0 = full_t0 + upsample_flow(delta_t0, stride)
         full_t1 = full_t1 + upsample_flow(delta_t1, stride)
-        mask = torch.sigmoid(F.interpolate(mask_logit, scale_factor=stride, mode="bilinear", align_corners=False))
+        mask = torch.sigmoid(upsample(mask_logit, scale_factor=stride))
         _, warped0, warped1, blend = compose(frame0, frame1, full_t0, full_t1, mask, None)
         residual = self.context_refiner(torch.cat([warped0, warped1, blend, mask], dim=1), hidden)
         # The residual fades out towards the keyframes, where the warped keyframe itself is the answer.
@@ -153,7 +155,7 @@ class FrameSynthesizer(nn.Module):
         factor = frame0.shape[-1] // result.frame.shape[-1]
         if factor == 1:
             return result.frame
-        up = lambda x: F.interpolate(x, size=frame0.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
+        up = lambda x: upsample(x, size=frame0.shape[-2:])  # noqa: E731
         return compose(frame0, frame1, up(result.flow_t0) * factor, up(result.flow_t1) * factor,
                        up(result.mask), up(result.residual))[0]
 

@@ -1,0 +1,103 @@
+"""The OpenCV full-size render (the CPU default) against the model's own PyTorch render, its reference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.tolerances import assert_close_to_scale
+from vidinterp.errors import UsageError
+from vidinterp.interpolators.model import ModelInterpolator
+from vidinterp.interpolators.runtime import Runtime
+from vidinterp.models import VFIModel, tiny_config
+from vidinterp.models.render import render_opencv
+from vidinterp.models.synthesis import FrameSynthesizer, SynthesisResult
+
+CPU = torch.device("cpu")
+
+
+def _smooth(generator: torch.Generator, n: int, c: int, h: int, w: int, scale: float) -> torch.Tensor:
+    """Smooth random fields (what flows, masks and residuals look like), coarse noise upsampled."""
+    coarse = torch.randn(n, c, max(2, h // 6), max(2, w // 6), generator=generator) * scale
+    return F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def _case(factor: int, pairs: int = 2, height: int = 12, width: int = 20, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    frames = [_smooth(g, pairs, 3, height * factor, width * factor, 0.3).add(0.5).clamp(0, 1) for _ in range(2)]
+    pair_index = torch.tensor([1, 0, 1])
+    m = pair_index.shape[0]
+    # Flows large enough to reach past the border (where the padding mode shows) and to cross pixels.
+    flow_t0 = _smooth(g, m, 2, height, width, 4.0)
+    flow_t1 = _smooth(g, m, 2, height, width, 4.0)
+    mask = torch.sigmoid(_smooth(g, m, 1, height, width, 2.0))
+    residual = _smooth(g, m, 3, height, width, 0.05)
+    return frames, pair_index, flow_t0, flow_t1, mask, residual
+
+
+def _reference(frames, pair_index, flow_t0, flow_t1, mask, residual) -> torch.Tensor:
+    full0, full1 = (f.index_select(0, pair_index) for f in frames)
+    result = SynthesisResult(torch.zeros(pair_index.shape[0], 3, *flow_t0.shape[-2:]), flow_t0, flow_t1, mask,
+                             None, None, None, residual)
+    return FrameSynthesizer.render(full0, full1, result)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_matches_the_pytorch_render(factor, channels_last):
+    frames, pair_index, *rest = _case(factor)
+    expected = _reference(frames, pair_index, *rest)
+    if channels_last:
+        frames = [f.contiguous(memory_format=torch.channels_last) for f in frames]
+    actual = render_opencv(*frames, pair_index, *rest)
+    assert actual.shape == expected.shape and actual.dtype == torch.float32
+    # Both interpolate bilinearly at the same float positions in float32: they agree to float rounding.
+    assert_close_to_scale(actual, expected, rtol=1e-4)
+
+
+def test_takes_half_precision_results():
+    frames, pair_index, flow_t0, flow_t1, mask, residual = _case(2)
+    expected = _reference(frames, pair_index, flow_t0, flow_t1, mask, residual)
+    actual = render_opencv(*frames, pair_index, flow_t0, flow_t1, mask.bfloat16(), residual.bfloat16())
+    assert (actual - expected).abs().max() < 1e-2  # bf16 keeps 8 bits of the mask and residual
+
+
+def test_refuses_mismatched_inputs():
+    frames, pair_index, *rest = _case(2)
+    with pytest.raises(ValueError, match="whole multiple"):
+        render_opencv(*(f[..., :-1] for f in frames), pair_index, *rest)
+    with pytest.raises(ValueError, match="one pair per request"):
+        render_opencv(*frames, pair_index[:2], *rest)
+
+
+def test_runtime_chooses_opencv_on_the_cpu(monkeypatch):
+    monkeypatch.delenv("VIDINTERP_RENDER", raising=False)
+    assert Runtime.decide(CPU, "fp32").opencv_render
+    assert not Runtime.decide(torch.device("cuda"), "fp32").opencv_render
+    monkeypatch.setenv("VIDINTERP_RENDER", "torch")
+    assert not Runtime.decide(CPU, "fp32").opencv_render
+    monkeypatch.setenv("VIDINTERP_RENDER", "opencv")
+    with pytest.raises(UsageError, match="CPU only"):
+        Runtime.decide(torch.device("cuda"), "fp32")
+    monkeypatch.setenv("VIDINTERP_RENDER", "gpu")
+    with pytest.raises(UsageError, match="VIDINTERP_RENDER"):
+        Runtime.decide(CPU, "fp32")
+
+
+def test_the_interpolator_renders_the_same_either_way(monkeypatch):
+    """A model run at half size (max_side) through both renders: the frames users get agree."""
+    torch.manual_seed(0)
+    model = VFIModel.from_config(tiny_config("none"))
+    g = torch.Generator().manual_seed(1)
+    f0 = _smooth(g, 2, 3, 48, 80, 0.3).add(0.5).clamp(0, 1)
+    f1 = torch.roll(f0, shifts=(1, 2), dims=(2, 3))
+    t = torch.tensor([0.25, 0.5])
+    frames = {}
+    for render in ("torch", "opencv"):
+        monkeypatch.setenv("VIDINTERP_RENDER", render)
+        interpolator = ModelInterpolator(device=CPU, model=model, max_side=40, precision="fp32")
+        assert interpolator.runtime.opencv_render == (render == "opencv")
+        frames[render] = interpolator.interpolate(f0, f1, t)
+    assert frames["opencv"].shape == (2, 3, 48, 80)
+    assert_close_to_scale(frames["opencv"], frames["torch"], rtol=1e-4)
