@@ -75,12 +75,31 @@ def test_dis_flow_of_frames_too_small_for_dis_is_zero_and_bad_input_is_refused()
         check_preset("slow")
 
 
-def test_grey_matches_opencv_luma():
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_grey_matches_opencv_luma(channels_last):
     import cv2
 
     image = pattern_frame(0.3, 64, 48)
     expected = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.int16)
-    assert np.abs(grey_uint8(_tensor(image))[0].astype(np.int16) - expected).max() <= 1
+    frames = _tensor(image).repeat(2, 1, 1, 1)
+    if channels_last:  # the pipeline's layout, which takes OpenCV's conversion
+        frames = frames.contiguous(memory_format=torch.channels_last)
+    grey = grey_uint8(frames)
+    assert grey.shape == (2, 48, 64) and grey.dtype == np.uint8
+    assert np.abs(grey.astype(np.int16) - expected).max() <= 1
+
+
+def test_dis_flow_depends_only_on_the_frames():
+    """OpenCV's DIS instances give a different flow on their first call than on later ones for small frames;
+    DisFlow must not carry that history from one pair (or thread) to the next."""
+    g = torch.Generator().manual_seed(0)
+    frame0, frame1 = torch.rand(2, 3, 24, 40, generator=g), torch.rand(2, 3, 24, 40, generator=g)
+    flow = DisFlow("medium")
+    first = flow(frame0, frame1)
+    for _ in range(3):
+        again = flow(frame0, frame1)
+        torch.testing.assert_close(again[0], first[0], atol=0, rtol=0)
+        torch.testing.assert_close(again[1], first[1], atol=0, rtol=0)
 
 
 # -- the model on the prior ---------------------------------------------------------------------------------

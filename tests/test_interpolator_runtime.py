@@ -22,10 +22,9 @@ def _clean_environment(monkeypatch):
 
 
 def _tiny_model():
-    # The learned-motion model: these tests check the runtime (layout, precision), and the prior model's output
-    # varied between identical runs here (open: see the closing note), which would make them flaky.
+    # The default kind of model, with the DIS prior: its flow depends only on the frames (see DisFlow).
     torch.manual_seed(0)
-    return VFIModel.from_config(tiny_config("none"))
+    return VFIModel.from_config(tiny_config())
 
 
 def _pair():

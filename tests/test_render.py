@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from tests.tolerances import assert_close_to_scale
 from vidinterp.errors import UsageError
-from vidinterp.interpolators.model import ModelInterpolator
+from vidinterp.interpolators.model import ModelInterpolator, shrink_frames
 from vidinterp.interpolators.runtime import Runtime
 from vidinterp.models import VFIModel, tiny_config
 from vidinterp.models.render import render_opencv
@@ -101,3 +101,14 @@ def test_the_interpolator_renders_the_same_either_way(monkeypatch):
         frames[render] = interpolator.interpolate(f0, f1, t)
     assert frames["opencv"].shape == (2, 3, 48, 80)
     assert_close_to_scale(frames["opencv"], frames["torch"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 4])
+def test_shrinking_frames_is_a_box_average_in_either_layout(factor):
+    g = torch.Generator().manual_seed(3)
+    frames = torch.rand(2, 3, 16, 24, generator=g)
+    expected = F.avg_pool2d(frames, factor) if factor > 1 else frames
+    for layout in (torch.contiguous_format, torch.channels_last):
+        small = shrink_frames(frames.contiguous(memory_format=layout), factor)
+        assert small.shape == (2, 3, 16 // factor, 24 // factor)
+        assert_close_to_scale(small, expected, rtol=1e-6)

@@ -7,13 +7,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.interpolators.runtime import Runtime
 from vidinterp.models import MotionState, VFIModel, load_model
-from vidinterp.models.classical import grey_uint8
+from vidinterp.models.classical import grey_uint8, opencv
 from vidinterp.models.render import render_opencv
 from vidinterp.models.synthesis import FrameSynthesizer
 
@@ -28,6 +29,22 @@ def shrink_factor(height: int, width: int, max_side: int) -> int:
     while max_side and max(height, width) > max_side * factor:
         factor *= 2
     return factor
+
+
+def shrink_frames(frames: torch.Tensor, factor: int) -> torch.Tensor:
+    """N×3×H×W frames box-averaged by `factor` (H and W multiples of it): `F.avg_pool2d`, through OpenCV's
+    INTER_AREA resize (the same average, in half the time) for float32 CPU frames laid out channels-last,
+    which is how the pipeline's frames arrive. Returns channels-last frames on that path."""
+    if factor == 1:
+        return frames
+    if frames.device.type != "cpu" or frames.dtype != torch.float32 or frames.is_contiguous() \
+            or not frames.is_contiguous(memory_format=torch.channels_last):
+        return F.avg_pool2d(frames, factor)
+    cv2 = opencv()
+    size = (frames.shape[-1] // factor, frames.shape[-2] // factor)
+    images = frames.permute(0, 2, 3, 1).numpy()
+    small = np.stack([cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in images])
+    return torch.from_numpy(small).permute(0, 3, 1, 2)
 
 
 @dataclass
@@ -99,7 +116,7 @@ class ModelInterpolator(Interpolator):
 
     def _prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> _Prepared:
         factor = shrink_factor(*frame0.shape[-2:], self.max_side)
-        small0, small1 = (self.runtime.frames(F.avg_pool2d(f, factor) if factor > 1 else f) for f in (frame0, frame1))
+        small0, small1 = (self.runtime.frames(shrink_frames(f, factor)) for f in (frame0, frame1))
         with self.runtime.context():
             return _Prepared(self._motion(small0, small1), frame0, frame1, factor)
 

@@ -148,7 +148,7 @@ class Runtime:
 
     def frames(self, frames: torch.Tensor) -> torch.Tensor:
         """Input frames in the runtime's layout."""
-        return frames.contiguous(memory_format=torch.channels_last) if self.channels_last else frames
+        return frames.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
 
     def context(self) -> contextlib.AbstractContextManager:
         """Autocast for bf16, nothing otherwise."""

@@ -8,7 +8,6 @@ parameters on what it gets wrong (occlusions, motion boundaries, residual detail
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -44,7 +43,19 @@ def check_preset(preset: str) -> str:
 
 
 def grey_uint8(frames: torch.Tensor) -> np.ndarray:
-    """N×3×H×W RGB in [0, 1] (any device, any float dtype) → N×H×W uint8 luma on the host."""
+    """N×3×H×W RGB in [0, 1] (any device, any float dtype) → N×H×W uint8 luma on the host.
+
+    Float32 CPU frames laid out channels-last (the pipeline's) go through OpenCV's RGB2GRAY, ten times faster
+    than the tensor arithmetic on that layout; the two round a few pixels to neighbouring levels.
+    """
+    if frames.device.type == "cpu" and frames.dtype == torch.float32 and frames.shape[1] == 3 \
+            and frames.is_contiguous(memory_format=torch.channels_last):
+        cv2 = opencv()
+        grey = np.empty((frames.shape[0], *frames.shape[2:]), np.uint8)
+        for image, out in zip(frames.permute(0, 2, 3, 1).numpy(), grey):
+            # convertScaleAbs rounds and saturates: round(255·luma) clamped to 0…255, as below.
+            out[...] = cv2.convertScaleAbs(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), alpha=255.0)
+        return grey
     weights = frames.new_tensor(_LUMA, dtype=torch.float32).view(1, 3, 1, 1)
     luma = (frames.float() * weights).sum(1).mul_(255).round_().clamp_(0, 255)
     return luma.to(device="cpu", dtype=torch.uint8).numpy()
@@ -59,7 +70,11 @@ class DisFlow(nn.Module):
 
     `max_side`: when a frame's longer side exceeds it, flow is estimated on frames shrunk by a power of two
     until it fits, then upsampled (RIFE's `--scale`). 0 estimates at full resolution. The 2N flows of a batch
-    run on a small thread pool (OpenCV releases the GIL), one DIS instance per thread.
+    run on a small thread pool (OpenCV releases the GIL).
+
+    Every flow gets a fresh DIS instance (creating one costs ~15 µs): a reused instance gives different flow on
+    its first call than on later ones for small frames, so with reused instances a frame's flow depended on
+    which thread had computed what before.
     """
 
     def __init__(self, preset: str = "medium", max_side: int = 0, threads: int = 2) -> None:
@@ -67,17 +82,12 @@ class DisFlow(nn.Module):
         self.preset = check_preset(preset)
         self.max_side = int(max_side)
         self.threads = max(1, int(threads))
-        self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_local"], state["_pool"] = None, None  # per-process: rebuilt on first use
+        state["_pool"] = None  # per-process: rebuilt on first use
         return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._local = threading.local()
 
     def extra_repr(self) -> str:
         return f"preset={self.preset!r}, max_side={self.max_side}"
@@ -90,10 +100,7 @@ class DisFlow(nn.Module):
         return factor
 
     def _engine(self):
-        dis = getattr(self._local, "dis", None)
-        if dis is None:
-            dis = self._local.dis = opencv().DISOpticalFlow_create(DIS_PRESETS[self.preset])
-        return dis
+        return opencv().DISOpticalFlow_create(DIS_PRESETS[self.preset])
 
     def _flow(self, source: np.ndarray, target: np.ndarray, factor: int) -> np.ndarray:
         cv2 = opencv()
