@@ -3,6 +3,7 @@ exactly the classical baseline, a precomputed prior is used as given, old model 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
@@ -17,7 +18,7 @@ from vidinterp.interpolators.classical import ClassicalInterpolator
 from vidinterp.interpolators.model import ModelInterpolator
 from vidinterp.models import ModelConfig, VFIModel, load_model, save_model, tiny_config
 from vidinterp.models import io as model_io
-from vidinterp.models.classical import DisFlow, check_preset, grey_uint8
+from vidinterp.models.classical import DIS_PRESETS, DisFlow, check_preset, grey_uint8
 from vidinterp.train.train import teacher_prior
 
 
@@ -102,10 +103,35 @@ def test_dis_flow_depends_only_on_the_frames():
         torch.testing.assert_close(again[1], first[1], atol=0, rtol=0)
 
 
+def test_dis_settings_follow_the_preset_and_small_frames_run_at_full_resolution():
+    import cv2
+
+    for name, code in (("ultrafast", 0), ("fast", 1), ("medium", 2)):  # OpenCV's presets, spelt out exactly
+        theirs = cv2.DISOpticalFlow_create(code)
+        ours = DIS_PRESETS[name]
+        assert (theirs.getFinestScale(), theirs.getPatchStride(), theirs.getGradientDescentIterations(),
+                theirs.getVariationalRefinementIterations()) == dataclasses.astuple(ours)
+    flow = DisFlow("balanced", full_resolution_pixels=320 * 240)
+    assert flow.settings_for(240, 320) == dataclasses.replace(DIS_PRESETS["balanced"], finest_scale=0)
+    assert flow.settings_for(241, 320) == DIS_PRESETS["balanced"] == flow.settings_for(360, 640)
+    assert DisFlow("fast").settings_for(8, 8) == DIS_PRESETS["fast"]  # 0: never
+    # and the settings are what runs: a small pair through DisFlow equals OpenCV configured by hand
+    frame0, frame1 = _shifted_pair()
+    dis = cv2.DISOpticalFlow_create(2)
+    for setter, value in (("FinestScale", 0), ("PatchStride", 4), ("GradientDescentIterations", 12),
+                          ("VariationalRefinementIterations", 2)):
+        getattr(dis, "set" + setter)(value)
+    expected = dis.calc(grey_uint8(frame0)[0], grey_uint8(frame1)[0], None)
+    got = flow(frame0, frame1)[0][0].permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(got, expected)
+
+
 # -- the model on the prior ---------------------------------------------------------------------------------
 def test_an_untrained_prior_model_is_exactly_the_classical_baseline():
     torch.manual_seed(0)
-    model = VFIModel.from_config(tiny_config("dis")).eval()
+    # The classical baseline is DIS "medium" at every size; a model with that prior starts as exactly it.
+    config = dataclasses.replace(tiny_config("dis"), prior_preset="medium", prior_full_resolution_pixels=0)
+    model = VFIModel.from_config(config).eval()
     frame0, frame1 = _shifted_pair()
     t = torch.tensor([0.25, 0.5, 0.8])
     ours = ModelInterpolator(model=model).synthesize(ModelInterpolator(model=model).prepare(
@@ -164,12 +190,25 @@ def test_teacher_prior_takes_each_pairs_keyframe_flows_from_its_first_target():
 def test_model_files_written_before_the_prior_existed_load_as_learned_motion(tmp_path):
     model = VFIModel.from_config(tiny_config("none"))
     weights, config_path = save_model(model, tmp_path / "old")
-    old = {k: v for k, v in model.config.to_dict().items() if k not in ("motion_prior", "prior_preset", "prior_max_side")}
+    prior_keys = ("motion_prior", "prior_preset", "prior_max_side", "prior_full_resolution_pixels")
+    old = {k: v for k, v in model.config.to_dict().items() if k not in prior_keys}
     from safetensors.torch import load_file, save_file
 
     save_file(load_file(str(weights)), str(weights), metadata={model_io.CONFIG_KEY: json.dumps(old)})
     assert load_model(weights).config.motion_prior == "none"
     assert ModelConfig.from_dict({}).motion_prior == "dis"  # a new config without the key means today's default
+
+
+def test_prior_model_files_written_before_the_small_frame_rule_keep_their_prior(tmp_path):
+    model = VFIModel.from_config(tiny_config("dis"))
+    weights, _ = save_model(model, tmp_path / "v2")
+    old = {k: v for k, v in model.config.to_dict().items() if k != "prior_full_resolution_pixels"}
+    old["prior_preset"] = "medium"
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(weights)), str(weights), metadata={model_io.CONFIG_KEY: json.dumps(old)})
+    prior = load_model(weights).interpolation.prior
+    assert prior.preset == "medium" and prior.full_resolution_pixels == 0
 
 
 def test_shipped_models_load_by_name_and_unknown_names_say_what_exists():

@@ -14,7 +14,7 @@ from vidinterp.errors import VidinterpError
 MOTION_PRIORS = ("dis", "none")
 
 #: what a model file written before a field existed meant by leaving it out (see `vidinterp.models.io`)
-LEGACY_VALUES = {"motion_prior": "none"}
+LEGACY_VALUES = {"motion_prior": "none", "prior_full_resolution_pixels": 0}
 
 
 @dataclass
@@ -48,10 +48,13 @@ class ModelConfig:
     decoder_widths: tuple[int, ...] = (48, 32, 16)
     #: where motion starts: "dis" (classical prior, refined) or "none" (learned from scratch); see MOTION_PRIORS
     motion_prior: str = "dis"
-    #: DIS preset of the prior: ultrafast, fast or medium
-    prior_preset: str = "medium"
+    #: DIS preset of the prior: ultrafast, fast, medium or balanced (see `vidinterp.models.classical.DIS_PRESETS`)
+    prior_preset: str = "balanced"
     #: DIS runs on frames shrunk by powers of two until their longer side is at most this (0 = full size)
     prior_max_side: int = 0
+    #: frames of at most this many pixels get the DIS preset at full resolution (finest scale 0; 0 = never); the
+    #: default is QVGA, 320×240, where that costs less than the preset's usual half resolution on 640×360
+    prior_full_resolution_pixels: int = 320 * 240
 
     def __post_init__(self) -> None:
         for name in ("encoder_channels", "max_displacement", "flow_decoder_widths", "decoder_widths"):
@@ -70,6 +73,8 @@ class ModelConfig:
                 raise VidinterpError("model config: a DIS prior is refined at one motion level (one max_displacement entry)")
         if self.prior_max_side < 0:
             raise VidinterpError("model config: prior_max_side must be 0 (full size) or positive")
+        if self.prior_full_resolution_pixels < 0:
+            raise VidinterpError("model config: prior_full_resolution_pixels must be 0 (never) or positive")
         if not 1 <= len(self.max_displacement) <= levels - 1:
             raise VidinterpError(
                 f"model config: max_displacement needs 1 to {levels - 1} entries (one per motion level; motion is not "

@@ -160,7 +160,8 @@ class PriorFlowRefiner(nn.Module):
         level = config.finest_motion_level
         channels, (d,), (width,) = config.encoder_channels[level], config.max_displacement, config.flow_decoder_widths
         return cls(
-            DisFlow(config.prior_preset, config.prior_max_side),
+            DisFlow(config.prior_preset, config.prior_max_side,
+                    full_resolution_pixels=config.prior_full_resolution_pixels),
             nn.Conv2d(channels, config.matching_channels, 1), FlowDecoder(SoftArgmax(d), d, channels, width), d, level,
         )
 

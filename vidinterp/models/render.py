@@ -56,7 +56,7 @@ def render_opencv(frame0: torch.Tensor, frame1: torch.Tensor, pair_index: torch.
     # Pixels interleaved (N×H×W×3): one remap per frame. The pipeline's frames are laid out so already.
     frame0, frame1 = (f.float().permute(0, 2, 3, 1).contiguous() for f in (frame0, frame1))
     columns, rows = _pixel_grid(height, width)
-    out = torch.empty(n, height, width, 3, dtype=torch.float32)
+    out = np.empty((n, height, width, 3), np.float32)
     size = (width, height)
 
     def up(plane: np.ndarray) -> np.ndarray:
@@ -69,14 +69,16 @@ def render_opencv(frame0: torch.Tensor, frame1: torch.Tensor, pair_index: torch.
             # Absolute source positions: factor·flow + pixel grid (scaleAdd is one SIMD pass).
             map_x = cv2.scaleAdd(up(flow_x), float(factor), columns)
             map_y = cv2.scaleAdd(up(flow_y), float(factor), rows)
-            warped.append(torch.from_numpy(
-                cv2.remap(frame[pair].numpy(), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)))
-        weight = torch.from_numpy(up(_planes(mask, i)[0])).unsqueeze(-1)
-        detail = torch.from_numpy(up(residual[i].float().permute(1, 2, 0).contiguous().numpy()))
-        # blend = warped1 + mask·(warped0 − warped1), then the residual, then clamp: `compose`'s arithmetic.
-        blend = torch.sub(warped[0], warped[1]).mul_(weight).add_(warped[1])
-        torch.add(blend, detail, out=out[i]).clamp_(0, 1)
-    return out.permute(0, 3, 1, 2)
+            warped.append(cv2.remap(frame[pair].numpy(), map_x, map_y, cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE))
+        weight = up(_planes(mask, i)[0])
+        detail = up(residual[i].float().permute(1, 2, 0).contiguous().numpy())
+        # blend = mask·warped0 + (1 − mask)·warped1, plus the residual, clamped: `compose`'s arithmetic. OpenCV's
+        # blend takes one weight per pixel for all three channels, which tensor broadcasting does slowly here.
+        blend = cv2.blendLinear(warped[0], warped[1], weight, cv2.subtract(1.0, weight))
+        cv2.add(blend, detail, dst=out[i])
+    np.clip(out, 0.0, 1.0, out=out)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)
 
 
 __all__ = ["render_opencv"]
