@@ -5,8 +5,8 @@ vectorised formulations:
 
 * Warp: `grid_sample` with the sampling grid computed in float32 (float64 for float64 inputs) whatever the
   storage type. Half-precision grids never reach grid_sample: fp16 cannot hold x = 3800.5, and this torch build's
-  CPU kernel crashes on them at 720p. NaN flows are zeroed with a mask that is always applied, so there is no
-  host synchronisation (`bool(nan.any())`) in the op. The backward calls grid_sample's backward with an output
+  CPU kernel crashes on them at 720p. NaN flows are zeroed with a mask. On a GPU it is always applied, so there
+  is no host synchronisation (`bool(nan.any())`) in the op; on the CPU only when the flow has a NaN. The backward calls grid_sample's backward with an output
   mask, so it computes only the gradients autograd asks for.
 * Correlation: batched matrix products. With features channels-last and each row padded to Wq = W + 2d
   columns, flattened pixel i = y·Wq + x reads f1 at i + dy·Wq + dx. Tiles of T consecutive pixels then need one
@@ -36,21 +36,26 @@ def _exact_only(image: torch.Tensor) -> bool:
     return image.numel() == 0 or min(image.shape[2], image.shape[3]) < 2
 
 
-def _sampling_grid(flow: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N×H×W×2 normalised grid in the compute dtype, N×1×H×W NaN mask) for relative pixel `flow`.
+def _sampling_grid(flow: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N×H×W×2 normalised grid in the compute dtype, N×1×H×W NaN mask or None) for relative pixel `flow`.
 
     Positions are normalised as g = x / s − 1 with s = (W − 1)/2, which grid_sample undoes as (g + 1)·s; the
     round trip costs a few float32 ulps of the pixel coordinate (≈1e-3 px at 4K width), far below
     half-precision resolution. Huge values are clipped so the normalisation cannot overflow (far outside is
     far outside in both padding modes; the clip's zero gradient there matches the reference's).
+    NaN positions are zeroed and reported in the mask. On the CPU, where asking costs no device
+    synchronisation, a flow without NaN (the usual case) skips that work and the mask is None.
     """
     cdt = reference.compute_dtype(flow.dtype)
     flow = flow.to(cdt)
     x = torch.arange(width, dtype=cdt, device=flow.device).view(1, 1, width) + flow[:, 0]
     y = torch.arange(height, dtype=cdt, device=flow.device).view(1, height, 1) + flow[:, 1]
-    nan = (torch.isnan(x) | torch.isnan(y)).unsqueeze(1)
-    x = x.nan_to_num(nan=0.0).clamp(-2.0 * width - 2, 3.0 * width + 2)
-    y = y.nan_to_num(nan=0.0).clamp(-2.0 * height - 2, 3.0 * height + 2)
+    nan = None
+    if flow.device.type != "cpu" or bool(torch.isnan(flow).any()):
+        nan = (torch.isnan(x) | torch.isnan(y)).unsqueeze(1)
+        x, y = x.nan_to_num(nan=0.0), y.nan_to_num(nan=0.0)
+    x = x.clamp(-2.0 * width - 2, 3.0 * width + 2)
+    y = y.clamp(-2.0 * height - 2, 3.0 * height + 2)
     grid = torch.stack([x * (2.0 / (width - 1)) - 1.0, y * (2.0 / (height - 1)) - 1.0], dim=-1)
     return grid, nan
 
@@ -62,7 +67,9 @@ def warp_forward(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch
     h, w = image.shape[2:]
     grid, nan = _sampling_grid(flow, h, w)
     out = torch.grid_sampler_2d(image.to(grid.dtype), grid, _BILINEAR, _GRID_PADDING[padding], True)
-    return out.masked_fill_(nan, 0.0).to(image.dtype).contiguous()
+    if nan is not None:
+        out.masked_fill_(nan, 0.0)
+    return out.to(image.dtype).contiguous()
 
 
 def warp_backward(
@@ -74,14 +81,19 @@ def warp_backward(
         return (grad_image if mask[0] else None), (grad_flow if mask[1] else None)
     h, w = image.shape[2:]
     grid, nan = _sampling_grid(flow, h, w)
-    grad = grad_output.to(grid.dtype).masked_fill(nan, 0.0)
+    grad = grad_output.to(grid.dtype)
+    if nan is not None:
+        grad = grad.masked_fill(nan, 0.0)
     grad_image, grad_grid = torch.ops.aten.grid_sampler_2d_backward(
         grad, image.to(grid.dtype), grid, _BILINEAR, _GRID_PADDING[padding], True, [mask[0], mask[1]])
     grad_flow = None
     if mask[1]:
         # d(normalised)/d(pixel) = 2/(size − 1); NaN pixels have no position and get no gradient.
         scale = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)], dtype=grid.dtype, device=grid.device)
-        grad_flow = (grad_grid * scale).permute(0, 3, 1, 2).masked_fill_(nan, 0.0).to(flow.dtype).contiguous()
+        grad_flow = (grad_grid * scale).permute(0, 3, 1, 2)
+        if nan is not None:
+            grad_flow = grad_flow.masked_fill(nan, 0.0)
+        grad_flow = grad_flow.to(flow.dtype).contiguous()
     if mask[0]:
         grad_image = grad_image.to(image.dtype).contiguous()
     return (grad_image if mask[0] else None), grad_flow
