@@ -231,6 +231,12 @@ def test_recipe_and_option_parsing(tmp_path):
     config = apply_overrides(TrainConfig(), recipe, "default recipe")
     assert config.crop == recipe["crop"] and config.loss and config.interval_max >= config.interval_min >= 2
     assert config.distill_weight > 0 and config.teacher == "medium"  # the shipped model was trained with its teacher
+    # The recipe trains the shipped architecture; only the prior's settings were changed after training.
+    from vidinterp.models import ModelConfig, load_model
+
+    shipped, trained = load_model(None).config.to_dict(), ModelConfig.from_dict(recipe["model"]).to_dict()
+    assert {k for k in shipped if shipped[k] != trained[k]} == {"prior_preset", "prior_full_resolution_pixels"}
+    assert trained["prior_preset"] == config.teacher  # so the teacher's keyframe flows can serve as the prior
     config = apply_overrides(config, {"crop": 128, "lr": None}, "cli")
     assert config.crop == 128 and config.lr == TrainConfig.from_dict(recipe).lr
     with pytest.raises(UsageError):
