@@ -104,8 +104,8 @@ class DisFlow(nn.Module):
     until it fits, then upsampled (RIFE's `--scale`). 0 estimates at full resolution. `full_resolution_pixels`:
     frames of at most this many pixels (as estimated) get the preset at finest scale 0 (full resolution): on
     small frames a half-resolution grid is too coarse, and at QVGA full resolution costs less than the preset
-    on a 640×360 frame. 0 never does. The 2N flows of a batch
-    run on a small thread pool (OpenCV releases the GIL).
+    on a 640×360 frame. 0 never does. The 2N flows of a batch run on a small thread pool (OpenCV releases the
+    GIL).
 
     Every flow gets a fresh DIS instance (creating one costs ~15 µs): a reused instance gives different flow on
     its first call than on later ones for small frames, so with reused instances a frame's flow depended on
