@@ -52,6 +52,24 @@ class _PipeOutput:
         self._stream.flush()
 
 
+#: Byte alignment swscale wants of a source picture's address and row stride (else a slower path and a warning).
+_SWSCALE_ALIGN = 16
+
+
+def _wrap_rgb(image: np.ndarray) -> av.VideoFrame:
+    """An RGB `av.VideoFrame` of an H×W×3 uint8/uint16 picture: its memory wrapped where swscale can read it as is.
+
+    The reformat to the encoder's pixel format is a copy anyway, so a second copy (`from_ndarray`) would only add
+    a frame-sized allocation per output frame. An encoder that keeps a frame it was given copies what it keeps
+    (libavcodec references a frame that does not own its buffers by copying it).
+    """
+    image = np.ascontiguousarray(image)
+    rgb_format = "rgb24" if image.dtype == np.uint8 else "rgb48le"
+    if image.ctypes.data % _SWSCALE_ALIGN == 0 and image.strides[0] % _SWSCALE_ALIGN == 0:
+        return av.VideoFrame.from_numpy_buffer(image, format=rgb_format)
+    return av.VideoFrame.from_ndarray(image, format=rgb_format)
+
+
 def _is_rgb(pix_fmt: str) -> bool:
     return av.VideoFormat(pix_fmt).is_rgb
 
@@ -235,8 +253,7 @@ class VideoWriter:
         image = frame.image
         if image.shape != (self.height, self.width, 3):
             raise ValueError(f"frame is {image.shape}, writer expects {(self.height, self.width, 3)}")
-        rgb_format = "rgb24" if image.dtype == np.uint8 else "rgb48le"
-        av_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=rgb_format)
+        av_frame = _wrap_rgb(image)
         av_frame = av_frame.reformat(
             format=self.choice.pix_fmt,
             dst_colorspace=self._matrix,
