@@ -18,6 +18,10 @@ from vidinterp.signals import EXIT_INTERRUPTED, EXIT_TERMINATED, InterruptGuard,
 
 # Subcommand modules, in the order `vidinterp --help` lists them.
 COMMAND_MODULES = ("upsample", "train", "eval", "bench", "doctor")
+#: Commands whose PyTorch work shares the cores with OpenCV and video coding: their OpenMP threads sleep
+#: between parallel regions (`vidinterp.pipeline.omp`). Training keeps the default: its convolutions run back
+#: to back, which is what spinning is for.
+PASSIVE_OMP_COMMANDS = ("upsample", "eval", "bench")
 
 
 def build_app() -> typer.Typer:
@@ -72,7 +76,16 @@ def _usage_error(exc: TyperException) -> str:
     return f"{message[:1].lower()}{message[1:]} (see '{where} --help')"
 
 
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is not an option), if any."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> None:
+    if _command_name(sys.argv[1:] if argv is None else argv) in PASSIVE_OMP_COMMANDS:
+        from vidinterp.pipeline.omp import prefer_passive_waiting
+
+        prefer_passive_waiting()  # before anything imports torch
     guard = InterruptGuard()
     guard.install()
     status = _dispatch(argv, guard)
