@@ -103,6 +103,19 @@ def test_options_validate_with_the_cli_messages():
     assert vidinterp.UpsampleOptions().retime.factor == 2
     with pytest.raises(vidinterp.UsageError, match="--drop"):
         vidinterp.EvaluationOptions(drop=1)
+    for options in (vidinterp.UpsampleOptions, vidinterp.EvaluationOptions):
+        with pytest.raises(vidinterp.UsageError, match="unknown precision"):
+            options(precision="int8")
+        with pytest.raises(vidinterp.UsageError, match="--max-side must be 0"):
+            options(max_side=-1)
+
+
+def test_precision_and_working_size_reach_the_model():
+    interpolator = vidinterp.load(device="cpu", precision="fp32", max_side=256).interpolator
+    assert interpolator.runtime.precision == "fp32" and interpolator.max_side == 256
+    assert vidinterp.load(device="cpu").interpolator.max_side == 1024  # the default working size
+    with pytest.raises(vidinterp.UsageError, match="fp16 runs only on CUDA"):
+        vidinterp.load(device="cpu", precision="fp16")
 
 
 def test_upsample_returns_a_summary(tmp_path, blend):

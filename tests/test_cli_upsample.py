@@ -261,3 +261,12 @@ def test_out_of_memory_is_one_line_with_the_fix(tmp_path, capsys, monkeypatch):
     assert lines[-1].startswith("vidinterp: error: ran out of memory") and "--batch-size (now 4)" in lines[-1], stderr
     assert "Traceback" not in stderr
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_model_settings_are_checked_before_any_work(tmp_path, capsys):
+    source = make_clip(tmp_path / "in.mp4", n_frames=3, width=32, height=24)
+    code, _, stderr = run([source, tmp_path / "o.mp4", "--precision", "int8"], capsys)
+    assert code == 2 and stderr.count("\n") == 1 and "unknown precision (--precision) 'int8'" in stderr
+    code, _, stderr = run([source, tmp_path / "o.mp4", "--max-side", "-4"], capsys)
+    assert code != 0 and "--max-side" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "o.mp4").exists()

@@ -100,6 +100,18 @@ def test_factor4_prepares_each_pair_once(batch_size):
     assert all(len(call) * 3 <= max(batch_size, 3) for call in fake.prepared_pairs)
 
 
+def test_each_input_frame_is_converted_to_a_tensor_once_with_one_pair_per_batch(monkeypatch):
+    from vidinterp.pipeline import engine
+
+    converted = []
+    real = engine.to_tensor
+    monkeypatch.setattr(engine, "to_tensor", lambda images, device: converted.extend(images) or real(images, device))
+    frames = numbered_frames([i / 24 for i in range(6)])
+    _, fake = run(frames, RetimeOptions(factor=2, batch_size=1))
+    assert fake.prepared_pairs == [[(i, i + 1)] for i in range(5)]  # the shared tensor is the right frame
+    assert [id(image) for image in converted] == [id(frame.image) for frame in frames]
+
+
 def test_batch_size_does_not_change_output():
     frames = numbered_frames([Fraction(i, 24) for i in range(10)])
     outputs = []

@@ -73,7 +73,8 @@ def evaluate_on(
         raise VidinterpError(f"--save-dir '{options.save_dir}' is a file, not a folder")
     datasets = discover(path)
     if interpolator is None:
-        interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16)
+        interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
+                            precision=options.precision, max_side=options.max_side)
     lpips_metric, lpips_reason = load_lpips(interpolator.device)
     run = EvalOptions(drop=options.drop, limit=options.limit, save_dir=options.save_dir, lpips=lpips_metric)
     if on_start is not None:

@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from vidinterp.errors import UsageError
-from vidinterp.methods import check_method
+from vidinterp.methods import check_method, check_model_settings
 from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, parse_rate
 
 Rate = Fraction | int | float | str
@@ -27,6 +27,9 @@ class UpsampleOptions:
     model: weights for the model method (.safetensors with its JSON config, or a shipped model's name); None =
         the shipped default.
     device: "auto", "cpu", "cuda" or "cuda:N". fp16: half precision on CUDA.
+    precision: the model's precision, "auto" (bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16"; None =
+        "auto" (or VIDINTERP_PRECISION). max_side: the model works on frames shrunk by halves until their longer
+        side is at most this (0 = full size; None = 1024).
     batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU).
     scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
     codec, crf, pix_fmt, output_format: encoder settings for a video output (None = chosen by the extension).
@@ -43,6 +46,8 @@ class UpsampleOptions:
     model: Path | None = None
     device: str = "auto"
     fp16: bool = False
+    precision: str | None = None
+    max_side: int | None = None
     batch_size: int | None = None
     scene_cut: str = "hold"
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
@@ -62,6 +67,7 @@ class UpsampleOptions:
         if self.model is not None:
             object.__setattr__(self, "model", Path(self.model))
         check_method(self.method, self.model)
+        check_model_settings(self.precision, self.max_side)
         if self.input_fps is not None:
             rate = parse_rate(self.input_fps)
             if rate <= 0:
@@ -85,7 +91,8 @@ class UpsampleOptions:
 class EvaluationOptions:
     """How `vidinterp.evaluate_on` (and `vidinterp eval`) scores an interpolator.
 
-    method, model, device, fp16: which interpolator, as for `UpsampleOptions`.
+    method, model, device, fp16, precision, max_side: which interpolator and how it runs, as for
+    `UpsampleOptions`.
     drop: videos are scored by keeping every drop-th frame and interpolating the ones between.
     limit: score at most this many items per dataset or video. save_dir: write a labelled comparison PNG per item.
     """
@@ -94,6 +101,8 @@ class EvaluationOptions:
     model: Path | None = None
     device: str = "auto"
     fp16: bool = False
+    precision: str | None = None
+    max_side: int | None = None
     drop: int = 2
     limit: int | None = None
     save_dir: Path | None = None
@@ -104,6 +113,7 @@ class EvaluationOptions:
         if self.save_dir is not None:
             object.__setattr__(self, "save_dir", Path(self.save_dir))
         check_method(self.method, self.model)
+        check_model_settings(self.precision, self.max_side)
         if isinstance(self.drop, bool) or not isinstance(self.drop, int) or self.drop < 2:
             raise UsageError(f"--drop must be a whole number of at least 2, got {self.drop!r}")
         if self.limit is not None and (

@@ -15,6 +15,7 @@ import torch
 
 from vidinterp.errors import UsageError
 from vidinterp.interpolators import Interpolator, create_interpolator, default_method
+from vidinterp.methods import check_model_settings
 from vidinterp.pipeline.timing import default_batch_size
 
 Frames = TypeVar("Frames", np.ndarray, torch.Tensor)
@@ -156,7 +157,7 @@ class FrameInterpolator:
 
 
 def load(model: str | Path | None = None, *, method: str | None = None, device: str = "auto", fp16: bool = False,
-         batch_size: int | None = None) -> FrameInterpolator:
+         batch_size: int | None = None, precision: str | None = None, max_side: int | None = None) -> FrameInterpolator:
     """Load an interpolator once, on one device.
 
     model: weights saved by `vidinterp train` (.safetensors with its JSON config beside it), or a shipped model's
@@ -166,13 +167,18 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
     device: "auto" (the first CUDA GPU if there is one, else the CPU), "cpu", "cuda" or "cuda:N".
     fp16: half precision (CUDA only; ignored on the CPU). batch_size: frames per model call (None = the device's
         default: 1 on the CPU, where bigger batches only cost memory, 8 on a GPU).
+    precision: "auto" (None; bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA). max_side: the
+        model and the classical method work on frames shrunk by halves until their longer side is at most this
+        (0 = full size; None = the method's default, 1024 for the model).
     Raises VidinterpError (UsageError for bad arguments) with the CLI's one-line messages.
     """
     method = method or ("model" if model is not None else default_method())
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise UsageError(f"the batch size must be a whole number of at least 1, got {batch_size!r}")
     path = Path(model) if model is not None else None
-    interpolator = create_interpolator(method, model_path=path, device=device, fp16=fp16)
+    check_model_settings(precision, max_side)
+    interpolator = create_interpolator(method, model_path=path, device=device, fp16=fp16, precision=precision,
+                                       max_side=max_side)
     if batch_size is None:
         batch_size = default_batch_size(interpolator.device.type)
     return FrameInterpolator(interpolator, method, path, fp16, batch_size)

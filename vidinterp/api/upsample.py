@@ -227,7 +227,8 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
                            container_format=options.output_format, source_pix_fmt=info.pix_fmt)
         if interpolator is None:
             interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
-                                batch_size=options.batch_size)
+                                batch_size=options.batch_size, precision=options.precision,
+                                max_side=options.max_side)
         retime_options = dataclasses.replace(retime_options, batch_size=interpolator.batch_size)
         if use_all_cores:
             configure_torch_threads(interpolator.device)

@@ -9,6 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from vidinterp.cli.model_options import MaxSide, Precision
+
 HELP = """Measure how well an interpolator recreates real frames.
 
 PATH is a triplet dataset, a folder holding several, a video, or a folder of videos. Triplet layouts are
@@ -73,6 +75,8 @@ def eval_command(
     fp16: Annotated[
         bool, typer.Option("--fp16", help="Run the model in half precision (GPU only; a little less exact).")
     ] = False,
+    precision: Precision = None,
+    max_side: MaxSide = None,
     drop: Annotated[
         int,
         typer.Option(
@@ -117,7 +121,8 @@ def eval_command(
     from vidinterp.evaluate.report import render_table
 
     options = EvaluationOptions(
-        method=method, model=model, device=device, fp16=fp16, drop=drop, limit=limit, save_dir=save_dir
+        method=method, model=model, device=device, fp16=fp16, precision=precision, max_side=max_side, drop=drop,
+        limit=limit, save_dir=save_dir,
     )
     # Not a terminal (a log file, CI): rich would assume 80 columns and cut the names; give the table room.
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)

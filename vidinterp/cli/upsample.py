@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from vidinterp.cli.model_options import MaxSide, Precision
 from vidinterp.errors import Interrupted, UsageError
 
 log = logging.getLogger("vidinterp")
@@ -106,6 +107,8 @@ def upsample(
     model: Annotated[Optional[Path], typer.Option("--model", help="Weights for --method model: a .safetensors file from 'vidinterp train' (its .json config beside it). Default: the shipped weights.", show_default=False)] = None,
     device: Annotated[str, typer.Option("--device", help="Where to run the model: auto (GPU if there is one), cpu or cuda.")] = "auto",
     fp16: Annotated[bool, typer.Option("--fp16", help="Half precision on the GPU: faster, a little less exact.")] = False,
+    precision: Precision = None,
+    max_side: MaxSide = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory. Default: 1 on the CPU (bigger batches only cost memory there), 8 on a GPU.", show_default=False, min=1, max=4096)] = None,
     scene_cut: Annotated[str, typer.Option("--scene-cut", help="At a cut between shots: 'hold' repeats the nearer real frame, 'blend' cross-fades, 'off' interpolates anyway.")] = "hold",
     scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="How different two frames must be to count as a cut, above 0 and below 2 (higher = fewer cuts; default 0.3, usual 0.1 to 1).", show_default=False)] = None,
@@ -134,7 +137,7 @@ def upsample(
     in_path, out_path = _resolve_paths(paths or [], sample)
     options = UpsampleOptions(
         factor=_parse_factor(factor) if factor is not None else None, fps=fps, method=method, model=model,
-        device=device, fp16=fp16, batch_size=batch_size, scene_cut=scene_cut, codec=codec, crf=crf,
+        device=device, fp16=fp16, precision=precision, max_side=max_side, batch_size=batch_size, scene_cut=scene_cut, codec=codec, crf=crf,
         pix_fmt=pix_fmt, output_format=output_format, input_format=input_format, input_fps=input_fps,
         start_number=start_number, montage=montage, overwrite=overwrite,
         **({} if scene_threshold is None else {"scene_threshold": scene_threshold}),

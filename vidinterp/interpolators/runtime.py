@@ -32,10 +32,10 @@ from pathlib import Path
 import torch
 
 from vidinterp.errors import UsageError
+from vidinterp.methods import PRECISIONS
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _SWITCHES = {"auto": None, "": None, "0": False, "off": False, "false": False, "1": True, "on": True, "true": True}
 
 

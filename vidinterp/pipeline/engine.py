@@ -82,16 +82,36 @@ class _Batch:
         self.requests.extend((pair_index, t, slot) for t, slot in requests)
 
 
-def _run_batch(batch: _Batch, interpolator: Interpolator, batch_size: int, stats: RetimeStats) -> Iterator[None]:
+class _FrameTensors:
+    """Input pictures as the interpolator's tensors, each converted once although consecutive pairs share it.
+
+    With one pair per batch (the CPU default) pair k's second frame is pair k + 1's first: the tensor made for
+    the one is kept and handed out for the other (the interpolator only reads its inputs).
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._image: np.ndarray | None = None
+        self._tensor: torch.Tensor | None = None
+
+    def __call__(self, images: list[np.ndarray]) -> torch.Tensor:
+        if len(images) == 1 and images[0] is self._image:
+            return self._tensor
+        tensor = to_tensor(images, self.device)
+        self._image, self._tensor = images[-1], tensor[-1:]
+        return tensor
+
+
+def _run_batch(batch: _Batch, interpolator: Interpolator, batch_size: int, stats: RetimeStats,
+               tensors: _FrameTensors) -> Iterator[None]:
     """Interpolate every request of the batch into its slot: one prepare for all pairs, synthesize in chunks.
 
     Yields after each chunk, so the caller can pass finished frames on before the next chunk is made: one pair
     may need more frames than `batch_size` (factor 16), and they must not all be held at once.
     """
     dtype = batch.pairs[0][0].image.dtype
-    device = interpolator.device
-    frame0 = to_tensor([pair[0].image for pair in batch.pairs], device)
-    frame1 = to_tensor([pair[1].image for pair in batch.pairs], device)
+    frame0 = tensors([pair[0].image for pair in batch.pairs])
+    frame1 = tensors([pair[1].image for pair in batch.pairs])
     prepared = interpolator.prepare(frame0, frame1)
     stats.prepare_calls += 1
     del frame0, frame1
@@ -126,6 +146,7 @@ def retime(
     detector = SceneCutDetector(options.scene_threshold) if options.scene_cut != "off" else None
     queue: list[_Pending] = []  # output frames in order; those without an image wait for the batch
     batch = _Batch()
+    tensors = _FrameTensors(interpolator.device)
     next_index = 0
 
     def counted(source: Iterable[VideoFrame]) -> Iterator[VideoFrame]:
@@ -136,7 +157,7 @@ def retime(
     def drain() -> Iterator[VideoFrame]:
         """Compute the batch (if any) and yield everything queued, in order, each frame as soon as it is ready."""
         nonlocal batch, next_index
-        chunks = _run_batch(batch, interpolator, options.batch_size, stats) if batch.requests else iter(())
+        chunks = _run_batch(batch, interpolator, options.batch_size, stats, tensors) if batch.requests else iter(())
         batch = _Batch()
         position = 0
         for _ in itertools.chain(chunks, [None]):
