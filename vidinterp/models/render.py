@@ -1,9 +1,9 @@
 """The full-size render of a frame synthesised on shrunk frames, on the CPU with OpenCV.
 
 `FrameSynthesizer.render` is the reference: upsample the result's flows (rescaled), mask and residual bilinearly
-to the full size, backward-warp both full-size frames, blend and add. At 720p and above it is most of the
-CPU time of an interpolated frame, because every step is a separate pass over full-size float tensors, and
-PyTorch's bilinear upsampling and grid_sample are general-purpose kernels. OpenCV's `resize` and `remap` do the
+to the full size, backward-warp both full-size frames, blend and add. At 720p it took a third of the model's
+time per frame: every step is a separate pass over full-size float tensors, and PyTorch's bilinear upsampling
+and grid_sample are general-purpose kernels. OpenCV's `resize` and `remap` do the
 same arithmetic in SIMD code for few-channel images; this module composes them, one request at a time.
 
 Both interpolate bilinearly at the same float32 positions (OpenCV's `remap` with float maps on float images
