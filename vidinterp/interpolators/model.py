@@ -14,21 +14,13 @@ import torch.nn.functional as F
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.interpolators.runtime import Runtime
 from vidinterp.models import MotionState, VFIModel, load_model
+from vidinterp.models.blocks import shrink_factor
 from vidinterp.models.classical import grey_uint8, opencv
 from vidinterp.models.render import render_opencv
 from vidinterp.models.synthesis import FrameSynthesizer
 
 #: by default the network works on frames of at most this longer side (720p and 1080p run at half size)
 DEFAULT_MAX_SIDE = 1024
-
-
-def shrink_factor(height: int, width: int, max_side: int) -> int:
-    """The power of two that frames of this size are shrunk by so that their longer side is at most `max_side`
-    (1 when `max_side` is 0)."""
-    factor = 1
-    while max_side and max(height, width) > max_side * factor:
-        factor *= 2
-    return factor
 
 
 def shrink_frames(frames: torch.Tensor, factor: int) -> torch.Tensor:

@@ -30,6 +30,15 @@ def small_init_(layer: nn.Conv2d, scale: float = 0.1) -> nn.Conv2d:
     return layer
 
 
+def shrink_factor(height: int, width: int, max_side: int) -> int:
+    """The power of two that frames of this size are shrunk by so that their longer side is at most `max_side`
+    (1 when `max_side` is 0): the working size of the network and of DIS for large frames."""
+    factor = 1
+    while max_side and max(height, width) > max_side * factor:
+        factor *= 2
+    return factor
+
+
 def upsample(x: torch.Tensor, size: tuple[int, int] | None = None, scale_factor: int | None = None) -> torch.Tensor:
     """Bilinear resize (align_corners=False) of an N×C×h×w map to `size` or by `scale_factor`.
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from vidinterp.errors import UsageError
+from vidinterp.models.blocks import shrink_factor
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,7 @@ class DisFlow(nn.Module):
 
     def scale_for(self, height: int, width: int) -> int:
         """The power-of-two factor the frames are shrunk by before DIS (1 = full resolution)."""
-        factor = 1
-        while self.max_side and max(height, width) > self.max_side * factor:
-            factor *= 2
-        return factor
+        return shrink_factor(height, width, self.max_side)
 
     def settings_for(self, height: int, width: int) -> DisSettings:
         """The DIS parameters used on frames of this size (after any shrinking by `max_side`)."""
