@@ -15,7 +15,7 @@ from vidinterp.interpolators.base import Interpolator
 from vidinterp.interpolators.runtime import Runtime
 from vidinterp.models import MotionState, VFIModel, load_model
 from vidinterp.models.blocks import shrink_factor
-from vidinterp.models.classical import grey_uint8, opencv
+from vidinterp.models.classical import grey_uint8, opencv, opencv_images
 from vidinterp.models.render import render_opencv
 from vidinterp.models.synthesis import FrameSynthesizer
 
@@ -29,12 +29,11 @@ def shrink_frames(frames: torch.Tensor, factor: int) -> torch.Tensor:
     which is how the pipeline's frames arrive. Returns channels-last frames on that path."""
     if factor == 1:
         return frames
-    if frames.device.type != "cpu" or frames.dtype != torch.float32 or frames.is_contiguous() \
-            or not frames.is_contiguous(memory_format=torch.channels_last):
+    images = opencv_images(frames)
+    if images is None:
         return F.avg_pool2d(frames, factor)
     cv2 = opencv()
     size = (frames.shape[-1] // factor, frames.shape[-2] // factor)
-    images = frames.permute(0, 2, 3, 1).numpy()
     small = np.stack([cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in images])
     return torch.from_numpy(small).permute(0, 3, 1, 2)
 

@@ -68,6 +68,15 @@ def opencv():
     return cv2
 
 
+def opencv_images(frames: torch.Tensor) -> np.ndarray | None:
+    """N×H×W×3 float32 views of N×3×H×W CPU float32 frames laid out channels-last (the pipeline's layout), which
+    OpenCV reads without a copy; None for frames of any other device, dtype or layout."""
+    if frames.device.type != "cpu" or frames.dtype != torch.float32 or frames.shape[1] != 3 \
+            or not frames.is_contiguous(memory_format=torch.channels_last):
+        return None
+    return frames.permute(0, 2, 3, 1).numpy()
+
+
 def check_preset(preset: str) -> str:
     """`preset` if it names a DIS preset, else a UsageError listing them."""
     if preset not in DIS_PRESETS:
@@ -81,11 +90,11 @@ def grey_uint8(frames: torch.Tensor) -> np.ndarray:
     Float32 CPU frames laid out channels-last (the pipeline's) go through OpenCV's RGB2GRAY, ten times faster
     than the tensor arithmetic on that layout; the two round a few pixels to neighbouring levels.
     """
-    if frames.device.type == "cpu" and frames.dtype == torch.float32 and frames.shape[1] == 3 \
-            and frames.is_contiguous(memory_format=torch.channels_last):
+    images = opencv_images(frames)
+    if images is not None:
         cv2 = opencv()
         grey = np.empty((frames.shape[0], *frames.shape[2:]), np.uint8)
-        for image, out in zip(frames.permute(0, 2, 3, 1).numpy(), grey):
+        for image, out in zip(images, grey):
             # convertScaleAbs rounds and saturates: round(255·luma) clamped to 0…255, as below.
             out[...] = cv2.convertScaleAbs(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), alpha=255.0)
         return grey
@@ -189,4 +198,4 @@ class DisFlow(nn.Module):
         return stacked[:n].contiguous(), stacked[n:].contiguous()
 
 
-__all__ = ["DIS_PRESETS", "DisFlow", "DisSettings", "check_preset", "grey_uint8", "opencv"]
+__all__ = ["DIS_PRESETS", "DisFlow", "DisSettings", "check_preset", "grey_uint8", "opencv", "opencv_images"]
