@@ -17,6 +17,15 @@ from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, pa
 Rate = Fraction | int | float | str
 
 
+def _check_interpolator_choice(options: "UpsampleOptions | EvaluationOptions") -> None:
+    """The fields both operations share (method, model, precision, max_side): `model` as a Path, each checked
+    with the CLI's one-line messages."""
+    if options.model is not None:
+        object.__setattr__(options, "model", Path(options.model))
+    check_method(options.method, options.model)
+    check_model_settings(options.precision, options.max_side)
+
+
 @dataclass(frozen=True)
 class UpsampleOptions:
     """How `vidinterp.upsample` (and `vidinterp upsample`) retimes a video or an image sequence.
@@ -64,10 +73,7 @@ class UpsampleOptions:
     def __post_init__(self) -> None:
         if self.factor is not None and self.fps is not None:
             raise UsageError("give either --factor or --fps, not both")
-        if self.model is not None:
-            object.__setattr__(self, "model", Path(self.model))
-        check_method(self.method, self.model)
-        check_model_settings(self.precision, self.max_side)
+        _check_interpolator_choice(self)
         if self.input_fps is not None:
             rate = parse_rate(self.input_fps)
             if rate <= 0:
@@ -108,12 +114,9 @@ class EvaluationOptions:
     save_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.model is not None:
-            object.__setattr__(self, "model", Path(self.model))
+        _check_interpolator_choice(self)
         if self.save_dir is not None:
             object.__setattr__(self, "save_dir", Path(self.save_dir))
-        check_method(self.method, self.model)
-        check_model_settings(self.precision, self.max_side)
         if isinstance(self.drop, bool) or not isinstance(self.drop, int) or self.drop < 2:
             raise UsageError(f"--drop must be a whole number of at least 2, got {self.drop!r}")
         if self.limit is not None and (

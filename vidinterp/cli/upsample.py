@@ -138,8 +138,9 @@ def upsample(
     options = UpsampleOptions(
         factor=_parse_factor(factor) if factor is not None else None, fps=fps, method=method, model=model,
         device=device, fp16=fp16, precision=precision, max_side=max_side, batch_size=batch_size,
-        scene_cut=scene_cut, codec=codec, crf=crf, pix_fmt=pix_fmt, output_format=output_format, input_format=input_format, input_fps=input_fps,
-        start_number=start_number, montage=montage, overwrite=overwrite,
+        scene_cut=scene_cut, codec=codec, crf=crf, pix_fmt=pix_fmt, output_format=output_format,
+        input_format=input_format, input_fps=input_fps, start_number=start_number, montage=montage,
+        overwrite=overwrite,
         **({} if scene_threshold is None else {"scene_threshold": scene_threshold}),
     )
     if in_path == "-" and sys.stdin.isatty():
