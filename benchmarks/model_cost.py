@@ -7,8 +7,10 @@
 
 Latency is the median of --repeats runs of `ModelInterpolator.prepare` + `synthesize` (one pair, t = 0.5), the
 runtime users get (precision, channels_last, compile as `vidinterp.interpolators.runtime` decides), after one
-warm-up run; the CPU time (all threads) is reported too, because wall time on a shared, busy machine
-overstates the latency on dedicated cores. Achieved GFLOP/s (model FLOPs / median latency) is printed beside
+warm-up run. The pair is two consecutive frames of real video (the packaged sample, or --clip) resized to each
+size and converted as the pipeline converts decoded frames (`vidinterp.bench.frames`). The CPU time (all
+threads) is reported too, because wall time on a shared, busy machine overstates the latency on dedicated
+cores. Achieved GFLOP/s (model FLOPs / median latency) is printed beside
 the CPU's peak measured in the same run: a large fp32 and a large bf16 matrix product. FLOPs are counted with
 torch.utils.flop_counter (convolutions and matrix products; warps and correlations are not counted).
 """
@@ -32,6 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidinterp.bench.environment import hardware_info, software_versions
+from vidinterp.bench.frames import benchmark_pair
 from vidinterp.interpolators.model import ModelInterpolator
 from vidinterp.interpolators.runtime import PRECISIONS
 from vidinterp.models import ModelConfig, VFIModel, load_model
@@ -53,16 +56,10 @@ def matmul_peak_gflops(dtype: torch.dtype, size: int = PEAK_SIZE, repeats: int =
     return 2 * size**3 / best / 1e9
 
 
-def _pair(height: int, width: int, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random pair, padded up to `multiple` (1: the interpolator pads it itself)."""
-    h, w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
-    g = torch.Generator().manual_seed(0)
-    return torch.rand(1, 3, h, w, generator=g), torch.rand(1, 3, h, w, generator=g)
-
-
-def measure(interpolator: ModelInterpolator, height: int, width: int, repeats: int) -> dict[str, float]:
+def measure(interpolator: ModelInterpolator, height: int, width: int, repeats: int,
+            clip: str | None = None) -> dict[str, float]:
     """GFLOPs and latency statistics (seconds) for one pair of the given size, through the interpolator's runtime."""
-    f0, f1 = _pair(height, width, 1)
+    f0, f1 = benchmark_pair(height, width, clip)
     index, t = torch.tensor([0]), torch.tensor([0.5])
     with torch.inference_mode():
         with FlopCounterMode(display=False) as counter:
@@ -102,6 +99,8 @@ def main() -> int:
                              "bf16 costs <= 0.01 dB on every eval set with the shipped model")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads), default 2")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per size, default 5")
+    parser.add_argument("--clip", help="video whose frames are timed, resized to each size (default: the packaged "
+                                       "sample clip)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     args = parser.parse_args()
 
@@ -118,7 +117,8 @@ def main() -> int:
         "coarsest_search_radius_px": config.coarsest_search_radius,
         "runtime": {"precision": runtime.precision, "channels_last": runtime.channels_last,
                     "compile": runtime.compile},
-        "sizes": {name: measure(interpolator, h, w, args.repeats) for name, (h, w) in SIZES.items()},
+        "frames": args.clip or "packaged sample clip",
+        "sizes": {name: measure(interpolator, h, w, args.repeats, args.clip) for name, (h, w) in SIZES.items()},
         "cpu_peak_gflops_per_s": {"fp32": matmul_peak_gflops(torch.float32),
                                   "bf16": matmul_peak_gflops(torch.bfloat16)},
         "hardware": hardware_info(),

@@ -11,7 +11,7 @@ import pytest
 
 from synthetic import pattern_frame
 from vidinterp.errors import UsageError, VidinterpError
-from vidinterp.io.codecs import choose_encoder
+from vidinterp.io.codecs import X264_LOOKAHEAD, choose_encoder
 from vidinterp.io.frames import VideoFrame
 from vidinterp.io.reader import open_video
 from vidinterp.io.writer import VideoWriter
@@ -250,6 +250,15 @@ def test_defaults_by_extension(path, depth, codec, pix_fmt):
     assert (choice.codec, choice.pix_fmt) == (codec, pix_fmt)
     if codec == "libx264":
         assert choice.options["crf"] == "18"
+
+
+def test_x264_settings_reach_the_encoder(tmp_path):
+    """x264 writes the settings it encoded with into the stream: preset medium's, with the shorter lookahead."""
+    images = [pattern_frame(i, 64, 48) for i in range(4)]
+    data = write_frames(tmp_path / "settings.mp4", images, Fraction(24)).read_bytes()
+    settings = data[data.index(b"x264 - core"):].split(b"\x00")[0].decode()
+    assert f"rc_lookahead={X264_LOOKAHEAD} " in settings and " crf=18.0 " in settings
+    assert " subme=7 " in settings and " me=hex " in settings  # the rest is preset medium
 
 
 def test_ffv1_is_rgb_without_subsampling():

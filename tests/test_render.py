@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -54,6 +57,21 @@ def test_matches_the_pytorch_render(factor, channels_last):
     assert actual.shape == expected.shape and actual.dtype == torch.float32
     # Both interpolate bilinearly at the same float positions in float32: they agree to float rounding.
     assert_close_to_scale(actual, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("band_rows", [1, 4, 10, 1000])
+@pytest.mark.parametrize("threads", [0, 2])
+def test_bands_give_the_whole_frame_exactly(factor, band_rows, threads):
+    """Bands of any height (below the factor, not dividing the frame, past it), on this thread or shared out,
+    make the same pixels: each band upsamples from the small rows under it plus one either side, which is all
+    that bilinear upsampling reads."""
+    frames, pair_index, *rest = _case(factor, height=13)
+    whole = render_opencv(*frames, pair_index, *rest, band_rows=10**6)
+    with ThreadPoolExecutor(threads) if threads else contextlib.nullcontext() as pool:
+        banded = render_opencv(*frames, pair_index, *rest, band_rows=band_rows, pool=pool)
+    assert_close_to_scale(banded, whole, rtol=1e-6)
+    assert_close_to_scale(banded, _reference(frames, pair_index, *rest), rtol=1e-4)
 
 
 def test_takes_half_precision_results():

@@ -1,4 +1,5 @@
-"""End-to-end timing: `create_interpolator(method).interpolate` on one frame pair at a few frame sizes."""
+"""End-to-end timing: `create_interpolator(method).interpolate` on one frame pair at a few frame sizes (two frames
+of the packaged sample clip, as the pipeline hands them over: see `vidinterp.bench.frames`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Callable
 
 import torch
 
+from vidinterp.bench.frames import benchmark_pair
 from vidinterp.bench.timing import median_seconds
 
 E2E_SIZES = ((640, 480), (1280, 720))
@@ -24,7 +26,6 @@ def run_e2e_bench(
     from vidinterp.interpolators import create_interpolator
 
     rows = []
-    gen = torch.Generator().manual_seed(0)
     candidates = []
     for method in methods:
         try:
@@ -41,8 +42,7 @@ def run_e2e_bench(
     for method, interpolator in candidates:
         dev = torch.device(interpolator.device)
         for width, height in sizes:
-            f0 = torch.rand(1, 3, height, width, generator=gen).to(dev)
-            f1 = torch.rand(1, 3, height, width, generator=gen).to(dev)
+            f0, f1 = benchmark_pair(height, width, device=dev)
             row = {"method": method, "device": str(dev), "width": width, "height": height}
             try:
                 with torch.inference_mode():

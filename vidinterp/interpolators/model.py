@@ -100,6 +100,7 @@ class ModelInterpolator(Interpolator):
             raise ValueError(f"max_side must be 0 (full size) or positive, got {max_side}")
         self.max_side = int(max_side)
         self._prior_thread: ThreadPoolExecutor | None = None
+        self._band_threads: ThreadPoolExecutor | None = None
 
     def pad_multiple_for(self, height: int, width: int) -> int:
         # Shrunk frames must still be multiples of the model's pad multiple.
@@ -127,6 +128,12 @@ class ModelInterpolator(Interpolator):
             states.append(self._estimate_motion(frame0[chunk], frame1[chunk], prior=flows))
         return MotionState.cat(states)
 
+    def _render_pool(self) -> ThreadPoolExecutor | None:
+        """Threads for the CPU render's bands: as many as torch's compute threads when first asked (None for one)."""
+        if self._band_threads is None and torch.get_num_threads() > 1:
+            self._band_threads = ThreadPoolExecutor(torch.get_num_threads(), thread_name_prefix="vidinterp-render")
+        return self._band_threads
+
     def _synthesize(self, state: _Prepared, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         with self.runtime.context():
             result = self._synthesize_detailed(state.motion, pair_index, t.to(self.dtype))
@@ -134,6 +141,6 @@ class ModelInterpolator(Interpolator):
                 return result.frame.float()
             if self.runtime.opencv_render:
                 return render_opencv(state.frame0, state.frame1, pair_index, result.flow_t0, result.flow_t1,
-                                     result.mask, result.residual)
+                                     result.mask, result.residual, pool=self._render_pool())
             full0, full1 = state.frame0.index_select(0, pair_index), state.frame1.index_select(0, pair_index)
             return FrameSynthesizer.render(full0, full1, result).float()
