@@ -32,6 +32,27 @@ def test_info_and_frames_of_h264_aac_clip(clip):
     assert error < 8
 
 
+def test_frames_are_the_same_without_frame_threads(clip):
+    with open_video(clip) as threaded, open_video(clip, frame_threads=False) as single:
+        assert single._stream.thread_type.name == "SLICE" and threaded._stream.thread_type.name == "AUTO"
+        for a, b in zip(threaded.frames(), single.frames(), strict=True):
+            assert a.time == b.time
+            np.testing.assert_array_equal(a.image, b.image)
+
+
+def test_cpu_upsampling_decodes_without_frame_threads(clip, tmp_path, monkeypatch):
+    """On the CPU the decoder waits for the interpolator anyway: frame threads would only cost memory."""
+    import vidinterp.api.upsample as upsample_module
+    from vidinterp import UpsampleOptions, upsample
+
+    opened = []
+    real_open = upsample_module.open_video
+    monkeypatch.setattr(upsample_module, "open_video",
+                        lambda *args, **kwargs: opened.append(kwargs) or real_open(*args, **kwargs))
+    upsample(clip, tmp_path / "out.mp4", UpsampleOptions(method="blend", device="cpu"))
+    assert opened == [{"frame_threads": False}]
+
+
 def test_ntsc_rate_is_exact(tmp_path):
     path = make_clip(tmp_path / "ntsc.mp4", n_frames=4, fps=Fraction(30000, 1001))
     with open_video(path) as reader:

@@ -103,12 +103,15 @@ def test_runtime_chooses_opencv_on_the_cpu(monkeypatch):
         Runtime.decide(CPU, "fp32")
 
 
-def test_the_interpolator_renders_the_same_either_way(monkeypatch):
-    """A model run at half size (max_side) through both renders: the frames users get agree."""
+@pytest.mark.parametrize("height", [48, 52, 51])
+def test_the_interpolator_renders_the_same_either_way(monkeypatch, height):
+    """A model run at half size (max_side) through both renders: the frames users get agree, also when the
+    shrunk frames need padding to the network's multiple (52 → 26 rows → 32) and the frames themselves to the
+    shrink factor (51 → 52)."""
     torch.manual_seed(0)
     model = VFIModel.from_config(tiny_config("none"))
     g = torch.Generator().manual_seed(1)
-    f0 = _smooth(g, 2, 3, 48, 80, 0.3).add(0.5).clamp(0, 1)
+    f0 = _smooth(g, 2, 3, height, 80, 0.3).add(0.5).clamp(0, 1)
     f1 = torch.roll(f0, shifts=(1, 2), dims=(2, 3))
     t = torch.tensor([0.25, 0.5])
     frames = {}
@@ -117,7 +120,7 @@ def test_the_interpolator_renders_the_same_either_way(monkeypatch):
         interpolator = ModelInterpolator(device=CPU, model=model, max_side=40, precision="fp32")
         assert interpolator.runtime.opencv_render == (render == "opencv")
         frames[render] = interpolator.interpolate(f0, f1, t)
-    assert frames["opencv"].shape == (2, 3, 48, 80)
+    assert frames["opencv"].shape == (2, 3, height, 80)
     assert_close_to_scale(frames["opencv"], frames["torch"], rtol=1e-4)
 
 

@@ -75,12 +75,17 @@ class Interpolator(ABC):
         return self.pad_multiple
 
     def _pad(self, frames: torch.Tensor) -> torch.Tensor:
-        height, width = frames.shape[-2:]
-        m = self.pad_multiple_for(height, width)
-        pad_h, pad_w = (-height) % m, (-width) % m
-        if pad_h == 0 and pad_w == 0:
-            return frames
-        return F.pad(frames, (0, pad_w, 0, pad_h), mode="replicate")
+        return pad_to_multiple(frames, self.pad_multiple_for(*frames.shape[-2:]))
+
+
+def pad_to_multiple(frames: torch.Tensor, multiple: int) -> torch.Tensor:
+    """N×C×H×W frames padded at the bottom and right (edge pixels repeated) to whole multiples of `multiple`;
+    the frames themselves when they already are."""
+    height, width = frames.shape[-2:]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    if pad_h == 0 and pad_w == 0:
+        return frames
+    return F.pad(frames, (0, pad_w, 0, pad_h), mode="replicate")
 
 
 class PreparedPairs:

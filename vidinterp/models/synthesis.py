@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn as nn
@@ -100,13 +100,23 @@ class SynthesisResult:
     blend: torch.Tensor
     residual: torch.Tensor
 
+    def crop(self, height: int, width: int) -> "SynthesisResult":
+        """The top-left height×width of every field (views): the frame's own pixels when it was padded."""
+        return SynthesisResult(*(getattr(self, f.name)[..., :height, :width] for f in fields(self)))
+
+
+def warp_and_blend(frame0: torch.Tensor, frame1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
+                   mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(warped0, warped1, blend): both frames warped to t and blended by `mask` (the weight of frame 0)."""
+    warped0 = ops.backward_warp(frame0, flow_t0)
+    warped1 = ops.backward_warp(frame1, flow_t1)
+    return warped0, warped1, warped1 + mask * (warped0 - warped1)
+
 
 def compose(frame0: torch.Tensor, frame1: torch.Tensor, flow_t0: torch.Tensor, flow_t1: torch.Tensor,
             mask: torch.Tensor, residual: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
     """(frame, warped0, warped1, blend): warp both frames to t, blend them by `mask`, add `residual`, clamp."""
-    warped0 = ops.backward_warp(frame0, flow_t0)
-    warped1 = ops.backward_warp(frame1, flow_t1)
-    blend = warped1 + mask * (warped0 - warped1)
+    warped0, warped1, blend = warp_and_blend(frame0, frame1, flow_t0, flow_t1, mask)
     frame = blend if residual is None else blend + residual
     return frame.clamp(0, 1), warped0, warped1, blend
 
@@ -140,7 +150,7 @@ class FrameSynthesizer(nn.Module):
         full_t0 = full_t0 + upsample_flow(delta_t0, stride)
         full_t1 = full_t1 + upsample_flow(delta_t1, stride)
         mask = torch.sigmoid(upsample(mask_logit, scale_factor=stride))
-        _, warped0, warped1, blend = compose(frame0, frame1, full_t0, full_t1, mask, None)
+        warped0, warped1, blend = warp_and_blend(frame0, frame1, full_t0, full_t1, mask)
         residual = self.context_refiner(torch.cat([warped0, warped1, blend, mask], dim=1), hidden)
         # The residual fades out towards the keyframes, where the warped keyframe itself is the answer.
         tt = t.to(blend.dtype).view(-1, 1, 1, 1)
@@ -161,5 +171,6 @@ class FrameSynthesizer(nn.Module):
 
 
 __all__ = [
-    "intermediate_flows", "compose", "IntermediateFlowRefiner", "ContextRefiner", "FrameSynthesizer", "SynthesisResult",
+    "intermediate_flows", "warp_and_blend", "compose", "IntermediateFlowRefiner", "ContextRefiner",
+    "FrameSynthesizer", "SynthesisResult",
 ]
