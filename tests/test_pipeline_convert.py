@@ -19,11 +19,14 @@ def _reference_levels(frames: torch.Tensor, top: int) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 @pytest.mark.parametrize("height", [1, 64, 133])
-def test_to_images_rounds_and_clamps_to_levels(dtype, height):
+@pytest.mark.parametrize("channels_last", [False, True])  # True: the CPU render's layout (OpenCV's path for 8 bits)
+def test_to_images_rounds_and_clamps_to_levels(dtype, height, channels_last):
     top = np.iinfo(dtype).max
     # Values beyond [0, 1] must clamp; exact levels must stay exact.
     frames = torch.rand(2, 3, height, 7, generator=torch.Generator().manual_seed(height)) * 1.4 - 0.2
     frames[0, 0, 0, :4] = torch.tensor([0.0, 1.0, 3 / top, 0.5])
+    if channels_last:
+        frames = frames.contiguous(memory_format=torch.channels_last)
     images = to_images(frames, dtype)
     expected = _reference_levels(frames, top)
     assert len(images) == 2
@@ -34,8 +37,11 @@ def test_to_images_rounds_and_clamps_to_levels(dtype, height):
     assert images[0][0, :4, 0].tolist() == [0, top, 3, round(0.5 * top)]
 
 
-def test_to_images_leaves_its_input_alone():
-    frames = torch.rand(1, 3, 67, 5)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_to_images_leaves_its_input_alone(channels_last):
+    frames = torch.rand(1, 3, 67, 5) * 1.4 - 0.2
+    if channels_last:
+        frames = frames.contiguous(memory_format=torch.channels_last)
     before = frames.clone()
     to_images(frames, np.uint8)
     assert torch.equal(frames, before)
