@@ -22,6 +22,7 @@ from vidinterp.models import (
     tiny_config,
 )
 from vidinterp.models import io as model_io
+from vidinterp.models.blocks import cat_for_conv
 from vidinterp.models.motion import SoftArgmax
 
 
@@ -392,3 +393,12 @@ def test_forward_on_distinct_pairs_equals_the_forward_on_repeated_pairs(prior):
     assert_tensors_close_to_scale(shared_grads, repeated_grads, rtol=1e-9)
     with pytest.raises(ValueError, match="one value per sample"):
         VFIModel.from_config(tiny_config())(f0, f1, torch.tensor([0.5, 0.5]), pair_index=pair_index)
+
+
+def test_convolution_inputs_are_concatenated_in_the_dtype_autocast_casts_them_to():
+    maps = [torch.rand(1, 3, 8, 10), torch.rand(1, 1, 8, 10)]
+    assert torch.equal(cat_for_conv(maps), torch.cat(maps, dim=1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        joined = cat_for_conv(maps)
+    assert joined.dtype == torch.bfloat16
+    assert torch.equal(joined, torch.cat(maps, dim=1).to(torch.bfloat16))  # what the convolution saw before

@@ -66,3 +66,12 @@ def downsample_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
 def time_channel(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A constant N×1×h×w channel holding t[n] (t is a length-N tensor), shaped and typed like `like`."""
     return t.to(like.dtype).view(-1, 1, 1, 1).expand(-1, 1, *like.shape[-2:])
+
+
+def cat_for_conv(maps: list[torch.Tensor]) -> torch.Tensor:
+    """The maps concatenated along channels, in the dtype autocast gives a convolution's input (bf16 under CPU
+    autocast): one copy where concatenating in float32 and casting made two (at 720p the synthesis input is
+    9 MB in float32)."""
+    device = maps[0].device.type
+    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else maps[0].dtype
+    return torch.cat([m.to(dtype) for m in maps], dim=1)

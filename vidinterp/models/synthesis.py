@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from vidinterp import ops
 from vidinterp.models.blocks import (
-    NEGATIVE_SLOPE, conv, downsample_flow, small_init_, time_channel, upsample, upsample_flow,
+    NEGATIVE_SLOPE, cat_for_conv, conv, downsample_flow, small_init_, time_channel, upsample, upsample_flow,
 )
 
 # Keeps the blend prior log((1 - t) / t) finite at t = 0 or 1.
@@ -151,7 +151,7 @@ class FrameSynthesizer(nn.Module):
         full_t1 = full_t1 + upsample_flow(delta_t1, stride)
         mask = torch.sigmoid(upsample(mask_logit, scale_factor=stride))
         warped0, warped1, blend = warp_and_blend(frame0, frame1, full_t0, full_t1, mask)
-        residual = self.context_refiner(torch.cat([warped0, warped1, blend, mask], dim=1), hidden)
+        residual = self.context_refiner(cat_for_conv([warped0, warped1, blend, mask]), hidden)
         # The residual fades out towards the keyframes, where the warped keyframe itself is the answer.
         tt = t.to(blend.dtype).view(-1, 1, 1, 1)
         residual = residual * (4 * tt * (1 - tt))
