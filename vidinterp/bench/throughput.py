@@ -2,19 +2,19 @@
 
 Every contender reads the same prepared clip (H.264 crf 10, centre-cropped to 16:9 and scaled, so nothing is
 stretched) and writes H.264 crf 18 at factor × the input rate, so decoding and encoding are in every figure,
-as they are for a user. Each contender runs as its own process; `os.wait4` gives its own peak RSS and CPU
-times. Repeats go round-robin over the contenders, so a change in machine load hits all of them alike, and
-the medians are compared as ratios to minterpolate mci in the same run.
+as they are for a user. Each contender runs as its own process, started by a small launcher interpreter, and
+`os.wait4` gives its own peak RSS and CPU times (see `_LAUNCHER`). Repeats go round-robin over the
+contenders, so a change in machine load hits all of them alike, and the medians are compared as ratios to
+minterpolate mci in the same run.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -101,18 +101,32 @@ def contenders(clip: Path, out_dir: Path, factor: int, rate: Fraction, methods: 
     return found
 
 
+#: Runs argv[1:] with its output discarded and prints its wall seconds and `wait4` usage as JSON. A child's
+#: `ru_maxrss` starts from the RSS of the process it was forked from (the kernel keeps the pre-exec high-water
+#: mark): forked straight from a benchmark that has torch and a model loaded, even `/bin/true` reported 527 MB.
+#: Forked from this small interpreter instead, a contender's peak is its own to within the launcher's ~10 MB.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - started, "returncode": os.waitstatus_to_exitcode(status),
+                  "maxrss_kb": usage.ru_maxrss, "user_s": usage.ru_utime, "sys_s": usage.ru_stime}))
+"""
+
+
 def run_once(command: list[str]) -> dict:
-    """Wall seconds, peak RSS (MB) and user/sys CPU seconds of one run of `command` (its own, via wait4)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{command[0]} … exited {process.returncode}: {stderr.decode(errors='replace')[-500:]}")
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "user_s": usage.ru_utime,
-            "sys_s": usage.ru_stime}
+    """Wall seconds, peak RSS (MB) and user/sys CPU seconds of one run of `command` (its own: see `_LAUNCHER`)."""
+    launcher = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], capture_output=True, check=False)
+    try:
+        result = json.loads(launcher.stdout)
+    except ValueError:
+        raise RuntimeError(f"could not run {command[0]}: {launcher.stderr.decode(errors='replace')[-500:]}") from None
+    if result["returncode"] != 0:
+        raise RuntimeError(f"{command[0]} … exited {result['returncode']}: "
+                           f"{launcher.stderr.decode(errors='replace')[-500:]}")
+    return {"seconds": result["seconds"], "peak_rss_mb": result["maxrss_kb"] / 1024, "user_s": result["user_s"],
+            "sys_s": result["sys_s"]}
 
 
 def time_contenders(found: list[Contender], input_frames: int, repeats: int,
