@@ -13,8 +13,8 @@ Each choice is detected once per process, logged at debug level and can be overr
   Inductor needs a C++ compiler on the CPU: without one, or when compiling fails, the model runs eagerly (said
   once at debug level). Compiled kernels are cached under `~/.cache/vidinterp/inductor` between runs.
 * render (`VIDINTERP_RENDER=auto|opencv|torch`): how a frame made at a reduced working size is applied to the
-  full-size frames. "auto" is OpenCV's resize and remap on the CPU (`vidinterp.models.render`, about 2.5× less
-  time than the PyTorch ops at 720p, within 0.005 of an 8-bit level of them) and the model's own PyTorch
+  full-size frames. "auto" is OpenCV's resize and remap on the CPU (`vidinterp.models.render`, 0.35-0.4× the
+  time of the PyTorch ops at 720p and 1080p, within 0.005 of an 8-bit level of them) and the model's own PyTorch
   `FrameSynthesizer.render` on CUDA, where the frames already are.
 """
 
