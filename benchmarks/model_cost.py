@@ -10,9 +10,9 @@ runtime users get (precision, channels_last, compile as `vidinterp.interpolators
 warm-up run. The pair is two consecutive frames of real video (the packaged sample, or --clip) resized to each
 size and converted as the pipeline converts decoded frames (`vidinterp.bench.frames`). The CPU time (all
 threads) is reported too, because wall time on a shared, busy machine overstates the latency on dedicated
-cores. Achieved GFLOP/s (model FLOPs / median latency) is printed beside
-the CPU's peak measured in the same run: a large fp32 and a large bf16 matrix product. FLOPs are counted with
-torch.utils.flop_counter (convolutions and matrix products; warps and correlations are not counted).
+cores. Achieved GFLOP/s (model FLOPs / median latency) is printed beside the CPU's peak measured in the same
+run: a large fp32 and a large bf16 matrix product. FLOPs are counted with torch.utils.flop_counter
+(convolutions and matrix products; warps and correlations are not counted).
 """
 
 from __future__ import annotations

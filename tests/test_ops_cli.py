@@ -26,7 +26,14 @@ def test_bench_json_rows_and_ratios(capsys):
     assert corr["max_displacement"] == 2 and corr["forward_tflops"] > 0
     warp = next(r for r in rows if r["backend"] == "torch" and r["op"] == "warp")
     assert warp["baseline"] == "grid_sample" and warp["speedup_vs_baseline"] > 0
-    assert "operators on cpu" in captured.err  # the table goes to stderr
+    assert "operators on cpu" in captured.err  # with --json the table goes to stderr
+
+
+def test_bench_report_is_on_stdout_without_json(capsys):
+    main(["bench", "--ops", "warp", "--resolutions", "720p", "--scales", "16", "--channels", "3",
+          "--dtypes", "fp32", "--repeats", "1", "--backends", "torch"])
+    captured = capsys.readouterr()
+    assert "operators on cpu" in captured.out and "operators on cpu" not in captured.err
 
 
 def test_bench_end_to_end_only(capsys):

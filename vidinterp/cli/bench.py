@@ -53,12 +53,14 @@ def _fmt(value, digits=2) -> str:
     return str(value)
 
 
-def _print_tables(result: dict) -> None:
+def _print_tables(result: dict, to_stderr: bool) -> None:
+    """The report as tables: on stdout, or on stderr when stdout carries the JSON."""
     from rich.console import Console
     from rich.table import Table
 
-    # Wide enough for the full table when stderr is a file or pipe (rich would assume 80 columns).
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    stream = sys.stderr if to_stderr else sys.stdout
+    # Wide enough for the full table when the stream is a file or pipe (rich would assume 80 columns).
+    console = Console(file=stream, width=None if stream.isatty() else 160)
     ops = result.get("ops")
     if ops:
         table = Table(title=f"operators on {ops['device']} (copy bandwidth {ops['copy_gbps']:.1f} GB/s)")
@@ -231,6 +233,6 @@ def register(app: typer.Typer) -> None:
             skip_ops=skip_ops,
             end_to_end=end_to_end,
         )
-        _print_tables(result)
+        _print_tables(result, to_stderr=as_json)
         if as_json:
             sys.stdout.write(json.dumps(result, indent=2) + "\n")

@@ -126,8 +126,8 @@ class VideoReader:
                 raise VidinterpError(f"{_describe(path)} has no video stream")
             self._stream = streams[0]
             # Frame threads decode several frames at once, each with its own copy of the decoder's state and
-            # pictures (12 MB more at peak at 720p, 18 MB at 1080p). Slice threads (used where the stream has slices)
-            # share one.
+            # pictures (12 MB more at peak at 720p, 18 MB at 1080p). Slice threads (used where the stream has
+            # slices) share one.
             self._stream.thread_type = "AUTO" if frame_threads else "SLICE"
             self._decoded = self._decode()
             self._peeked: list[av.VideoFrame] = []

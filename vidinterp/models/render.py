@@ -22,8 +22,8 @@ against 31-45 ms, 1080p 53-90 against 78-126 ms), with identical output (see `_b
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import torch
