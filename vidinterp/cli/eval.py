@@ -32,7 +32,7 @@ images = 100 dB), SSIM (11×11 Gaussian window, σ 1.5, per RGB channel, average
 
 EPILOG = """**Examples**
 
-* `vidinterp eval datasets/ --method blend`: every dataset under the folder; table on stderr
+* `vidinterp eval datasets/ --method blend`: every dataset under the folder; table on stdout
 * `vidinterp eval vimeo_triplet --limit 100 --json > vimeo.json`: first 100 test triplets, JSON (per item and
   summary) on stdout
 * `vidinterp eval clip.mp4 --drop 4 --save-dir failures/`: keep every 4th frame, score the 3 in between at
@@ -92,7 +92,7 @@ def eval_command(
     as_json: Annotated[
         bool,
         typer.Option(
-            "--json", help="Write the results as JSON on stdout (per item and summary); the table still goes to stderr."
+            "--json", help="Write the results as JSON on stdout (per item and summary); the table then goes to stderr."
         ),
     ] = False,
     save_dir: Annotated[
@@ -124,7 +124,7 @@ def eval_command(
         method=method, model=model, device=device, fp16=fp16, precision=precision, max_side=max_side, drop=drop,
         limit=limit, save_dir=save_dir,
     )
-    # Not a terminal (a log file, CI): rich would assume 80 columns and cut the names; give the table room.
+    # Not a terminal (a log file, CI): rich would assume 80 columns and cut the names; give the tables room.
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
     columns = (
         TextColumn("{task.description}"),
@@ -156,7 +156,10 @@ def eval_command(
         + (f" ({report.model})" if report.model else "")
         + f", device {report.device}"
     )
-    render_table(report.sets, console, title=title, lpips_reason=report.lpips_reason)
+    # The report goes to stdout, unless the JSON takes it.
+    stream = sys.stderr if as_json else sys.stdout
+    render_table(report.sets, Console(file=stream, width=None if stream.isatty() else 120), title=title,
+                 lpips_reason=report.lpips_reason)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         sys.stdout.flush()
