@@ -220,6 +220,7 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
     sequence_out = out_path != "-" and is_pattern(out_path) and Path(out_path).suffix.lower() in SEQUENCE_EXTENSIONS
     _check_applicable(in_path, out_path, sequence_in, sequence_out, options)
 
+    # Decided once: the input is opened for it, and the interpolator is loaded onto it.
     device = interpolator.device if interpolator is not None else resolve_device(options.device)
     with _open_input(in_path, sequence_in, out_path, sequence_out, options, device.type == "cpu") as reader:
         reader.require_frames(2)
@@ -233,7 +234,7 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
                            bit_depth=info.bit_depth, codec=options.codec, crf=options.crf, pix_fmt=options.pix_fmt,
                            container_format=options.output_format, source_pix_fmt=info.pix_fmt)
         if interpolator is None:
-            interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
+            interpolator = load(options.model, method=options.method, device=str(device), fp16=options.fp16,
                                 batch_size=options.batch_size, precision=options.precision,
                                 max_side=options.max_side)
         retime_options = dataclasses.replace(retime_options, batch_size=interpolator.batch_size)

@@ -6,8 +6,9 @@ vectorised formulations:
 * Warp: `grid_sample` with the sampling grid computed in float32 (float64 for float64 inputs) whatever the
   storage type. Half-precision grids never reach grid_sample: fp16 cannot hold x = 3800.5, and this torch build's
   CPU kernel crashes on them at 720p. NaN flows are zeroed with a mask. On a GPU it is always applied, so there
-  is no host synchronisation (`bool(nan.any())`) in the op; on the CPU only when the flow has a NaN. The backward calls grid_sample's backward with an output
-  mask, so it computes only the gradients autograd asks for.
+  is no host synchronisation (`bool(nan.any())`) in the op; on the CPU only when the flow has a NaN. The
+  backward calls grid_sample's backward with an output mask, so it computes only the gradients autograd asks
+  for.
 * Correlation: batched matrix products. With features channels-last and each row padded to Wq = W + 2d
   columns, flattened pixel i = y·Wq + x reads f1 at i + dy·Wq + dx. Tiles of T consecutive pixels then need one
   (T × C) · (C × (T + 2d)) product per vertical shift dy, whose diagonal band holds the 2d + 1 horizontal
@@ -92,7 +93,7 @@ def warp_backward(
         scale = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)], dtype=grid.dtype, device=grid.device)
         grad_flow = (grad_grid * scale).permute(0, 3, 1, 2)
         if nan is not None:
-            grad_flow = grad_flow.masked_fill(nan, 0.0)
+            grad_flow.masked_fill_(nan, 0.0)  # a fresh product: no copy needed
         grad_flow = grad_flow.to(flow.dtype).contiguous()
     if mask[0]:
         grad_image = grad_image.to(image.dtype).contiguous()
