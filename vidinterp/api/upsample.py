@@ -7,6 +7,7 @@ fail is made before the model is loaded, and the output appears only when the wh
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -23,7 +24,7 @@ from vidinterp.api.pair import FrameInterpolator, load
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.interpolators.device import resolve_device
 from vidinterp.io.atomic import check_output_path
-from vidinterp.io.codecs import choose_encoder
+from vidinterp.io.paths import os_error_message
 from vidinterp.io.reader import VideoReader, open_video
 from vidinterp.io.sequence import (
     DEFAULT_SEQUENCE_RATE,
@@ -38,7 +39,7 @@ from vidinterp.io.sequence_writer import (
     ImageSequenceWriter,
     check_sequence_output,
 )
-from vidinterp.io.writer import VideoWriter
+from vidinterp.io.writer import VideoWriter, preflight_video_output
 from vidinterp.pipeline.engine import RetimeStats, retime
 from vidinterp.pipeline.montage import SourceRecorder, montage
 from vidinterp.pipeline.threads import configure_torch_threads, run_threaded
@@ -127,6 +128,14 @@ def upsample(
     except av.error.FFmpegError as exc:
         # Anything ffmpeg refuses that the checks did not foresee: still one line, not a traceback.
         raise VidinterpError(f"ffmpeg failed: {exc.strerror or exc}") from None
+    except BrokenPipeError:
+        raise  # the reader of stdout went away: the CLI ends quietly, as `| head` expects
+    except OSError as exc:
+        # The file system refused something the checks could not foresee (a disk that filled up, a folder removed
+        # while running): one line naming the path.
+        if exc.filename is not None:
+            raise VidinterpError(os_error_message(exc, exc.filename, "cannot use")) from None
+        raise VidinterpError(f"input/output error: {exc.strerror or exc}") from None
     except (MemoryError, RuntimeError) as exc:
         if not _out_of_memory(exc):
             raise
@@ -222,17 +231,24 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
 
     # Decided once: the input is opened for it, and the interpolator is loaded onto it.
     device = interpolator.device if interpolator is not None else resolve_device(options.device)
-    with _open_input(in_path, sequence_in, out_path, sequence_out, options, device.type == "cpu") as reader:
+    with _open_input(in_path, sequence_in, out_path, sequence_out, options, device.type == "cpu") as reader, \
+            contextlib.ExitStack() as output:
         reader.require_frames(2)
         info = reader.info
         rate = output_rate(retime_options, info.frame_rate)
         _warn_unusual(retime_options, info.frame_rate, rate)
         width = info.width * (2 if options.montage else 1)
-        if not sequence_out:
-            # Check codec/pix-fmt/extension now, before a model is loaded.
-            choose_encoder(None if out_path == "-" else out_path, width=width, height=info.height,
-                           bit_depth=info.bit_depth, codec=options.codec, crf=options.crf, pix_fmt=options.pix_fmt,
-                           container_format=options.output_format, source_pix_fmt=info.pix_fmt)
+        # Every check of the output before a model is loaded. An image sequence is staged from here on (its writer
+        # makes the checks); the output's `with` below removes the staging again if anything fails.
+        if sequence_out:
+            writer = output.enter_context(ImageSequenceWriter(
+                out_path, width=width, height=info.height, overwrite=options.overwrite,
+                start_number=options.start_number if options.start_number is not None else DEFAULT_START_NUMBER,
+                inputs=getattr(reader, "files", ())))
+        else:
+            preflight_video_output(out_path, width=width, height=info.height, rate=rate, bit_depth=info.bit_depth,
+                                   codec=options.codec, crf=options.crf, pix_fmt=options.pix_fmt,
+                                   container_format=options.output_format, source_pix_fmt=info.pix_fmt)
         if interpolator is None:
             interpolator = load(options.model, method=options.method, device=str(device), fp16=options.fp16,
                                 batch_size=options.batch_size, precision=options.precision,
@@ -248,14 +264,11 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
         if sequence_out:
             if info.has_audio:
                 log.warning("the input's audio is dropped: an image sequence has no audio")
-            writer = ImageSequenceWriter(out_path, width=width, height=info.height, overwrite=options.overwrite,
-                                         start_number=options.start_number if options.start_number is not None
-                                         else DEFAULT_START_NUMBER, inputs=getattr(reader, "files", ()))
         else:
-            writer = VideoWriter(out_path, width=width, height=info.height, rate=rate, codec=options.codec,
-                                 crf=options.crf, pix_fmt=options.pix_fmt, container_format=options.output_format,
-                                 bit_depth=info.bit_depth, source=reader, overwrite=options.overwrite,
-                                 source_pix_fmt=info.pix_fmt)
+            writer = output.enter_context(VideoWriter(
+                out_path, width=width, height=info.height, rate=rate, codec=options.codec, crf=options.crf,
+                pix_fmt=options.pix_fmt, container_format=options.output_format, bit_depth=info.bit_depth,
+                source=reader, overwrite=options.overwrite, source_pix_fmt=info.pix_fmt))
         labels = (f"source {format_rate(info.frame_rate)} fps", f"{interpolator.method} {format_rate(rate)} fps")
 
         def process(frames: Iterator) -> Iterator:
@@ -272,9 +285,13 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
             if on_progress is not None:
                 on_progress(writer.frames_written, expected)
 
-        with writer:
-            run_threaded(reader.frames(), process, sink, queue_size=2 * retime_options.batch_size)
+        run_threaded(reader.frames(), process, sink, queue_size=2 * retime_options.batch_size)
+        output.close()  # finish the output: flushed, moved into place
         seconds = time.monotonic() - started
+    dropped = reader.timeline.dropped if isinstance(reader, VideoReader) else 0
+    if dropped:
+        log.warning("%d frame%s dropped: %s time did not move forward (duplicated or broken timestamps)", dropped,
+                    *(("s", "their") if dropped > 1 else ("", "its")))
     if reader.corrupt_packets:
         many = "s" if reader.corrupt_packets > 1 else ""
         log.warning("%d damaged packet%s skipped; the frames around them were held", reader.corrupt_packets, many)

@@ -7,6 +7,7 @@ and a non-zero exit status, and keeps stdout free for video data.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 
@@ -14,7 +15,7 @@ import typer
 from typer.exceptions import TyperException
 
 from vidinterp.errors import VidinterpError
-from vidinterp.signals import EXIT_INTERRUPTED, EXIT_TERMINATED, InterruptGuard, Terminated
+from vidinterp.signals import EXIT_HUNG_UP, EXIT_INTERRUPTED, EXIT_TERMINATED, InterruptGuard, Terminated, describe
 
 # Subcommand modules, in the order `vidinterp --help` lists them.
 COMMAND_MODULES = ("upsample", "train", "eval", "bench", "doctor")
@@ -82,6 +83,9 @@ def _command_name(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from vidinterp.cli.stdio import reopen_closed
+
+    reopen_closed()  # before anything opens a file: a closed descriptor would be reused by it
     if _command_name(sys.argv[1:] if argv is None else argv) in PASSIVE_OMP_COMMANDS:
         from vidinterp.pipeline.omp import prefer_passive_waiting
 
@@ -89,16 +93,37 @@ def main(argv: list[str] | None = None) -> None:
     guard = InterruptGuard()
     guard.install()
     status = _dispatch(argv, guard)
-    if guard.received or status in (EXIT_INTERRUPTED, EXIT_TERMINATED):
-        if guard.received and guard.first_signal == signal.SIGTERM:
-            status = EXIT_TERMINATED
+    if guard.received or status in (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HUNG_UP):
+        if guard.received:
+            status = guard.exit_status  # the first signal's, whatever came after it
         # On the way out after an interrupt: another Ctrl-C must not break into the interpreter's exit
         # (atexit handlers) with a traceback, so the guard stays in place and only prints a note.
         guard.absorb_further()
     else:
         guard.restore()
+    if argv is None:
+        _exit_past_stuck_threads(status)
     if status:
         sys.exit(status)
+
+
+def _exit_past_stuck_threads(status: int) -> None:
+    """Exit at once when a pipeline thread is still blocked (reading a stalled stdin, writing a full pipe).
+
+    The interpreter's own exit would flush and close sys.stdin/stdout under that thread, which holds their lock:
+    CPython then aborts ("Fatal Python error: _enter_buffered_busy ... daemon threads", exit 134). The command's
+    clean-up has run already; only the exit itself is skipped."""
+    import threading
+
+    stuck = [t for t in threading.enumerate() if t.is_alive() and t.daemon and t.name.startswith("vidinterp-")]
+    if not stuck:
+        return
+    for stream in (sys.stderr, sys.stdout):
+        try:
+            stream.flush()
+        except (OSError, ValueError, RuntimeError):
+            pass
+    os._exit(status)
 
 
 def _dispatch(argv: list[str] | None, guard: InterruptGuard) -> int:
@@ -112,8 +137,8 @@ def _dispatch(argv: list[str] | None, guard: InterruptGuard) -> int:
         # command into Exit(130)), so pass a non-zero return on to the shell.
         status = command.main(args=argv, prog_name="vidinterp", standalone_mode=False)
         if isinstance(status, int) and status:
-            if status in (EXIT_INTERRUPTED, EXIT_TERMINATED):
-                error("terminated" if guard.first_signal == signal.SIGTERM else "interrupted")
+            if status in (EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HUNG_UP):
+                error(describe(guard.first_signal))
             return status
         return 0
     except VidinterpError as exc:
@@ -122,13 +147,14 @@ def _dispatch(argv: list[str] | None, guard: InterruptGuard) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt) as exc:
-        terminated = isinstance(exc, Terminated) or guard.first_signal == signal.SIGTERM
-        error("terminated" if terminated else "interrupted")
-        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        signum = exc.signum if isinstance(exc, Terminated) else guard.first_signal or signal.SIGINT
+        error(describe(signum))
+        return 128 + signum
     except TyperException as exc:
         # Usage errors found while parsing (bad value, unknown option, missing argument).
         error(_usage_error(exc))
         return exc.exit_code
     except BrokenPipeError:
-        # The reader of our stdout went away (e.g. `| head`); nothing useful left to say.
+        # The reader of our stdout went away (`| head`, a consumer that failed): what it got is incomplete.
+        error("stdout was closed by the program reading it (broken pipe); the output stopped there")
         return 1

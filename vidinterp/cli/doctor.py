@@ -130,6 +130,12 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
     ) -> None:
         """Show what this installation can use: GPU, compiled or JIT-built kernels, CuPy, PyAV/ffmpeg, and why not."""
+        from vidinterp.cli.stdio import is_closed
+        from vidinterp.errors import VidinterpError
+
+        if is_closed("stdout"):
+            raise VidinterpError("stdout is closed, so the report has nowhere to go; run doctor with stdout open "
+                                 "(e.g. vidinterp doctor > report.txt)")
         report = collect_report()
         # The report is what was asked for, so it goes to stdout (`vidinterp doctor > report.txt`); with --json
         # stdout holds the JSON alone and the table goes to stderr.

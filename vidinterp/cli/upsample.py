@@ -143,8 +143,14 @@ def upsample(
         overwrite=overwrite,
         **({} if scene_threshold is None else {"scene_threshold": scene_threshold}),
     )
+    from vidinterp.cli.stdio import is_closed
+
+    if in_path == "-" and is_closed("stdin"):
+        raise UsageError("IN is '-' but stdin is closed; pipe a video in, e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - out.mp4")
     if in_path == "-" and sys.stdin.isatty():
         raise UsageError("IN is '-' but stdin is a terminal; pipe a video in, e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - out.mp4")
+    if out_path == "-" and is_closed("stdout"):
+        raise UsageError("OUT is '-' but stdout is closed; pipe it into another program, e.g. ... | ffmpeg -i - out.mp4")
     if out_path == "-" and sys.stdout.isatty():
         raise UsageError("OUT is '-' but stdout is a terminal; pipe it into another program, e.g. ... | ffmpeg -i - out.mp4")
     # `kill`, `timeout` or a pipeline shutting down send SIGTERM: treat it like Ctrl-C, so the writer still
@@ -153,7 +159,7 @@ def upsample(
     from vidinterp.signals import sigterm_as_interrupt
 
     try:
-        with sigterm_as_interrupt(), _ProgressBar(enabled=sys.stderr.isatty() and not quiet) as progress:
+        with sigterm_as_interrupt(), _ProgressBar(enabled=not is_closed("stderr") and sys.stderr.isatty() and not quiet) as progress:
             run_upsample(in_path, out_path, options, on_progress=progress.update, use_all_cores=True)
     except BrokenPipeError:
         _silence_stdout()
@@ -161,9 +167,9 @@ def upsample(
     except KeyboardInterrupt as exc:
         # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 (143 after
         # SIGTERM) like a shell does. (The writer has already removed its temporary output on the way out.)
-        from vidinterp.signals import Terminated, exit_status
+        from vidinterp.signals import describe, exit_status
 
-        raise Interrupted("terminated" if isinstance(exc, Terminated) else "interrupted", exit_status(exc)) from None
+        raise Interrupted(describe(getattr(exc, "signum", None)), exit_status(exc)) from None
 
 
 class _ProgressBar:

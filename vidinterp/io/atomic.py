@@ -16,6 +16,7 @@ a stream instead (`is_stream_target`); anything else that is not a regular file 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -26,11 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vidinterp.errors import VidinterpError
+from vidinterp.io.paths import os_error_message, resolve
 
 log = logging.getLogger("vidinterp.io")
 
 #: temporary files without a process id (written by earlier versions) count as stale after this long
-_STALE_SECONDS = 3600
+STALE_SECONDS = 3600
 
 
 def is_stream_target(path: str | Path) -> bool:
@@ -68,10 +70,22 @@ def _check_special(target: Path, resolved: Path) -> bool:
 
 
 def check_output_path(target: Path, *, overwrite: bool, inputs: tuple[Path, ...] = ()) -> Path:
-    """Resolve `target` and refuse the cases that would lose data or cannot work; returns the resolved path."""
-    resolved = target.expanduser().resolve()
+    """Resolve `target` and refuse the cases that would lose data or cannot work; returns the resolved path.
+
+    A FIFO or character device is returned as given: `/dev/stdout` or `>(...)` (/dev/fd/63) resolve to a
+    '/proc/<pid>/fd/pipe:[...]' name that cannot be opened, while the name given can."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENAMETOOLONG):
+            raise VidinterpError(os_error_message(exc, target, "cannot write the output")) from None
+        mode = None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        _check_special(target, Path(target))
+        return Path(target)
+    resolved = resolve(target, "cannot write the output")
     for source in inputs:
-        if source.expanduser().resolve() == resolved:
+        if resolve(source, "cannot read the input") == resolved:
             raise VidinterpError(
                 f"output '{target}' is the input file; choose another output path (the input is never overwritten)"
             )
@@ -107,7 +121,7 @@ class AtomicFile:
         # lets a later run tell a file left by a killed process from one that another run is still writing.
         try:
             fd, name = tempfile.mkstemp(
-                prefix=f".{target.name}.{os.getpid()}.", suffix=f".partial{target.suffix}", dir=target.parent
+                prefix=f".{_stem(target)}.{os.getpid()}.", suffix=f".partial{target.suffix}", dir=target.parent
             )
         except OSError as exc:
             raise VidinterpError(f"cannot create a file in '{target.parent}': {exc.strerror}") from None
@@ -121,8 +135,14 @@ class AtomicFile:
         if self.target.exists() and not self.overwrite:
             self.discard()
             raise VidinterpError(f"output '{self.target}' appeared while writing; pass --overwrite to replace it")
-        fsync_file(self.path)
-        os.replace(self.path, self.target)
+        try:
+            fsync_file(self.path)
+            os.replace(self.path, self.target)
+        except FileNotFoundError:
+            self.discard()
+            raise VidinterpError(
+                f"the output folder '{self.target.parent}' was removed while writing; nothing was written"
+            ) from None
 
     def discard(self) -> None:
         """Delete the temporary file (no error if it is already gone)."""
@@ -152,7 +172,7 @@ def fsync_tree(folder: Path) -> None:
             fsync_file(path)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -164,9 +184,16 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _stem(target: Path) -> str:
+    """The target's name as temporary names carry it: cut short so that they stay within a file name's 255 bytes
+    (a long target name must not make its own temporary file impossible)."""
+    name = target.name
+    return name if len(name.encode()) <= 200 else name.encode()[:200].decode(errors="ignore")
+
+
 def remove_stale_partials(target: Path) -> int:
     """Delete temporary files of `target` left by killed runs (their process is gone); returns how many."""
-    prefix, suffix = f".{target.name}.", f".partial{target.suffix}"
+    prefix, suffix = f".{_stem(target)}.", f".partial{target.suffix}"
     removed = 0
     try:
         candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
@@ -180,9 +207,9 @@ def remove_stale_partials(target: Path) -> int:
             if not stat.S_ISREG(info.st_mode):
                 continue
             if "." in middle and pid_text.isdigit():
-                stale = not _process_alive(int(pid_text))
+                stale = not process_alive(int(pid_text))
             else:  # no process id: an earlier version's file; stale once nobody has written to it for a while
-                stale = time.time() - info.st_mtime > _STALE_SECONDS
+                stale = time.time() - info.st_mtime > STALE_SECONDS
             if stale:
                 path.unlink()
                 removed += 1

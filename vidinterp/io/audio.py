@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from vidinterp.io.codecs import AUDIO_LESS_CONTAINERS
+from vidinterp.io.timeline import Timeline, has_discontinuous_timestamps
 
 log = logging.getLogger("vidinterp.io")
 
@@ -73,9 +74,11 @@ def muxer_accepts(container_format: str, stream) -> bool:
 class _Track:
     """One source stream and how it reaches the output (copied packets or re-encoded audio frames)."""
 
-    def __init__(self, source, output: av.container.OutputContainer) -> None:
+    def __init__(self, source, output: av.container.OutputContainer, discontinuous: bool) -> None:
         self.source = source
         self.kind = source.type
+        #: the track's own timeline: a restarted clock (concatenated MPEG-TS) continues where it was
+        self.timeline = Timeline(discontinuous, follow_jumps=source.type == "audio")
         name = source.codec_context.name
         self.copy = muxer_accepts(output.format.name, source)
         #: output time (s) where the last muxed packet of this track ends
@@ -128,9 +131,11 @@ class AudioCarrier:
         if pipe_reader is not None:
             streams = pipe_reader.side_streams()
             self._packets: Iterator[av.Packet] | None = None
+            discontinuous = pipe_reader.timeline.discontinuous
         else:
             self._input = av.open(str(source_path))
             streams = _side_streams(self._input)
+            discontinuous = has_discontinuous_timestamps(self._input)
         carried, dropped = [], []
         for stream in streams:
             (carried if stream.type == "audio" or muxer_accepts(output.format.name, stream) else dropped).append(stream)
@@ -138,10 +143,11 @@ class AudioCarrier:
             names = ", ".join(f"{s.type} #{s.index} ({s.codec_context.name or 'unknown codec'})" for s in dropped)
             pronoun = "it is" if len(dropped) == 1 else "they are"
             log.warning("%s cannot hold %s; %s dropped", output.format.name, names, pronoun)
-        self._tracks = {s.index: _Track(s, output) for s in carried}
+        self._tracks = {s.index: _Track(s, output, discontinuous) for s in carried}
         if self._input is not None:
             self._packets = self._input.demux(*carried) if carried else iter(())
         self._pending: av.Packet | None = None
+        self._placed: av.Packet | None = None  # the pending packet, once its time is on its track's timeline
         self._done = False
 
     @property
@@ -154,12 +160,40 @@ class AudioCarrier:
             for t in self._tracks.values()
         ]
 
+    @property
+    def dropped_packets(self) -> int:
+        """Packets dropped because their time did not move forward (broken or duplicated timestamps)."""
+        return sum(track.timeline.dropped for track in self._tracks.values())
+
     def _next_packet(self) -> av.Packet | None:
         while True:
             packet = self._next_any_packet()
-            if packet is None or packet.stream.index in self._tracks:
+            if packet is None:
+                return None
+            track = self._tracks.get(packet.stream.index)
+            # (from a pipe, every side stream is queued, also those that are not carried)
+            if track is not None and (packet is self._placed or self._place(track, packet)):
+                self._placed = packet
                 return packet
-            self._pending = None  # a stream that is not carried (from a pipe, every side stream is queued)
+            self._pending = None
+
+    @staticmethod
+    def _place(track: _Track, packet: av.Packet) -> bool:
+        """Shift the packet onto its track's timeline (past restarts of the clock); False to drop it."""
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is None or not packet.time_base:
+            return True
+        time_base = Fraction(packet.time_base)
+        duration = packet.duration * time_base if packet.duration else None
+        if track.timeline.place(Fraction(stamp) * time_base, duration) is None:
+            return False
+        shift = round(track.timeline.offset / time_base)
+        if shift:
+            if packet.pts is not None:
+                packet.pts += shift
+            if packet.dts is not None:
+                packet.dts += shift
+        return True
 
     def _next_any_packet(self) -> av.Packet | None:
         if self._pending is None and not self._done and self._pipe is not None:
@@ -231,6 +265,10 @@ class AudioCarrier:
         for track in self._tracks.values():
             if not track.copy:
                 self._output.mux(track.stream.encode(None))
+        dropped = self.dropped_packets
+        if dropped:
+            log.warning("%d audio/subtitle packet%s dropped: %s time did not move forward (broken or duplicated "
+                        "timestamps)", dropped, *(("s", "their") if dropped > 1 else ("", "its")))
         self.close()
 
     def _pad_with_silence(self, track: _Track, end: Fraction) -> None:

@@ -89,7 +89,14 @@ class EncoderChoice:
 def container_for(path: str | Path | None, container_format: str | None = None) -> str:
     """ffmpeg muxer name for an output path ('-' or None = stdout, y4m unless `container_format` says nut)."""
     if container_format:
-        return STDOUT_FORMATS.get(container_format, container_format)
+        name = STDOUT_FORMATS.get(container_format, container_format)
+        try:
+            av.ContainerFormat(name, "w")
+        except (ValueError, av.error.FFmpegError):
+            raise UsageError(
+                f"unknown --format '{container_format}': use y4m, nut, matroska or mpegts (or another ffmpeg muxer)"
+            ) from None
+        return name
     if path is None or str(path) == "-":
         return "yuv4mpegpipe"
     suffix = Path(path).suffix.lower()

@@ -21,6 +21,8 @@ import numpy as np
 from vidinterp.errors import VidinterpError
 from vidinterp.io.atomic import is_stream_target
 from vidinterp.io.frames import VideoFrame
+from vidinterp.io.paths import os_error_message, shown
+from vidinterp.io.timeline import Timeline, has_discontinuous_timestamps
 
 log = logging.getLogger("vidinterp.io")
 
@@ -109,6 +111,8 @@ class VideoReader:
         #: frames `frames()` has yielded so far, and whether the demuxer stopped at damaged data
         self.frames_read = 0
         self.stopped_at_damage = False
+        self._damage_reason = ""
+        self._held_warnings = None
         #: from a pipe, audio cannot be read a second time: its packets are handed to the writer through this
         #: queue as the video is demuxed (only the audio of the frames in flight; see `drop_audio`)
         self.audio_queue: queue.Queue = queue.Queue()
@@ -131,12 +135,19 @@ class VideoReader:
             self._stream.thread_type = "AUTO" if frame_threads else "SLICE"
             self._decoded = self._decode()
             self._peeked: list[av.VideoFrame] = []
+            # Damage met before the first frame is said once: in the error if no frame comes, else as a warning.
+            self._held_warnings: list[str] | None = []
             if not self.peek(1):
-                raise VidinterpError(f"{_describe(path)} has a video stream but no frame could be decoded from it")
+                raise VidinterpError(self._no_frame_reason())
+            for message in self._held_warnings:
+                log.warning("%s", message)
+            self._held_warnings = None
             self.info = self._read_info(self._peeked[0])
             first = self._peeked[0]
             #: source time (seconds) of the first frame; output time 0 maps to it (the audio is shifted to match)
             self.start_time = Fraction(first.pts) * Fraction(first.time_base) if first.pts is not None and first.time_base else Fraction(0)
+            #: the video's timeline: follows restarts of the clock, counts frames dropped for broken timestamps
+            self.timeline = Timeline(has_discontinuous_timestamps(self._container))
         except BaseException:
             self.close()
             raise
@@ -146,6 +157,8 @@ class VideoReader:
     def _open(self, path: str | Path, input_format: str | None, is_pipe: bool) -> av.container.InputContainer:
         fmt = INPUT_FORMATS.get(input_format, input_format) if input_format else None
         if str(path) == "-":
+            if sys.stdin is None:  # started with stdin closed
+                raise VidinterpError("stdin is closed; there is no video to read from it")
             target: object = _PipeInput(sys.stdin.buffer)
         elif is_pipe:
             try:
@@ -155,8 +168,12 @@ class VideoReader:
             target = _PipeInput(self._stream_file)
         else:
             file = Path(path)
-            if not file.exists():
-                raise VidinterpError(f"input file not found: {path}")
+            try:
+                file.stat()
+            except FileNotFoundError:
+                raise VidinterpError(f"input file not found: {shown(path)}") from None
+            except OSError as exc:  # a name too long, a loop of symbolic links
+                raise VidinterpError(os_error_message(exc, path, "cannot read the input")) from None
             if file.is_dir():
                 raise VidinterpError(f"input is a folder, not a video file: {path}")
             target = str(file)
@@ -222,7 +239,8 @@ class VideoReader:
                 return
             except av.error.FFmpegError as exc:
                 # The container itself is damaged past this point: keep what was decoded, say so.
-                log.warning("stopped reading at damaged data in %s (%s); the rest of the video is skipped", _describe(self.path), exc.strerror)
+                self._damage_reason = exc.strerror
+                self._warn(f"stopped reading at damaged data in {_describe(self.path)} ({exc.strerror}); the rest of the video is skipped")
                 self.stopped_at_damage = True
                 self.audio_finished = True
                 return
@@ -235,9 +253,28 @@ class VideoReader:
             except av.error.FFmpegError as exc:
                 self.corrupt_packets += 1
                 if self.corrupt_packets == 1:
-                    log.warning("skipping damaged video data in %s (%s); the frames around it are held", _describe(self.path), exc.strerror)
+                    self._damage_reason = exc.strerror
+                    self._warn(f"skipping damaged video data in {_describe(self.path)} ({exc.strerror}); the frames around it are held")
                 continue
             yield from frames
+
+    def _warn(self, message: str) -> None:
+        if self._held_warnings is not None:
+            self._held_warnings.append(message)
+        else:
+            log.warning("%s", message)
+
+    def _no_frame_reason(self) -> str:
+        """Why not even one frame came out, in one line."""
+        where = _describe(self.path)
+        if self.is_pipe and "mp4" in self._container.format.name and (self.stopped_at_damage or self.corrupt_packets):
+            return (f"{where} is an mp4/mov whose index (moov) comes after the video data, so it cannot be read from a "
+                    "pipe; give the file itself, or move the index first with ffmpeg -i in.mp4 -c copy -movflags "
+                    "+faststart out.mp4 (or pipe another format, e.g. -f nut)")
+        if self.stopped_at_damage or self.corrupt_packets:
+            return (f"{where} is damaged or truncated: no frame of its video could be decoded "
+                    f"({self._damage_reason})")
+        return f"{where} has a video stream but no frame could be decoded from it"
 
     def peek(self, count: int) -> list[av.VideoFrame]:
         """Decode up to `count` frames ahead without consuming them (fewer if the video is shorter)."""
@@ -262,17 +299,21 @@ class VideoReader:
     def frames(self) -> Iterator[VideoFrame]:
         """RGB frames in presentation order; `time` is seconds since the first frame, from the PTS.
 
-        Frames whose time does not move forward (duplicate or broken timestamps) are dropped, so times are
-        strictly increasing.
+        Times are strictly increasing: where the clock restarts (concatenated MPEG-TS segments) the frames after
+        it follow on, as ffmpeg plays them; elsewhere a frame whose time does not move forward (duplicate or
+        broken timestamps) is dropped and counted in `timeline.dropped` (the caller reports it).
         """
         rgb_format = self.info.rgb_format
+        step = 1 / self.info.frame_rate
         index = 0
-        last_time: Fraction | None = None
         for raw in self._raw_frames():
-            time = self._frame_time(raw, index)
-            if last_time is not None and time <= last_time:
+            restarts = self.timeline.restarts
+            time = self.timeline.place(self._frame_time(raw, index), step)
+            if time is None:
                 continue
-            last_time = time
+            if self.timeline.restarts > restarts and restarts == 0:
+                log.warning("the timestamps of %s restart or jump after frame %d (concatenated segments?); the "
+                            "frames after it follow on without a gap, as ffmpeg plays them", _describe(self.path), index)
             image = raw.to_ndarray(format=rgb_format, src_color_range=raw.color_range or None)
             yield VideoFrame(image=np.ascontiguousarray(image), time=time, index=index)
             index += 1
@@ -307,17 +348,24 @@ class VideoReader:
         the container announced (a truncated file): more than 2 frames and 2 % missing."""
         if self.stopped_at_damage:
             return True
+        if self.timeline.restarts:
+            return False  # the container's duration spans the restarted clock: its frame count means nothing
         expected = self.info.frame_count
-        return bool(expected) and expected - self.frames_read > max(2, expected // 50)
+        return bool(expected) and expected - self.frames_decoded > max(2, expected // 50)
+
+    @property
+    def frames_decoded(self) -> int:
+        """Frames decoded so far: those yielded and those dropped for timestamps that did not move forward."""
+        return self.frames_read + self.timeline.dropped
 
     def shortfall(self) -> str | None:
         """'input ended after 23 of 50 frames' when `ended_early`, else None."""
         if not self.ended_early:
             return None
         expected = self.info.frame_count
-        if expected and expected > self.frames_read:
-            return f"input ended after {self.frames_read} of {expected} frames"
-        return f"input ended at damaged data after {self.frames_read} frames"
+        if expected and expected > self.frames_decoded:
+            return f"input ended after {self.frames_decoded} of {expected} frames"
+        return f"input ended at damaged data after {self.frames_decoded} frames"
 
     def _frame_time(self, frame: av.VideoFrame, index: int) -> Fraction:
         pts = frame.pts

@@ -151,7 +151,10 @@ def is_sequence_input(path: str | Path) -> bool:
     if str(path) == "-":
         return False
     path = Path(path)
-    return path.is_dir() or (is_pattern(path) and not path.exists())
+    try:
+        return path.is_dir() or (is_pattern(path) and not path.exists())
+    except OSError:  # a name too long: the video reader says so in its words
+        return False
 
 
 def find_sequence(path: str | Path) -> ImageSequence:

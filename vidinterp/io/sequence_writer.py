@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from vidinterp.errors import UsageError, VidinterpError
-from vidinterp.io.atomic import fsync_tree, new_file_mode
+from vidinterp.io.atomic import STALE_SECONDS, fsync_tree, new_file_mode, process_alive
 from vidinterp.io.frames import VideoFrame
 from vidinterp.io.images import encode_png
 from vidinterp.io.sequence import format_number, is_pattern, pattern_regex
@@ -25,6 +27,8 @@ log = logging.getLogger("vidinterp.io")
 
 #: File number of the first frame written (ffmpeg's image2 muxer starts at 1 too).
 DEFAULT_START_NUMBER = 1
+#: staging folders are named .vidinterp-frames-<pid>-<random>.partial
+_STAGING_PREFIX, _STAGING_SUFFIX = ".vidinterp-frames-", ".partial"
 
 
 def check_sequence_output(pattern: str | Path) -> Path:
@@ -39,6 +43,37 @@ def check_sequence_output(pattern: str | Path) -> Path:
     if is_pattern(pattern.parent):
         raise UsageError(f"'{pattern}': only the file name may hold the frame number (%d), not the folder")
     return pattern
+
+
+def remove_stale_staging(folder: Path) -> int:
+    """Delete staging folders in `folder` left by runs that were killed outright (SIGKILL, power loss): those whose
+    process is gone, and those of earlier versions (no process id) untouched for an hour. Returns how many."""
+    removed = 0
+    try:
+        candidates = [path for path in folder.iterdir()
+                      if path.name.startswith(_STAGING_PREFIX) and path.name.endswith(_STAGING_SUFFIX)]
+    except OSError:
+        return 0
+    for path in candidates:
+        middle = path.name[len(_STAGING_PREFIX) : -len(_STAGING_SUFFIX)]
+        pid_text = middle.split("-", 1)[0]
+        try:
+            info = path.lstat()
+            if not stat.S_ISDIR(info.st_mode):
+                continue
+            if "-" in middle and pid_text.isdigit():
+                stale = not process_alive(int(pid_text))
+            else:
+                stale = time.time() - info.st_mtime > STALE_SECONDS
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    if removed:
+        log.info("removed %d staging folder%s left in '%s' by an interrupted run", removed, "s" if removed > 1 else "",
+                 folder)
+    return removed
 
 
 def _matching_files(folder: Path, name_pattern: str) -> list[Path]:
@@ -95,9 +130,11 @@ class ImageSequenceWriter:
         staging_parent = self.folder if self.folder.is_dir() else self.folder.parent
         if not staging_parent.is_dir():
             raise VidinterpError(f"output folder '{staging_parent}' does not exist")
+        remove_stale_staging(staging_parent)
         try:
+            # The process id tells a later run whether the run that made the folder is gone (killed outright).
             self._staging: Path | None = Path(
-                tempfile.mkdtemp(prefix=".vidinterp-frames-", suffix=".partial", dir=staging_parent)
+                tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", suffix=_STAGING_SUFFIX, dir=staging_parent)
             )
         except OSError as exc:
             raise VidinterpError(f"cannot write to the output folder '{staging_parent}': {exc.strerror}") from None
@@ -114,7 +151,12 @@ class ImageSequenceWriter:
         with self._lock:
             if self._staging is None:
                 raise VidinterpError("the image-sequence writer is already closed")
-            (self._staging / self._name_of(self.frames_written)).write_bytes(data)
+            try:
+                (self._staging / self._name_of(self.frames_written)).write_bytes(data)
+            except FileNotFoundError:
+                raise VidinterpError(
+                    f"the output folder '{self._staging.parent}' was removed while writing; nothing was written"
+                ) from None
             self.frames_written += 1
 
     def close(self) -> None:
@@ -125,6 +167,10 @@ class ImageSequenceWriter:
             staging, self._staging = self._staging, None
             try:
                 self._commit(staging)
+            except FileNotFoundError:
+                raise VidinterpError(
+                    f"the output folder '{staging.parent}' was removed while writing; nothing was written"
+                ) from None
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
 

@@ -10,10 +10,13 @@ the temporary file and leaves any existing output untouched. Encoder defaults li
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -26,6 +29,7 @@ from vidinterp.io.atomic import AtomicFile, check_output_path, is_stream_target
 from vidinterp.io.audio import AudioCarrier, can_carry_audio
 from vidinterp.io.codecs import EncoderChoice, choose_encoder
 from vidinterp.io.frames import VideoFrame
+from vidinterp.io.paths import shown
 
 if TYPE_CHECKING:
     from vidinterp.io.reader import ColourInfo, VideoReader
@@ -74,6 +78,41 @@ def _is_rgb(pix_fmt: str) -> bool:
     return av.VideoFormat(pix_fmt).is_rgb
 
 
+def check_streamable(path: str | Path, choice: EncoderChoice) -> None:
+    """Refuse mp4/mov into stdout, a FIFO or a device: their muxer seeks back to write the index at the end."""
+    if is_stream_target(path) and choice.container_format in ("mp4", "mov"):
+        where = "stdout" if str(path) == "-" else f"'{shown(path)}' (not a regular file)"
+        raise VidinterpError(f"mp4/mov cannot be streamed to {where}; use --format nut, matroska or y4m (the default)")
+
+
+def check_encoder_opens(choice: EncoderChoice, *, width: int, height: int, rate: Fraction) -> None:
+    """Open the chosen encoder once on its own, so that one this machine cannot run (h264_nvenc without an NVIDIA
+    GPU, a size the encoder refuses) is refused before anything is loaded or written."""
+    try:
+        encoder = av.CodecContext.create(choice.codec, "w")
+        encoder.width, encoder.height = width, height
+        encoder.pix_fmt = choice.pix_fmt
+        encoder.time_base = 1 / Fraction(rate)
+        encoder.framerate = Fraction(rate)
+        encoder.options = dict(choice.options)
+        encoder.open()
+    except (av.error.FFmpegError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise VidinterpError(f"the {choice.codec} encoder cannot run here ({reason}); choose another --codec") from None
+
+
+def preflight_video_output(path: str | Path, *, width: int, height: int, rate: Fraction, bit_depth: int = 8,
+                           codec: str | None = None, crf: int | None = None, pix_fmt: str | None = None,
+                           container_format: str | None = None, source_pix_fmt: str | None = None) -> EncoderChoice:
+    """Every check `VideoWriter` would make of its encoder and output, without creating anything ('-' = stdout)."""
+    choice = choose_encoder(None if str(path) == "-" else path, width=width, height=height, bit_depth=bit_depth,
+                            codec=codec, crf=crf, pix_fmt=pix_fmt, container_format=container_format,
+                            source_pix_fmt=source_pix_fmt)
+    check_streamable(path, choice)
+    check_encoder_opens(choice, width=width, height=height, rate=rate)
+    return choice
+
+
 class VideoWriter:
     """Encodes frames at a constant `rate` to `path` ('-' = stdout, y4m unless container_format='nut').
 
@@ -115,9 +154,7 @@ class VideoWriter:
             container_format=container_format,
             source_pix_fmt=source_pix_fmt or (source.info.pix_fmt if source is not None else None),
         )
-        if self.streaming and self.choice.container_format in ("mp4", "mov"):
-            where = "stdout" if self.to_stdout else f"'{path}' (not a regular file)"
-            raise VidinterpError(f"mp4/mov cannot be streamed to {where}; use --format nut, matroska or y4m (the default)")
+        check_streamable(path, self.choice)
         self._atomic: AtomicFile | None = None
         self._container = None
         self._audio: AudioCarrier | None = None
@@ -141,6 +178,8 @@ class VideoWriter:
     def _open(self, source: "VideoReader | None", colour: "ColourInfo | None", rotation: int | None) -> None:
         choice = self.choice
         if self.to_stdout:
+            if sys.stdout is None:  # started with stdout closed
+                raise VidinterpError("stdout is closed; there is nowhere to write the video")
             target = _PipeOutput(sys.stdout.buffer)
         elif self.streaming:
             try:
@@ -199,7 +238,8 @@ class VideoWriter:
         # Open the encoders and write the header now, with every stream in place: otherwise the first
         # muxed packet (audio, while the video encoder is still buffering) would start the file early.
         try:
-            self._container.start_encoding()
+            with self._write_errors():
+                self._container.start_encoding()
         except av.error.FFmpegError as exc:
             raise VidinterpError(
                 f"cannot start writing {choice.codec} ({choice.pix_fmt}) to {choice.container_format}: {exc.strerror}"
@@ -247,7 +287,26 @@ class VideoWriter:
         with self._lock:
             if self._container is None:
                 raise VidinterpError("the video writer is already closed")
-            self._write(frame)
+            with self._write_errors():
+                self._write(frame)
+
+    @contextmanager
+    def _write_errors(self) -> Iterator[None]:
+        """What writing the output raises, as one line: a full disk or pipe (/dev/full, ENOSPC raised inside PyAV's
+        write callback), a reader that went away (a FIFO's; stdout's ends the run quietly, as `| head` expects)."""
+        where = "stdout" if self.to_stdout else f"'{shown(self.path)}'"
+        try:
+            yield
+        except BrokenPipeError:
+            if self.to_stdout:
+                raise
+            raise VidinterpError(f"cannot write to {where}: its reader went away (broken pipe)") from None
+        except av.error.FFmpegError as exc:
+            if self.to_stdout and exc.errno == errno.EPIPE:  # whoever read stdout has gone
+                raise BrokenPipeError(errno.EPIPE, "Broken pipe") from None
+            raise
+        except OSError as exc:
+            raise VidinterpError(f"cannot write to {where}: {exc.strerror or exc}") from None
 
     def _write(self, frame: VideoFrame) -> None:
         image = frame.image
@@ -275,17 +334,12 @@ class VideoWriter:
             # and the file comes out a fraction of a frame short (audio would outlast it).
             if not packet.duration and packet.time_base == self._time_base:
                 packet.duration = 1
-        try:
-            self._container.mux(packets)
-        except av.error.FFmpegError as exc:
-            if self.to_stdout and exc.errno == 32:  # EPIPE: whoever read stdout has gone
-                raise BrokenPipeError(32, "Broken pipe") from None
-            raise
+        self._container.mux(packets)
 
     # -- finishing ------------------------------------------------------------------------------------
     def close(self) -> None:
         """Flush the encoder, finish the audio and move the file into place."""
-        with self._lock:
+        with self._lock, self._write_errors():
             self._finish()
 
     def _finish(self) -> None:
