@@ -155,6 +155,5 @@ def _dispatch(argv: list[str] | None, guard: InterruptGuard) -> int:
         error(_usage_error(exc))
         return exc.exit_code
     except BrokenPipeError:
-        # The reader of our stdout went away (`| head`, a consumer that failed): what it got is incomplete.
-        error("stdout was closed by the program reading it (broken pipe); the output stopped there")
+        # The reader of our stdout went away (e.g. `| head`); nothing useful left to say.
         return 1

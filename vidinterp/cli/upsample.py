@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidinterp.cli.model_options import MaxSide, Precision
-from vidinterp.errors import Interrupted, UsageError
+from vidinterp.errors import Interrupted, UsageError, VidinterpError
 
 log = logging.getLogger("vidinterp")
 
@@ -162,8 +162,9 @@ def upsample(
         with sigterm_as_interrupt(), _ProgressBar(enabled=not is_closed("stderr") and sys.stderr.isatty() and not quiet) as progress:
             run_upsample(in_path, out_path, options, on_progress=progress.update, use_all_cores=True)
     except BrokenPipeError:
+        # Said here: click would end a BrokenPipeError with a silent exit status 1.
         _silence_stdout()
-        raise
+        raise VidinterpError("stdout was closed by the program reading it (broken pipe); the output stopped there") from None
     except KeyboardInterrupt as exc:
         # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 (143 after
         # SIGTERM) like a shell does. (The writer has already removed its temporary output on the way out.)

@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from vidinterp.io.codecs import AUDIO_LESS_CONTAINERS
-from vidinterp.io.timeline import Timeline, has_discontinuous_timestamps
+from vidinterp.io.timeline import Timeline
 
 log = logging.getLogger("vidinterp.io")
 
@@ -74,11 +74,12 @@ def muxer_accepts(container_format: str, stream) -> bool:
 class _Track:
     """One source stream and how it reaches the output (copied packets or re-encoded audio frames)."""
 
-    def __init__(self, source, output: av.container.OutputContainer, discontinuous: bool) -> None:
+    def __init__(self, source, output: av.container.OutputContainer, video: Timeline | None) -> None:
         self.source = source
         self.kind = source.type
-        #: the track's own timeline: a restarted clock (concatenated MPEG-TS) continues where it was
-        self.timeline = Timeline(discontinuous, follow_jumps=source.type == "audio")
+        #: the track's own timeline: a restarted clock (concatenated MPEG-TS) continues where the video does
+        self.timeline = Timeline(video is not None and video.discontinuous, follow_jumps=source.type == "audio",
+                                 leader=video)
         name = source.codec_context.name
         self.copy = muxer_accepts(output.format.name, source)
         #: output time (s) where the last muxed packet of this track ends
@@ -112,7 +113,8 @@ class AudioCarrier:
     From a file (`source_path`), the file is opened a second time for them. From a pipe, the reader puts their
     packets on `reader.audio_queue` while it demuxes the video (`pipe_reader`), and they are taken from there.
     `start` is the source time of the first video frame: output time 0 is that instant, so audio that plays with
-    frame k in the source plays with its interpolated counterpart in the output. Streams the container cannot
+    frame k in the source plays with its interpolated counterpart in the output. `video_timeline` (the reader's)
+    leads the tracks through restarts of the clock (concatenated MPEG-TS). Streams the container cannot
     hold (subtitles in mp4, a data track in webm) are dropped with one warning.
     """
 
@@ -123,6 +125,7 @@ class AudioCarrier:
         source_path: Path | None = None,
         pipe_reader=None,
         start: Fraction = Fraction(0),
+        video_timeline: Timeline | None = None,
     ) -> None:
         self._output = output
         self._start = start
@@ -131,11 +134,9 @@ class AudioCarrier:
         if pipe_reader is not None:
             streams = pipe_reader.side_streams()
             self._packets: Iterator[av.Packet] | None = None
-            discontinuous = pipe_reader.timeline.discontinuous
         else:
             self._input = av.open(str(source_path))
             streams = _side_streams(self._input)
-            discontinuous = has_discontinuous_timestamps(self._input)
         carried, dropped = [], []
         for stream in streams:
             (carried if stream.type == "audio" or muxer_accepts(output.format.name, stream) else dropped).append(stream)
@@ -143,7 +144,7 @@ class AudioCarrier:
             names = ", ".join(f"{s.type} #{s.index} ({s.codec_context.name or 'unknown codec'})" for s in dropped)
             pronoun = "it is" if len(dropped) == 1 else "they are"
             log.warning("%s cannot hold %s; %s dropped", output.format.name, names, pronoun)
-        self._tracks = {s.index: _Track(s, output, discontinuous) for s in carried}
+        self._tracks = {s.index: _Track(s, output, video_timeline) for s in carried}
         if self._input is not None:
             self._packets = self._input.demux(*carried) if carried else iter(())
         self._pending: av.Packet | None = None

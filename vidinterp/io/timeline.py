@@ -19,6 +19,8 @@ import av
 #: ffmpeg's thresholds for a discontinuity (fftools' 0.1 s step back and its default -dts_delta_threshold 10 s)
 BACKWARD_TOLERANCE = Fraction(1, 10)
 FORWARD_JUMP = Fraction(10)
+#: where a restart places the next timestamp when nothing says how long the last one lasted
+_MIN_STEP = Fraction(1, 1000)
 
 
 def has_discontinuous_timestamps(container) -> bool:
@@ -31,16 +33,23 @@ class Timeline:
 
     discontinuous: follow restarts and big jumps (see the module docstring) instead of dropping what follows.
     follow_jumps: also close up jumps ahead (video and audio; sparse subtitle streams have real long gaps).
+    leader: the video's timeline, for an audio or subtitle track. Like ffmpeg's one offset per file, the track's
+        k-th restart takes the video's k-th offset, so it stays in sync with its picture (the track's own packet
+        durations can be wrong: MPEG-TS often packs several AAC frames in one packet). A track steps back only
+        at a restart (its packets are never reordered), so any step back counts.
     """
 
-    def __init__(self, discontinuous: bool, follow_jumps: bool = True) -> None:
+    def __init__(self, discontinuous: bool, follow_jumps: bool = True, leader: Timeline | None = None) -> None:
         self.discontinuous = discontinuous
         self.follow_jumps = follow_jumps
+        self.leader = leader
+        self._tolerance = Fraction(0) if leader is not None else BACKWARD_TOLERANCE
+        #: the offset after each restart, in order (a follower track takes them)
+        self.offsets: list[Fraction] = []
         #: seconds added to every timestamp since the last restart
         self.offset = Fraction(0)
-        #: how many times the clock restarted or jumped, and the (continuous) time of the first restart
+        #: how many times the clock restarted or jumped
         self.restarts = 0
-        self.first_restart: Fraction | None = None
         #: timestamps dropped because they did not move forward
         self.dropped = 0
         self._last: Fraction | None = None
@@ -53,14 +62,18 @@ class Timeline:
         placed = time + self.offset
         if self._last is not None:
             delta = placed - self._last
-            jumped = delta < -BACKWARD_TOLERANCE or (self.follow_jumps and delta > FORWARD_JUMP)
+            jumped = delta < -self._tolerance or (self.follow_jumps and delta > FORWARD_JUMP)
             if self.discontinuous and jumped:
-                resumed = self._last + self._step
-                self.offset += resumed - placed
-                placed = resumed
+                if self.leader is not None and len(self.leader.offsets) > self.restarts:
+                    self.offset = self.leader.offsets[self.restarts]
+                else:
+                    self.offset += self._last + self._step - placed
+                placed = time + self.offset
+                if placed <= self._last:  # the video's offset would overlap what this track has muxed already
+                    self.offset += self._last + (self._step or _MIN_STEP) - placed
+                    placed = time + self.offset
+                self.offsets.append(self.offset)
                 self.restarts += 1
-                if self.first_restart is None:
-                    self.first_restart = placed
             elif placed <= self._last:
                 self.dropped += 1
                 return None

@@ -232,9 +232,11 @@ class VideoWriter:
                 if source.is_pipe:
                     source.drop_audio()  # else its packets would pile up in memory for the whole video
             elif source.is_pipe:
-                self._audio = AudioCarrier(self._container, pipe_reader=source, start=source.start_time)
+                self._audio = AudioCarrier(self._container, pipe_reader=source, start=source.start_time,
+                                           video_timeline=source.timeline)
             else:
-                self._audio = AudioCarrier(self._container, source_path=source.path, start=source.start_time)
+                self._audio = AudioCarrier(self._container, source_path=source.path, start=source.start_time,
+                                           video_timeline=source.timeline)
         # Open the encoders and write the header now, with every stream in place: otherwise the first
         # muxed packet (audio, while the video encoder is still buffering) would start the file early.
         try:
@@ -365,12 +367,16 @@ class VideoWriter:
         # Wait (briefly) for a frame being encoded on another thread; the file is deleted either way.
         locked = self._lock.acquire(timeout=5)
         try:
-            self._close_and_discard()
+            self._close_and_discard(close=locked)
         finally:
             if locked:
                 self._lock.release()
 
-    def _close_and_discard(self) -> None:
+    def _close_and_discard(self, close: bool = True) -> None:
+        """`close`: False while another thread is stuck in the container (writing into a pipe nobody reads):
+        closing it under that thread is unsafe and would block on the same pipe; it is left to the process's exit."""
+        if not close:
+            self._container = self._audio = None
         if self._audio is not None:
             try:
                 self._audio.close()
