@@ -115,6 +115,21 @@ class Running:
                                         daemon=True)
         self._reader.start()
 
+    def feed(self, data: bytes, close: bool = False) -> None:
+        """Write `data` to the process's stdin from a thread (a stalled pipeline stops reading it), then leave
+        stdin open (stalled) or `close` it (the end of the input)."""
+
+        def write() -> None:
+            try:
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+                if close:
+                    self.proc.stdin.close()
+            except (OSError, ValueError):  # the process ended first
+                pass
+
+        threading.Thread(target=write, daemon=True).start()
+
     def wait_for(self, marker: Path, timeout: float = TIMEOUT) -> None:
         """Wait until the process has created `marker` (the prelude touches it at the stage under test)."""
         deadline = time.monotonic() + timeout
@@ -131,7 +146,7 @@ class Running:
                 self.proc.kill()
                 self.proc.wait()
         self._reader.join(5)
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.proc.stdout,):
             if stream is not None:
                 try:
                     stream.close()

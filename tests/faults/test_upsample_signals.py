@@ -46,10 +46,8 @@ def test_a_signal_at_each_stage(start_cli, media, tmp_path, name, stage):
     marker = tmp_path / "reached"
     run = start_cli("upsample", "-", "out.mkv", "--method", "blend", prelude=prelude(marker, stage))
     if stage != "open":
-        run.proc.stdin.write(media["clip.y4m"].read_bytes())  # then stdin stays open: stalled
-        run.proc.stdin.flush()
-    if stage == "finalize":
-        run.proc.stdin.close()  # the end of the input: the output is finished
+        # then stdin stays open (stalled), except that finishing the output needs the end of the input
+        run.feed(media["clip.y4m"].read_bytes(), close=stage == "finalize")
     run.wait_for(marker)
     run.proc.send_signal(signum)
     result = run.finish()
@@ -65,8 +63,7 @@ def test_a_second_signal_during_shutdown_keeps_the_first_status(start_cli, media
                   "def slow(self):\n    pathlib.Path(str(MARKER) + '.abort').touch(); time.sleep(1.5); g(self)\n"
                   "w.VideoWriter._abort = slow\n")
     run = start_cli("upsample", "-", "out.mkv", "--method", "blend", prelude=prelude(marker, "decode") + slow_abort)
-    run.proc.stdin.write(media["clip.y4m"].read_bytes())
-    run.proc.stdin.flush()
+    run.feed(media["clip.y4m"].read_bytes())
     run.wait_for(marker)
     run.proc.send_signal(SIGNALS[first][0])
     run.wait_for(tmp_path / "reached.abort")
