@@ -57,10 +57,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """Raise `Terminated` on SIGTERM inside the block; the previous handler is back afterwards.
 
     Under the CLI an `InterruptGuard` already does this (and keeps the first signal's exit status when more
-    follow): its handler is left in place."""
+    follow): its handler is left in place while it still raises (not a guard left absorbing after an earlier
+    interrupt, as when commands run one after another in one process)."""
     try:
-        current = signal.getsignal(signal.SIGTERM)
-        if isinstance(getattr(current, "__self__", None), InterruptGuard):
+        guard = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+        if isinstance(guard, InterruptGuard) and guard.received == 0:
             yield
             return
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
