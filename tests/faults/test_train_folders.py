@@ -133,8 +133,8 @@ def test_a_folder_holding_a_run_worth_keeping_is_refused(capsys, data, tmp_path,
 @pytest.mark.parametrize(
     "make, says",
     [
-        (lambda path: path.write_text("x"), "is not a run folder"),
-        (lambda path: None, "is not a run folder"),
+        (lambda path: path.write_text("x"), "it is a file, not a run folder"),
+        (lambda path: None, "the folder does not exist"),
         (lambda path: path.mkdir(), "holds no resumable run (no train_config.json); start one with: vidinterp train"),
     ],
     ids=["a file", "missing", "an empty folder"],

@@ -122,7 +122,8 @@ def resume(
     out = Path(run_dir)
     saved_path = out / CONFIG_NAME
     if not out.is_dir():
-        raise VidinterpError(f"--resume '{out}' is not a run folder (vidinterp train --out makes one)")
+        what = "it is a file, not a run folder" if out.exists() else "the folder does not exist"
+        raise VidinterpError(f"no resumable run at '{out}': {what} (vidinterp train --out makes one)")
     if not saved_path.is_file():
         raise VidinterpError(f"{out} holds no resumable run (no {CONFIG_NAME}); start one with: "
                              f"vidinterp train DATA_DIR --out {out}")
