@@ -28,11 +28,12 @@ class ComparisonText:
     name: str
     t: float
     psnr: float
-    ssim: float
+    ssim: float | None  # None: frames too small for SSIM's window
     mae: float
 
     def lines(self) -> list[str]:
-        return [f"{self.name}  t = {self.t:.3g}", f"PSNR {self.psnr:.2f} dB  SSIM {self.ssim:.4f}  MAE {self.mae:.2f}"]
+        ssim = "n/a" if self.ssim is None else f"{self.ssim:.4f}"
+        return [f"{self.name}  t = {self.t:.3g}", f"PSNR {self.psnr:.2f} dB  SSIM {ssim}  MAE {self.mae:.2f}"]
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
