@@ -65,6 +65,7 @@ def test_sequences_of_t_give_one_frame_each(blend, t):
         ([0.5, "a"], "got str 'a' among them"),
         ([[0.5]], "got list [0.5] among them"),
         (np.array([[0.5]]), "got ndarray"),
+        (np.full((40, 40), 0.5), "got ndarray array([[0.5, 0.5,"),
         (torch.tensor([[0.5]]), "got Tensor"),
         ([], "at least one t"),
         (float("nan"), "between 0 and 1"),
@@ -73,7 +74,7 @@ def test_sequences_of_t_give_one_frame_each(blend, t):
         (1.5, "got 1.5"),
         ([0.5, 2], "got 2.0"),
     ],
-    ids=["string", "None", "bool", "complex", "dict", "set", "string in list", "nested list", "2-d array",
+    ids=["string", "None", "bool", "complex", "dict", "set", "string in list", "nested list", "2-d array", "big array",
          "2-d tensor", "empty list", "nan", "inf", "negative", "above 1", "one above 1 in a list"],
 )
 def test_bad_t_is_one_usage_line(blend, t, says):

@@ -102,6 +102,12 @@ def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def _shown(value: object) -> str:
+    """A value's repr on one line, cut short (an error message must stay one line whatever was passed)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _times(t: float | Sequence[float]) -> tuple[list[float], bool]:
     """The requested t values and whether one value (not a sequence) was given."""
     expected = "t must be a number in [0, 1] or a list of them"
@@ -113,12 +119,12 @@ def _times(t: float | Sequence[float]) -> tuple[list[float], bool]:
     elif isinstance(t, Sequence) and not isinstance(t, (str, bytes)):
         items = list(t)
     else:
-        raise UsageError(f"{expected}, got {type(t).__name__} {t!r}"[:200])
+        raise UsageError(f"{expected}, got {type(t).__name__} {_shown(t)}")
     if not items:
         raise UsageError("give at least one t")
     for item in items:
         if not _is_number(item):
-            raise UsageError(f"{expected}, got {type(item).__name__} {item!r} among them"[:200])
+            raise UsageError(f"{expected}, got {type(item).__name__} {_shown(item)} among them")
     values = [float(item) for item in items]
     bad = [value for value in values if not 0 <= value <= 1]  # also refuses NaN
     if bad:
@@ -233,7 +239,7 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
     Raises VidinterpError (UsageError for bad arguments) with the CLI's one-line messages.
     """
     if model is not None and not isinstance(model, (str, os.PathLike)):
-        raise UsageError(f"model must be a path or a shipped model's name, got {type(model).__name__} {model!r}")
+        raise UsageError(f"model must be a path or a shipped model's name, got {type(model).__name__} {_shown(model)}")
     method = method or ("model" if model is not None else default_method())
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise UsageError(f"the batch size must be a whole number of at least 1, got {batch_size!r}")

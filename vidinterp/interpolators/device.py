@@ -22,7 +22,7 @@ def resolve_device(name: str | int | torch.device | None = "auto") -> torch.devi
         name = f"cuda:{name}"
     elif not isinstance(name, str):
         raise UsageError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N', a GPU index or a torch.device, "
-                         f"got {type(name).__name__} {name!r}")
+                         f"got {type(name).__name__} {' '.join(repr(name).split())[:60]}")
     name = name.strip().lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
