@@ -56,6 +56,15 @@ def test_save_dir_that_cannot_be_written_fails_before_any_scoring(capsys, triple
     assert not target.exists()
 
 
+def test_a_file_where_a_pictures_folder_goes(capsys, triplets, tmp_path):
+    target = tmp_path / "pictures"
+    target.mkdir()
+    (target / triplets.name).write_text("keep me")  # where the set's pictures would go
+    assert_fails(capsys, 1, "eval", triplets, "--method", "blend", "--save-dir", target,
+                 says=("cannot write the comparison picture",))
+    assert (target / triplets.name).read_text() == "keep me"
+
+
 @pytest.mark.parametrize("size", [(8, 6), (10, 10), (1, 1), (10, 40)], ids=["8×6", "10×10", "1×1", "10 wide"])
 def test_frames_under_the_ssim_window_are_scored_without_ssim(capsys, tmp_path, size):
     root = _ucf(tmp_path / "tiny", *size, items=2)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidinterp.errors import VidinterpError
 from vidinterp.io.images import write_png
 from vidinterp.labels import caption, line_height, text_scale, text_width
 
@@ -98,5 +99,9 @@ def save_comparison(
     text: ComparisonText | None = None,
 ) -> Path:
     """Write the labelled side-by-side PNG of one item to `path` (folders created, written atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_png(path, side_by_side(frame0, frame1, result, truth, text))
+    picture = side_by_side(frame0, frame1, result, truth, text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_png(path, picture)
+    except OSError as exc:  # e.g. a file where the set's folder goes, or a full disk
+        raise VidinterpError(f"cannot write the comparison picture {path}: {exc.strerror or exc}") from None
