@@ -182,6 +182,18 @@ def test_a_run_that_stopped_before_its_first_checkpoint_can_be_started_over(caps
     assert (run / "last" / "model.safetensors").is_file()
 
 
+@pytest.mark.parametrize("best", [{"step": 5000, "val_psnr": 30.0}, "garbage"], ids=["later step", "unreadable"])
+def test_a_run_that_lost_its_checkpoint_but_kept_later_best_weights_is_not_replayed(capsys, run, best):
+    """Training it again from step 0 would overwrite best weights from a later step with earlier ones."""
+    shutil.rmtree(run / "last")
+    (run / "best").mkdir(exist_ok=True)
+    (run / "best" / "best.json").write_text(json.dumps(best) if isinstance(best, dict) else best)
+    before = tree_state(run)
+    assert_fails(capsys, 1, "train", "--resume", run, "--steps", "3", says=("no checkpoint (last/ is missing)",
+                                                                            "its best weights are in"))
+    assert tree_state(run) == before
+
+
 def test_a_failed_resume_says_one_line_even_for_a_run_without_data(capsys, run, tmp_path):
     """The data folder of the run was removed: one line, and the run folder stays as it was."""
     settings = json.loads((run / "train_config.json").read_text())

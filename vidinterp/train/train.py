@@ -138,6 +138,7 @@ def resume(
         raise UsageError(f"the run in {out} has already done all its {done} steps; to train further give "
                          f"--steps N with N above {done} (the new total)")
     if state is None:
+        _check_replayable(out, config)
         log.info("%s has no checkpoint yet (the run stopped before its first one): training it again from step 0 "
                  "with its saved settings", out)
     config.steps, config.quiet, config.out_dir = steps or config.steps, quiet, str(out)
@@ -174,6 +175,23 @@ def check_run_folder(out: str | Path) -> None:
         raise UsageError(f"{out} holds a run that stopped before its first checkpoint but kept its best weights; "
                          f"continue it with --resume {out} (it trains again from step 0), or choose another --out.")
     log.info("%s holds a run that stopped before its first checkpoint; starting over", out)
+
+
+def _check_replayable(out: Path, config: TrainConfig) -> None:
+    """A run without a checkpoint is trained again from step 0, which gives back the best weights it kept only if
+    it stopped before its first checkpoint; best weights from a later step mean its checkpoint was lost, and
+    training again would replace them with earlier ones: refused."""
+    best = ckpt.find_folder(out / "best")
+    if best is None:
+        return
+    try:
+        step = int(json.loads((best / "best.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        step = None
+    if step is None or step >= config.checkpoint_every:
+        when = f"from step {step}" if step is not None else "of an unknown step"
+        raise VidinterpError(f"{out} has best weights {when} but no checkpoint (last/ is missing), so the run cannot "
+                             f"be continued; its best weights are in {best}; start a new run with another --out")
 
 
 def _clear_unfinished_run(out: Path) -> None:
