@@ -194,12 +194,6 @@ def _check_replayable(out: Path, config: TrainConfig) -> None:
                              f"be continued; its best weights are in {best}; start a new run with another --out")
 
 
-def _clear_unfinished_run(out: Path) -> None:
-    """What a run that stopped before its first checkpoint left (its settings and log): a new run starts over."""
-    for name in (CONFIG_NAME, LOG_NAME):
-        (out / name).unlink(missing_ok=True)
-
-
 def _run(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks | None) -> TrainResult:
     # `config` checked its own values; what it needs from this machine is checked here, before any caching.
     if not config.data_dir or not Path(config.data_dir).exists():
@@ -215,8 +209,6 @@ def _run(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks | 
     try:
         # A run that fails before writing anything leaves no empty run or cache folder behind.
         with sigterm_as_interrupt(), removed_if_left_empty(out, cache_dir):
-            if state is None and info.is_main:
-                _clear_unfinished_run(out)
             return Trainer(config, info, device, state, hooks).run()
     finally:
         cleanup(info)
@@ -254,6 +246,8 @@ class Trainer:
         self._build_optimizer(state)
         if info.is_main:
             _write_json(self.out / CONFIG_NAME, config.to_dict())
+            if state is None:  # a new run (or one started over): not the log of a run that stopped before it
+                (self.out / LOG_NAME).unlink(missing_ok=True)
         self.log = RunLog(self.out / LOG_NAME if info.is_main else None, self.step_count if state else None)
         self.log.write(
             {
