@@ -145,3 +145,15 @@ def test_resume_of_something_that_is_not_a_run(capsys, tmp_path, make, says):
     before = tree_state(tmp_path)
     assert_fails(capsys, 1, "train", "--resume", target, says=(says,))
     assert tree_state(tmp_path) == before
+
+
+def test_a_failed_start_over_leaves_the_stopped_run_as_it_was(capsys, tmp_path, args):
+    """Starting over in the folder of a run that stopped before its first checkpoint replaces its settings and
+    log only once the new run is set up: an attempt that fails first (nothing to train on) keeps them."""
+    out = tmp_path / "run"
+    _fake_run(out)
+    before = tree_state(out)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_fails(capsys, 1, "train", empty, "--out", out, *args, says=("no readable videos",))
+    assert tree_state(out) == before and not any(empty.iterdir())
