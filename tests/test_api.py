@@ -33,7 +33,7 @@ def test_import_is_cheap_and_all_lists_exactly_the_public_names():
         for name in dir(vidinterp)
         if not name.startswith("_") and not isinstance(getattr(vidinterp, name), ModuleType)
     }
-    assert set(vidinterp.__all__) == public - {"annotations", "TYPE_CHECKING"} and len(vidinterp.__all__) == 10
+    assert set(vidinterp.__all__) == public - {"annotations", "TYPE_CHECKING"} and len(vidinterp.__all__) == 11
     for name in vidinterp.__all__:
         assert getattr(vidinterp, name).__doc__, name
     assert issubclass(vidinterp.UsageError, vidinterp.VidinterpError)

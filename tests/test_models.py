@@ -268,7 +268,7 @@ def test_load_errors_are_clear(tmp_path, monkeypatch):
     with pytest.raises(VidinterpError, match="not found"):
         load_model(tmp_path / "absent")
     (tmp_path / "junk.safetensors").write_bytes(b"this is not a model")
-    with pytest.raises(VidinterpError, match="not a readable vidinterp model"):
+    with pytest.raises(VidinterpError, match="not a readable safetensors weights file"):
         load_model(tmp_path / "junk")
     # weights that do not match their config
     save_model(_tiny(), tmp_path / "net")

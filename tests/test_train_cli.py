@@ -72,7 +72,7 @@ def test_tiny_end_to_end_run(setup, capsys):
     assert refused.value.code == 2 and "--resume" in err and "Traceback" not in err
 
     main(["train", "--resume", str(run), "--steps", "7", "--quiet"])
-    assert "trained 7 steps" in capsys.readouterr().err
+    assert "trained 2 steps (steps 6 to 7; 7 in all)" in capsys.readouterr().err
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["event"] for r in records if r["event"] in ("start", "resume")] == ["start", "resume"]
     assert [r["step"] for r in records if r["event"] == "step"][-1] == 7

@@ -6,6 +6,7 @@
     middle = interp.interpolate(frame0, frame1)           # NumPy H×W×3 (uint8/uint16/float) or torch B×3×H×W
     quarter, half, three_quarters = interp.interpolate(frame0, frame1, t=[0.25, 0.5, 0.75])
     summary = vidinterp.upsample("in.mp4", "out.mp4", vidinterp.UpsampleOptions(factor=4), interpolator=interp)
+    vidinterp.upsample(vidinterp.sample_clip_path(), "sample_x2.mp4")   # the packaged clip, as --sample
     report = vidinterp.evaluate_on("middlebury", interpolator=interp)
 
 Importing the package is cheap: the names below load their modules (and torch) on first use (PEP 562).
@@ -31,6 +32,7 @@ _EXPORTS = {
     "EvaluationReport": "vidinterp.api.evaluation",
     "VidinterpError": "vidinterp.errors",
     "UsageError": "vidinterp.errors",
+    "sample_clip_path": "vidinterp.io.sample",
 }
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "VidinterpError",
     "evaluate_on",
     "load",
+    "sample_clip_path",
     "upsample",
 ]
 
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
     from vidinterp.api.pair import FrameInterpolator, load
     from vidinterp.api.upsample import UpsampleSummary, upsample
     from vidinterp.errors import UsageError, VidinterpError
+    from vidinterp.io.sample import sample_clip_path
 
 
 __getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from vidinterp.api.options import EvaluationOptions
+from vidinterp.api.options import EvaluationOptions, as_options
 from vidinterp.api.pair import FrameInterpolator, load
-from vidinterp.errors import VidinterpError
 from vidinterp.evaluate.evaluate import (
     EvalOptions,
     ItemResult,
@@ -19,6 +19,7 @@ from vidinterp.evaluate.evaluate import (
 from vidinterp.evaluate.layouts import discover
 from vidinterp.evaluate.perceptual import load_lpips
 from vidinterp.evaluate.report import to_json
+from vidinterp.io.folders import check_folder_target
 
 #: called after each scored item with (set name, its result)
 ItemCallback = Callable[[str, ItemResult], None]
@@ -53,7 +54,7 @@ class EvaluationReport:
 
 def evaluate_on(
     path: str | Path,
-    options: EvaluationOptions | None = None,
+    options: EvaluationOptions | Mapping[str, Any] | None = None,
     *,
     interpolator: FrameInterpolator | None = None,
     on_item: ItemCallback | None = None,
@@ -63,14 +64,15 @@ def evaluate_on(
 
     path: a Middlebury / Vimeo-90K / UCF101 (DVF) layout, a folder holding several, a video, or a folder of
         videos (frame-drop protocol, `options.drop`).
+    options: an `EvaluationOptions`, or a mapping of its fields such as {"drop": 4}; None = the defaults.
     interpolator: one from `vidinterp.load`, reused instead of loading one from the options.
     on_item: called after each item with (set name, ItemResult). on_start: called once with the number of
         items that will be scored (None if unknown), before the first.
     Raises VidinterpError with a one-line message (e.g. when no data is recognised).
     """
-    options = options if options is not None else EvaluationOptions()
-    if options.save_dir is not None and options.save_dir.exists() and not options.save_dir.is_dir():
-        raise VidinterpError(f"--save-dir '{options.save_dir}' is a file, not a folder")
+    options = as_options(options, EvaluationOptions)
+    if options.save_dir is not None:
+        check_folder_target(options.save_dir, "--save-dir")  # now, not after the first item was interpolated
     datasets = discover(path)
     if interpolator is None:
         interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,

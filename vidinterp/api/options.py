@@ -6,15 +6,34 @@ building options costs no torch or PyAV import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, TypeVar
 
 from vidinterp.errors import UsageError
 from vidinterp.methods import check_method, check_model_settings
 from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, parse_rate
 
 Rate = Fraction | int | float | str
+Options = TypeVar("Options", "UpsampleOptions", "EvaluationOptions")
+
+
+def as_options(value: Any, kind: type[Options]) -> Options:
+    """`value` as `kind` for the functions that take options: None gives the defaults, an instance is used as it is,
+    and a mapping of field names to values (`{"factor": 4}`) builds one (each value checked as on construction)."""
+    if value is None:
+        return kind()
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, Mapping):
+        known = [field.name for field in fields(kind)]
+        unknown = [str(key) for key in value if key not in known]
+        if unknown:
+            raise UsageError(f"{kind.__name__} has no field {unknown[0]!r}; its fields are: {', '.join(known)}")
+        return kind(**value)
+    raise UsageError(f"options must be {kind.__name__}(...) or a mapping of its fields, got {type(value).__name__}")
 
 
 def _check_interpolator_choice(options: "UpsampleOptions | EvaluationOptions") -> None:

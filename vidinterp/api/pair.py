@@ -6,6 +6,8 @@ synthesize per t), so whatever model sits behind that interface is what the API 
 
 from __future__ import annotations
 
+import numbers
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar, overload
@@ -31,6 +33,11 @@ def _integer_top(dtype: object) -> int | None:
     return int(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else None
 
 
+#: float frames may stray this far outside 0..1 (rounding in the caller's arithmetic: half an 8-bit level); they
+#: are clamped. Anything further out is a mistake such as 0..255 floats, refused rather than turned white.
+FLOAT_SLACK = 0.5 / 255
+
+
 def _as_batch(frame: np.ndarray | torch.Tensor, which: str) -> torch.Tensor:
     """A NumPy H×W×3 image or a torch (B×)3×H×W tensor → B×3×H×W float32 in [0, 1] (on the tensor's device)."""
     if isinstance(frame, np.ndarray):
@@ -44,12 +51,37 @@ def _as_batch(frame: np.ndarray | torch.Tensor, which: str) -> torch.Tensor:
             raise UsageError(f"{which} must be a B×3×H×W (or 3×H×W) RGB tensor, got shape {tuple(frame.shape)}")
         if not (frame.is_floating_point() or frame.dtype in _TENSOR_INTEGER_TOPS):
             raise UsageError(f"{which} must be a float (0..1), uint8 or uint16 tensor, got {frame.dtype}")
+        if frame.is_meta:
+            raise UsageError(f"{which} is on the meta device, which holds no pixel data")
+        if frame.layout != torch.strided:
+            raise UsageError(f"{which} must be a dense (strided) tensor, got layout {frame.layout}")
         batch = frame if frame.ndim == 4 else frame[None]
     else:
         raise UsageError(f"{which} must be a NumPy array or a torch tensor, got {type(frame).__name__}")
+    if 0 in batch.shape[-2:]:
+        raise UsageError(f"{which} is {batch.shape[-1]}×{batch.shape[-2]} pixels; frames need at least 1×1")
     top = _integer_top(frame.dtype)
     batch = batch.to(torch.float32)
-    return batch / top if top else batch
+    if top:
+        return batch / top
+    _check_float_range(batch, which)
+    return batch.clamp(0, 1)
+
+
+def _check_float_range(batch: torch.Tensor, which: str) -> None:
+    """Refuse float frames with NaN or infinity (one NaN pixel spreads through the model to the whole frame) or
+    with values outside 0..1 (0..255 floats would come back white), saying what was found."""
+    if batch.numel() == 0:
+        return
+    finite = torch.isfinite(batch)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise UsageError(f"{which} has {bad} NaN or infinite value{'s' if bad > 1 else ''}; float frames must hold "
+                         "finite values in 0..1")
+    low, high = (float(value) for value in torch.aminmax(batch))
+    if low < -FLOAT_SLACK or high > 1 + FLOAT_SLACK:
+        hint = " (it looks like 0..255: divide by 255, or pass uint8)" if low >= -FLOAT_SLACK and high <= 255.5 else ""
+        raise UsageError(f"{which} holds float values from {low:g} to {high:g}; float frames must be in 0..1{hint}")
 
 
 def _like(result: torch.Tensor, original: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -63,12 +95,37 @@ def _like(result: torch.Tensor, original: np.ndarray | torch.Tensor) -> np.ndarr
     return result.to(device=original.device, dtype=original.dtype)
 
 
+def _is_number(value: object) -> bool:
+    """A real number (Python, NumPy scalar, 0-d array or tensor), but not a bool or a string."""
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return value.ndim == 0 and _is_number(value.item())
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _shown(value: object) -> str:
+    """A value's repr on one line, cut short (an error message must stay one line whatever was passed)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _times(t: float | Sequence[float]) -> tuple[list[float], bool]:
     """The requested t values and whether one value (not a sequence) was given."""
-    single = isinstance(t, (int, float)) or (isinstance(t, (np.ndarray, torch.Tensor)) and t.ndim == 0)
-    values = [float(t)] if single else [float(value) for value in t]
-    if not values:
+    expected = "t must be a number in [0, 1] or a list of them"
+    single = _is_number(t)
+    if single:
+        items = [t]
+    elif isinstance(t, (np.ndarray, torch.Tensor)) and t.ndim == 1:
+        items = list(t)
+    elif isinstance(t, Sequence) and not isinstance(t, (str, bytes)):
+        items = list(t)
+    else:
+        raise UsageError(f"{expected}, got {type(t).__name__} {_shown(t)}")
+    if not items:
         raise UsageError("give at least one t")
+    for item in items:
+        if not _is_number(item):
+            raise UsageError(f"{expected}, got {type(item).__name__} {_shown(item)} among them")
+    values = [float(item) for item in items]
     bad = [value for value in values if not 0 <= value <= 1]  # also refuses NaN
     if bad:
         raise UsageError(f"t must be between 0 and 1 (0 = frame0, 1 = frame1), got {bad[0]}")
@@ -109,11 +166,16 @@ class FrameInterpolator:
         """The frame(s) at time `t` between `frame0` (t = 0) and `frame1` (t = 1).
 
         frame0, frame1: NumPy H×W×3 RGB arrays (uint8, uint16 on 0..65535, or float in 0..1), or torch
-            tensors B×3×H×W (or 3×H×W; float in 0..1, uint8 or uint16) on any device. Any size: padding to
-            the model's multiple happens inside and is cropped off.
-        t: one value in [0, 1], or a sequence of them. The pair's motion is estimated once for all of them.
+            tensors B×3×H×W (or 3×H×W; float in 0..1, uint8 or uint16) on any device. Any size from 1×1:
+            padding to the model's multiple happens inside and is cropped off. A batch of 0 pairs gives empty
+            results.
+        t: one number in [0, 1] (Python or NumPy), or a sequence of them. The pair's motion is estimated once
+            for all of them.
         Returns one frame of the same kind, shape, dtype (and device) as `frame0` for a single t, or a list
         with one per t. t = 0 and t = 1 return copies of the inputs exactly.
+        Raises UsageError, saying what was found, for anything else: another t, a shape or dtype not listed,
+        float frames with NaN or infinity or with values outside 0..1 (0..255 floats: divide by 255 first;
+        values within half an 8-bit level of the range are clamped).
         """
         times, single = _times(t)
         if type(frame0) is not type(frame1):
@@ -121,7 +183,10 @@ class FrameInterpolator:
         batch0, batch1 = _as_batch(frame0, "frame0"), _as_batch(frame1, "frame1")
         if batch0.shape != batch1.shape:
             raise UsageError(f"frame0 and frame1 differ in shape: {tuple(frame0.shape)} and {tuple(frame1.shape)}")
-        results = self._synthesize(batch0, batch1, times)
+        if batch0.shape[0] == 0:  # an empty batch in, empty batches out (as torch's own modules do)
+            results = [batch0 for _ in times]
+        else:
+            results = self._synthesize(batch0, batch1, times)
         outputs = [_like(result, frame0) for result in results]
         for k, value in enumerate(times):  # the ends are the inputs themselves, not the model's guess at them
             if value in (0.0, 1.0):
@@ -164,7 +229,8 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
         name ("default", "learned"); None = the default weights shipped with the package.
     method: "model" (default when weights are installed), "classical" (DIS optical flow and a blend, no weights)
         or "blend" (cross-fade baseline, no weights).
-    device: "auto" (the first CUDA GPU if there is one, else the CPU), "cpu", "cuda" or "cuda:N".
+    device: "auto" (the first CUDA GPU if there is one, else the CPU; also None), "cpu", "cuda" or "cuda:N", a
+        torch.device, or a GPU's index N as torch takes it (0 = "cuda:0").
     fp16: half precision (CUDA only; ignored on the CPU). batch_size: frames per model call (None = the device's
         default: 1 on the CPU, where bigger batches only cost memory, 8 on a GPU).
     precision: "auto" (None; bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA). max_side: the
@@ -172,6 +238,8 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
         (0 = full size; None = the method's default, 1024 for the model).
     Raises VidinterpError (UsageError for bad arguments) with the CLI's one-line messages.
     """
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise UsageError(f"model must be a path or a shipped model's name, got {type(model).__name__} {_shown(model)}")
     method = method or ("model" if model is not None else default_method())
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise UsageError(f"the batch size must be a whole number of at least 1, got {batch_size!r}")

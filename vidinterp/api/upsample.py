@@ -12,14 +12,15 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
-from vidinterp.api.options import UpsampleOptions
+from vidinterp.api.options import UpsampleOptions, as_options
 from vidinterp.api.pair import FrameInterpolator, load
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.interpolators.device import resolve_device
@@ -105,7 +106,7 @@ def _out_of_memory(exc: BaseException) -> bool:
 def upsample(
     input: str | Path,
     output: str | Path,
-    options: UpsampleOptions | None = None,
+    options: UpsampleOptions | Mapping[str, Any] | None = None,
     *,
     interpolator: FrameInterpolator | None = None,
     on_progress: ProgressCallback | None = None,
@@ -120,9 +121,10 @@ def upsample(
     on_progress: called after every written frame with (frames written, expected total or None).
     use_all_cores: let torch use every CPU core this process may run on (the CLI does; a library leaves the
         process's thread setting alone unless asked).
+    options: an `UpsampleOptions`, or a mapping of its fields such as {"factor": 4}; None = the defaults.
     Raises VidinterpError (UsageError for bad options) with a one-line message; nothing is written then.
     """
-    options = options if options is not None else UpsampleOptions()
+    options = as_options(options, UpsampleOptions)
     try:
         return _upsample(str(input), str(output), options, interpolator, on_progress, use_all_cores)
     except av.error.FFmpegError as exc:

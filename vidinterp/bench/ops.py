@@ -9,6 +9,7 @@ stated against: the grid_sample recipe for the warp, the PyTorch fallback for co
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -16,6 +17,9 @@ from typing import Callable
 import torch
 
 from vidinterp.bench.timing import copy_bandwidth, median_seconds
+from vidinterp.errors import VidinterpError
+
+log = logging.getLogger("vidinterp.bench")
 
 RESOLUTIONS = {"720p": (1280, 720), "1080p": (1920, 1080), "4k": (3840, 2160)}
 SCALES = (1, 2, 4, 8, 16)
@@ -107,6 +111,31 @@ def _implementations(op: str, device: torch.device, wanted: tuple[str, ...] | No
     return found
 
 
+def _check_backends(config: OpsBenchConfig, device: torch.device) -> None:
+    """Refuse, in one line that says why, a sweep in which none of the asked-for backends can run on `device`
+    (an empty table with exit status 0 would read as a success); name the ones left out of a partial one."""
+    if config.backends is None:
+        return
+    from vidinterp.ops import backends
+
+    runs = {name for op in config.ops for name in _implementations(op, device, config.backends)}
+    left_out = [name for name in config.backends if name not in runs]
+    if not left_out:
+        return
+    reasons = "; ".join(f"{name}: {_why_not(name, device, backends)}" for name in left_out)
+    if not runs:
+        raise VidinterpError(f"none of --backends {','.join(config.backends)} can run on {device} ({reasons}); "
+                             "nothing was timed")
+    log.warning("--backends: %s left out (%s)", ", ".join(left_out), reasons)
+
+
+def _why_not(name: str, device: torch.device, backends) -> str:
+    available, reason = backends.backend_status(name)
+    if not available:
+        return reason
+    return f"it runs on CUDA tensors, and the device is {device}"
+
+
 def _shapes(config: OpsBenchConfig) -> list[tuple[str, int, int, int]]:
     shapes = []
     for resolution in config.resolutions:
@@ -140,6 +169,7 @@ def _time_pair(forward: Callable, inputs: list[torch.Tensor], grad: torch.Tensor
 def run_ops_bench(config: OpsBenchConfig, on_row: Callable[[dict], None] | None = None) -> dict:
     """Run the sweep; returns {"device", "copy_gbps", "rows": [...]} (one row per measurement or skip)."""
     device = resolve_bench_device(config.device)
+    _check_backends(config, device)
     warp_channels, corr_channels, model_d = model_channel_counts()
     warp_channels = config.warp_channels or warp_channels
     corr_channels = config.correlation_channels or corr_channels

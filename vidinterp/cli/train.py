@@ -315,8 +315,6 @@ def _start(given: dict[str, Any]) -> None:
         check_weights_path(given["init"], "--init")
     if given["model_config"] is not None:
         overrides["model"] = _read_model_config(given["model_config"])
-    if (out / "train_config.json").exists():
-        raise UsageError(f"{out} already holds a run; use --resume {out} to continue it, or choose another --out.")
     config = apply_overrides(config, overrides, "command line")
     from vidinterp.train.train import train
 
@@ -367,4 +365,5 @@ def _interruptible(run_dir: Path, run: Callable[[], Any]) -> None:
                 f"{what}; checkpoint saved in {last}; continue with: vidinterp train --resume {run_dir}",
                 exit_status(exc),
             ) from None
-        raise Interrupted(f"{what} before the first checkpoint", exit_status(exc)) from None
+        raise Interrupted(f"{what} before the first checkpoint; to try again, run the same command (the run starts "
+                          "over)", exit_status(exc)) from None

@@ -7,6 +7,7 @@ Time per item is the interpolation alone (prepare + synthesize, device synchroni
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -27,6 +28,7 @@ from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import max_value
 from vidinterp.io.images import read_image
 
+log = logging.getLogger("vidinterp.evaluate")
 
 @dataclass
 class ItemResult:
@@ -35,7 +37,7 @@ class ItemResult:
     name: str
     t: float
     psnr: float
-    ssim: float
+    ssim: float | None  # None for frames smaller than SSIM's window (metrics.SSIM_WINDOW)
     mae: float
     seconds: float
     lpips: float | None = None
@@ -57,13 +59,18 @@ class SetResult:
     def summary(self) -> dict:
         """Means over items (the way the benchmark tables report them)."""
         mean = lambda key: metrics.mean([getattr(item, key) for item in self.items])  # noqa: E731
-        lpips_values = [item.lpips for item in self.items if item.lpips is not None]
+
+        def mean_of_all(key: str) -> float | None:
+            """The mean when every item has the score (a mean over some of them would not compare), else None."""
+            values = [getattr(item, key) for item in self.items if getattr(item, key) is not None]
+            return metrics.mean(values) if values and len(values) == len(self.items) else None
+
         return {
             "items": len(self.items),
             "psnr": mean("psnr"),
-            "ssim": mean("ssim"),
+            "ssim": mean_of_all("ssim"),
             "mae": mean("mae"),
-            "lpips": metrics.mean(lpips_values) if lpips_values and len(lpips_values) == len(self.items) else None,
+            "lpips": mean_of_all("lpips"),
             "seconds_per_item": mean("seconds"),
             "temporal_error": self.temporal_error,
         }
@@ -118,7 +125,7 @@ def _score(pred: torch.Tensor, truth: np.ndarray, options: EvalOptions) -> tuple
     target = image_to_255(truth)
     scores = {
         "psnr": float(metrics.psnr(levels, target)[0]),
-        "ssim": float(metrics.ssim(levels, target)[0]),
+        "ssim": float(metrics.ssim(levels, target)[0]) if metrics.ssim_applies(levels) else None,
         "mae": float(metrics.mae(levels, target)[0]),
         "lpips": float(options.lpips(levels, target)[0]) if options.lpips else None,
     }
@@ -258,4 +265,14 @@ def evaluate(
             results.append(evaluate_triplets(dataset, interpolator, options, on_item))
         else:
             results.append(evaluate_video(dataset, interpolator, options, on_item))
+        _warn_without_ssim(results[-1])
     return results
+
+
+def _warn_without_ssim(result: SetResult) -> None:
+    """Say once per set why its SSIM is missing (its frames are smaller than the window); the other scores stand."""
+    small = sum(item.ssim is None for item in result.items)
+    if small:
+        window = metrics.SSIM_WINDOW
+        log.warning("%s: %d of %d items have frames smaller than SSIM's %d×%d window; their SSIM is not computed "
+                    "(PSNR and MAE are)", result.name, small, len(result.items), window, window)

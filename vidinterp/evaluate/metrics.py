@@ -93,10 +93,15 @@ def _filter(images: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def ssim_applies(images: torch.Tensor) -> bool:
+    """Whether N×C×H×W images are large enough for SSIM's window (at least 11×11 pixels)."""
+    return min(images.shape[-2:]) >= SSIM_WINDOW
+
+
 def ssim_map(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """SSIM at every 'valid' window position: N×C×(H−10)×(W−10), float64."""
     _check(pred, truth)
-    if min(pred.shape[-2:]) < SSIM_WINDOW:
+    if not ssim_applies(pred):
         raise ValueError(
             f"SSIM needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels, got {tuple(pred.shape[-2:])}"
         )

@@ -17,7 +17,7 @@ METRIC_DEFINITIONS = {
     "psnr": "dB, RGB on 0..255 after rounding the prediction like a saved frame; mean of per-item PSNR; "
     f"identical images count as {PSNR_CAP_DB:g} dB (the cap)",
     "ssim": "Gaussian-window SSIM (11x11, sigma 1.5, K1 0.01, K2 0.03, L 255) per RGB channel over the valid "
-    "region, averaged; mean of per-item SSIM",
+    "region, averaged; mean of per-item SSIM; null for frames smaller than the window (and for a set with any)",
     "mae": "mean absolute error on 0..255 over RGB samples (Middlebury 'IE'); mean of per-item MAE",
     "lpips": "LPIPS AlexNet v0.1 (lower is better), only when the lpips package and its weights are on disk",
     "temporal_error": "videos only: mean |(P[i+1]-P[i]) - (T[i+1]-T[i])| on 0..255 over consecutive frames of the "

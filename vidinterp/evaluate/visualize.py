@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidinterp.errors import VidinterpError
 from vidinterp.io.images import write_png
 from vidinterp.labels import caption, line_height, text_scale, text_width
 
@@ -28,11 +29,12 @@ class ComparisonText:
     name: str
     t: float
     psnr: float
-    ssim: float
+    ssim: float | None  # None: frames too small for SSIM's window
     mae: float
 
     def lines(self) -> list[str]:
-        return [f"{self.name}  t = {self.t:.3g}", f"PSNR {self.psnr:.2f} dB  SSIM {self.ssim:.4f}  MAE {self.mae:.2f}"]
+        ssim = "n/a" if self.ssim is None else f"{self.ssim:.4f}"
+        return [f"{self.name}  t = {self.t:.3g}", f"PSNR {self.psnr:.2f} dB  SSIM {ssim}  MAE {self.mae:.2f}"]
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -97,5 +99,9 @@ def save_comparison(
     text: ComparisonText | None = None,
 ) -> Path:
     """Write the labelled side-by-side PNG of one item to `path` (folders created, written atomically)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_png(path, side_by_side(frame0, frame1, result, truth, text))
+    picture = side_by_side(frame0, frame1, result, truth, text)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_png(path, picture)
+    except OSError as exc:  # e.g. a file where the set's folder goes, or a full disk
+        raise VidinterpError(f"cannot write the comparison picture {path}: {exc.strerror or exc}") from None

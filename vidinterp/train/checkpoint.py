@@ -9,6 +9,7 @@ the two renames, the previous folder is still found under its `.old` name (`find
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,19 @@ def load_trainer_state(folder: Path) -> dict[str, Any]:
     """The trainer state of a checkpoint folder (tensors and plain containers only; no pickled code)."""
     path = Path(folder) / TRAINER_STATE
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise VidinterpError(f"cannot read the training state {path} ({exc}).") from exc
+        with warnings.catch_warnings():  # torch's notes on unusual pickles would break the one-line error
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds (unpickling, zip, EOF) for a damaged file
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        if "weights only load failed" in reason.lower():  # torch's advice on trusting the file does not apply
+            reason = "not a tensors-only checkpoint"
+        raise VidinterpError(f"cannot read the training state {path} ({reason}); the checkpoint is damaged, so the "
+                             "run cannot be continued exactly") from None
+    if not isinstance(state, dict) or not all(key in state for key in ("step", "optimizer", "rng")):
+        raise VidinterpError(f"the training state {path} is incomplete (it needs the step, optimizer and random "
+                             "state); the checkpoint is damaged, so the run cannot be continued exactly")
+    return state
 
 
 def weights_path(folder: Path) -> Path:

@@ -39,6 +39,7 @@ from vidinterp.data.sources import discover_sources
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.interpolators.device import resolve_device
 from vidinterp.io.atomic import write_atomically
+from vidinterp.io.folders import check_folder_target, removed_if_left_empty
 from vidinterp.signals import sigterm_as_interrupt
 from vidinterp.train import checkpoint as ckpt
 from vidinterp.train.config import TrainConfig
@@ -77,15 +78,21 @@ class TrainResult:
     best_weights: Path | None
     final_loss: float | None = None
     losses: list[float] = field(default_factory=list)
+    #: the step this session started from: 0 for a new run, the checkpoint's step for a resumed one
+    start_step: int = 0
 
     def summary(self) -> str:
-        """One line: steps, time, the best validation score and where the weights are."""
+        """One line: steps run this time (and the total of a resumed run), time, the best validation score and
+        where the weights are."""
         validated = self.best_psnr is not None and math.isfinite(self.best_psnr)
         best = f"best val PSNR {self.best_psnr:.2f} dB at step {self.best_step}" if validated else "no validation"
         where = self.best_weights or self.last_weights
-        return (
-            f"trained {self.steps} steps in {self.seconds:.1f} s; {best}; weights: {where} (last: {self.last_weights})"
-        )
+        ran = self.steps - self.start_step
+        steps = f"{ran} step{'s' if ran != 1 else ''}"
+        if self.start_step:
+            which = f"step {self.steps}" if ran == 1 else f"steps {self.start_step + 1} to {self.steps}"
+            steps += f" ({which}; {self.steps} in all)"
+        return f"trained {steps} in {self.seconds:.1f} s; {best}; weights: {where} (last: {self.last_weights})"
 
 
 def data_workers(requested: int, device: torch.device) -> int:
@@ -97,7 +104,10 @@ def data_workers(requested: int, device: torch.device) -> int:
 
 
 def train(config: TrainConfig, hooks: TrainHooks | None = None) -> TrainResult:
-    """Train a VFIModel as `config` says; writes checkpoints and logs to `config.out_dir`. See the module docstring."""
+    """Train a VFIModel as `config` says; writes checkpoints and logs to `config.out_dir`. See the module docstring.
+
+    Refuses an `out_dir` that already holds a run with a checkpoint (continue that with `resume`)."""
+    check_run_folder(config.out_dir)
     return _run(config, None, hooks)
 
 
@@ -105,27 +115,100 @@ def resume(
     run_dir: str | Path, steps: int | None = None, *, quiet: bool = False, hooks: TrainHooks | None = None
 ) -> TrainResult:
     """Continue the run in `run_dir` exactly where its last checkpoint left it, with its saved settings; only the
-    total step count may be raised (`steps`; None keeps the saved one) and the progress bar hidden."""
+    total step count may be raised (`steps`; None keeps the saved one) and the progress bar hidden.
+
+    A run that stopped before its first checkpoint is trained again from step 0 with its saved settings: with
+    the same seed that is the run it would have been."""
     out = Path(run_dir)
     saved_path = out / CONFIG_NAME
+    if not out.is_dir():
+        what = "it is a file, not a run folder" if out.exists() else "the folder does not exist"
+        raise VidinterpError(f"no resumable run at '{out}': {what} (vidinterp train --out makes one)")
+    if not saved_path.is_file():
+        raise VidinterpError(f"{out} holds no resumable run (no {CONFIG_NAME}); start one with: "
+                             f"vidinterp train DATA_DIR --out {out}")
+    config = _saved_config(saved_path)
     last = ckpt.find_folder(out / "last")
-    if not saved_path.is_file() or last is None:
-        raise VidinterpError(f"{out} holds no resumable run (needs {CONFIG_NAME} and last/).")
-    config = TrainConfig.from_dict(json.loads(saved_path.read_text()), str(saved_path))
+    state = ckpt.load_trainer_state(last) if last is not None else None
+    done = int(state["step"]) if state is not None else 0
+    if steps is not None and steps <= done:
+        raise UsageError(f"--steps is the run's new total, and the run in {out} has already done {done}; "
+                         f"give more than {done} to train further")
+    if steps is None and config.steps <= done:
+        raise UsageError(f"the run in {out} has already done all its {done} steps; to train further give "
+                         f"--steps N with N above {done} (the new total)")
+    if state is None:
+        _check_replayable(out, config)
+        log.info("%s has no checkpoint yet (the run stopped before its first one): training it again from step 0 "
+                 "with its saved settings", out)
     config.steps, config.quiet, config.out_dir = steps or config.steps, quiet, str(out)
-    return _run(config, ckpt.load_trainer_state(last), hooks)
+    return _run(config, state, hooks)
+
+
+def _saved_config(path: Path) -> TrainConfig:
+    """The settings a run saved, refused in one line if the file was damaged."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VidinterpError(f"cannot read the run's settings {path} ({exc}); the file is damaged, so the run "
+                             "cannot be continued exactly: start a new one with vidinterp train") from None
+    if not isinstance(saved, dict):
+        raise VidinterpError(f"the run's settings {path} are damaged (not a JSON object); start a new run with "
+                             "vidinterp train")
+    try:
+        return TrainConfig.from_dict(saved, str(path))
+    except VidinterpError as exc:
+        reason = str(exc).removeprefix(f"{path}: ").rstrip(".")
+        raise VidinterpError(f"the run's settings {path} are damaged ({reason}); start a new run with "
+                             "vidinterp train") from None
+
+
+def check_run_folder(out: str | Path) -> None:
+    """Refuse to start a new run in a folder that holds one worth keeping (a checkpoint or best weights); a run
+    that stopped before saving either is started over. Also refuses a folder that cannot be created or written."""
+    out = check_folder_target(out, "--out")
+    if not (out / CONFIG_NAME).exists():
+        return
+    if ckpt.find_folder(out / "last") is not None:
+        raise UsageError(f"{out} already holds a run; use --resume {out} to continue it, or choose another --out.")
+    if ckpt.find_folder(out / "best") is not None:
+        raise UsageError(f"{out} holds a run that stopped before its first checkpoint but kept its best weights; "
+                         f"continue it with --resume {out} (it trains again from step 0), or choose another --out.")
+    log.info("%s holds a run that stopped before its first checkpoint; starting over", out)
+
+
+def _check_replayable(out: Path, config: TrainConfig) -> None:
+    """A run without a checkpoint is trained again from step 0, which gives back the best weights it kept only if
+    it stopped before its first checkpoint; best weights from a later step mean its checkpoint was lost, and
+    training again would replace them with earlier ones: refused."""
+    best = ckpt.find_folder(out / "best")
+    if best is None:
+        return
+    try:
+        step = int(json.loads((best / "best.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        step = None
+    if step is None or step >= config.checkpoint_every:
+        when = f"from step {step}" if step is not None else "of an unknown step"
+        raise VidinterpError(f"{out} has best weights {when} but no checkpoint (last/ is missing), so the run cannot "
+                             f"be continued; its best weights are in {best}; start a new run with another --out")
 
 
 def _run(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks | None) -> TrainResult:
     # `config` checked its own values; what it needs from this machine is checked here, before any caching.
     if not config.data_dir or not Path(config.data_dir).exists():
         raise VidinterpError(f"training data folder not found: {config.data_dir or '(none given)'}")
+    out = check_folder_target(config.out_dir, "--out")
+    cache_dir = check_folder_target(_cache_dir(config), "--cache-dir")
     if config.distill_weight > 0:
         DisFlowTeacher(config.teacher)  # a missing OpenCV fails now, not after minutes of caching
+    if state is None:
+        _check_starting_weights(config)
     device = resolve_device(config.device)
     info = init_distributed(device)
     try:
-        with sigterm_as_interrupt():
+        # A run that fails before writing anything leaves no empty run or cache folder behind.
+        with sigterm_as_interrupt(), removed_if_left_empty(out, cache_dir):
             return Trainer(config, info, device, state, hooks).run()
     finally:
         cleanup(info)
@@ -155,12 +238,16 @@ class Trainer:
         if info.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         self.step_count, self.best_psnr, self.best_step = 0, None, None
+        #: the step this session started from (0, or the checkpoint's step when resuming)
+        self.start_step = int(state["step"]) if state else 0
         self.losses: list[float] = []
         self._load_data()
         self._build_model(state)
         self._build_optimizer(state)
         if info.is_main:
             _write_json(self.out / CONFIG_NAME, config.to_dict())
+            if state is None:  # a new run (or one started over): not the log of a run that stopped before it
+                (self.out / LOG_NAME).unlink(missing_ok=True)
         self.log = RunLog(self.out / LOG_NAME if info.is_main else None, self.step_count if state else None)
         self.log.write(
             {
@@ -201,7 +288,7 @@ class Trainer:
     def _load_data(self) -> None:
         """Rank 0 decodes into the cache while the others wait, then every rank reads the same entries."""
         config, info = self.config, self.info
-        cache_dir = Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.data_dir)
+        cache_dir = _cache_dir(config)
         sources = discover_sources(config.data_dir)
         if info.is_main:
             build_cache(sources, cache_dir, config.cache_size, config.cache_max_frames, progress=self.show)
@@ -226,10 +313,10 @@ class Trainer:
         if config.crop % self.model.pad_multiple:
             raise UsageError(f"--crop {config.crop} must be a multiple of {self.model.pad_multiple} for this model.")
         if state is not None:
-            from safetensors.torch import load_file
+            from vidinterp.models.io import read_weights
 
             weights = ckpt.weights_path(ckpt.find_folder(self.out / "last"))
-            self.model.load_state_dict(load_file(str(weights), device=str(self.device)))
+            self.model.load_state_dict(read_weights(weights, self.model.state_dict()))
             self.step_count, self.best_psnr, self.best_step = (
                 int(state["step"]),
                 state.get("best_psnr"),
@@ -453,6 +540,7 @@ class Trainer:
             best_weights,
             self.losses[-1] if self.losses else None,
             self.losses,
+            self.start_step,
         )
         if self.info.is_main:
             summary_log.info(result.summary())
@@ -476,6 +564,20 @@ def _new_model(config: TrainConfig, resuming: bool = False):
             log.info("warm start: %d tensors from %s", len(copied), config.warm_start)
     config.model = model.config.to_dict()
     return model
+
+
+def _check_starting_weights(config: TrainConfig) -> None:
+    """Read --init and --warm-start once before any caching, so that weights that are missing or damaged (NaN,
+    truncated, not safetensors) fail at once, in one line."""
+    from vidinterp.models.io import read_weights, weights_file
+
+    for source in (config.init, config.warm_start):
+        if source:
+            read_weights(weights_file(source))
+
+
+def _cache_dir(config: TrainConfig) -> Path:
+    return Path(config.cache_dir) if config.cache_dir else default_cache_dir(config.data_dir)
 
 
 def _progress(enabled: bool, total: int, start: int):
