@@ -88,7 +88,9 @@ class _CupyWarp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
-        image, flow = image.contiguous(), flow.contiguous()
+        # One kernel instantiation reads both tensors' bytes: they must share the image's element type.
+        ctx.flow_dtype = flow.dtype
+        image, flow = image.contiguous(), flow.to(image.dtype).contiguous()
         ctx.save_for_backward(image, flow)
         ctx.padding = padding
         n, c, h, w = image.shape
@@ -111,7 +113,7 @@ class _CupyWarp(torch.autograd.Function):
         if image.numel() > 0:
             _launch("warp_backward_kernel", image.dtype, image.device, n * h * w,
                     (grad, image, flow, grad_image, grad_flow, n, c, h, w, PADDING_CODES[ctx.padding]))
-        return grad_image.to(image.dtype), grad_flow, None
+        return grad_image.to(image.dtype), grad_flow.to(ctx.flow_dtype), None
 
 
 class _CupyCorrelation(torch.autograd.Function):
@@ -119,7 +121,8 @@ class _CupyCorrelation(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, f0: torch.Tensor, f1: torch.Tensor, max_displacement: int) -> torch.Tensor:
-        f0, f1 = f0.contiguous(), f1.contiguous()
+        ctx.f1_dtype = f1.dtype
+        f0, f1 = f0.contiguous(), f1.to(f0.dtype).contiguous()
         ctx.save_for_backward(f0, f1)
         ctx.max_displacement = max_displacement
         n, c, h, w = f0.shape
@@ -141,7 +144,7 @@ class _CupyCorrelation(torch.autograd.Function):
         if f0.numel() > 0:
             _launch("correlation_backward_kernel", f0.dtype, f0.device, f0.numel(),
                     (grad, f0, f1, grad_f0, grad_f1, n, c, h, w, ctx.max_displacement))
-        return grad_f0, grad_f1, None
+        return grad_f0, grad_f1.to(ctx.f1_dtype), None
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
