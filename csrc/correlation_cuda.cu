@@ -10,11 +10,7 @@ namespace {
 constexpr int kThreads = 256;
 
 at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, int64_t max_displacement) {
-    check_cuda_float(f0_in, "f0");
-    check_cuda_float(f1_in, "f1");
-    TORCH_CHECK(f0_in.sizes() == f1_in.sizes(), "f0 and f1 must have the same shape");
-    TORCH_CHECK(f0_in.scalar_type() == f1_in.scalar_type(), "f0 and f1 must share a dtype");
-    TORCH_CHECK(max_displacement >= 0, "max_displacement must be >= 0");
+    check_correlation_args(f0_in, f1_in, max_displacement);
     const c10::cuda::CUDAGuard guard(f0_in.device());
     const at::Tensor f0 = f0_in.contiguous();
     const at::Tensor f1 = f1_in.contiguous();
@@ -36,9 +32,11 @@ at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, in
 std::tuple<at::Tensor, at::Tensor> correlation_backward_cuda(const at::Tensor& grad_in, const at::Tensor& f0_in,
                                                              const at::Tensor& f1_in, int64_t max_displacement,
                                                              std::array<bool, 2> output_mask) {
+    check_correlation_args(f0_in, f1_in, max_displacement);
     check_cuda_float(grad_in, "grad_output");
-    check_cuda_float(f0_in, "f0");
-    check_cuda_float(f1_in, "f1");
+    check_same_device(grad_in, "grad_output", f0_in, "f0");
+    const int64_t K = 2 * max_displacement + 1;
+    check_shape(grad_in, "grad_output", {f0_in.size(0), K * K, f0_in.size(2), f0_in.size(3)});
     const c10::cuda::CUDAGuard guard(f0_in.device());
     const at::Tensor grad = grad_in.to(f0_in.scalar_type()).contiguous();
     const at::Tensor f0 = f0_in.contiguous();

@@ -144,3 +144,35 @@ def test_auto_choice_inside_inference_mode_keeps_a_backend_that_passes(monkeypat
         _warnings.simplefilter("error")
         with torch.inference_mode():
             assert backends._auto_for(torch.device("cuda", 0)) == "cuda"
+
+
+_GOOD_IMAGE = torch.rand(2, 3, 5, 6)
+_GOOD_FLOW = torch.zeros(2, 2, 5, 6)
+_BAD_WARP_CALLS = {
+    "flow with 3 channels": (_GOOD_IMAGE, torch.zeros(2, 3, 5, 6), 0),
+    "flow of another height": (_GOOD_IMAGE, torch.zeros(2, 2, 4, 6), 0),
+    "flow of another batch": (_GOOD_IMAGE, torch.zeros(1, 2, 5, 6), 0),
+    "3-D image": (torch.rand(3, 5, 6), torch.zeros(2, 5, 6), 0),
+    "integer image": (torch.zeros(2, 3, 5, 6, dtype=torch.int32), _GOOD_FLOW, 0),
+    "mixed dtypes": (_GOOD_IMAGE.double(), _GOOD_FLOW, 0),
+    "unknown padding code": (_GOOD_IMAGE, _GOOD_FLOW, 7),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_WARP_CALLS))
+def test_a_malformed_direct_warp_call_raises_a_python_error(case):
+    image, flow, padding = _BAD_WARP_CALLS[case]
+    with pytest.raises((TypeError, ValueError)):
+        torch.ops.vidinterp.backward_warp(image, flow, padding)
+
+
+def test_malformed_direct_backward_and_correlation_calls_raise():
+    with pytest.raises(ValueError, match="grad_output"):
+        torch.ops.vidinterp.backward_warp_backward(torch.rand(2, 3, 5, 5), _GOOD_IMAGE, _GOOD_FLOW, 0, [True, True])
+    with pytest.raises(ValueError, match="same shape"):
+        torch.ops.vidinterp.correlation(torch.rand(1, 4, 5, 6), torch.rand(1, 4, 5, 7), 2)
+    with pytest.raises(ValueError, match=">= 0"):
+        torch.ops.vidinterp.correlation(torch.rand(1, 4, 5, 6), torch.rand(1, 4, 5, 6), -1)
+    f = torch.rand(1, 4, 5, 6)
+    with pytest.raises(ValueError, match="grad_output"):
+        torch.ops.vidinterp.correlation_backward(torch.rand(1, 9, 5, 6), f, f, 2, [True, True])
