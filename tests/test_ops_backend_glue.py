@@ -20,32 +20,32 @@ class FakeLauncher:
         self.launches = []
 
     def __call__(self, kernel, dtype, device, total, args):
-        tensors = [a for a in args if isinstance(a, torch.Tensor)]
-        ints = [a for a in args if not isinstance(a, torch.Tensor)]
-        self.launches.append((kernel, ints))
-        for t in tensors:
-            if kernel == "warp_backward_kernel" and t is tensors[3]:
+        self.launches.append((kernel, [a is None for a in args]))
+        ints = [a for a in args if isinstance(a, int)]
+        for position, t in enumerate(args):
+            if not isinstance(t, torch.Tensor):
+                continue
+            if kernel == "warp_backward_kernel" and position == 3:
                 assert t.dtype == torch.float32, "the image gradient accumulates in float32"
                 continue
             # A kernel instantiated for `dtype` reads every tensor's bytes as `dtype`.
             assert t.dtype == dtype, f"{kernel} for {dtype} handed a {t.dtype} tensor"
             assert t.is_contiguous()
         if kernel == "warp_forward_kernel":
-            image, flow, out = tensors
+            image, flow, out = args[:3]
             out.copy_(reference.warp_forward(image.double(), flow.double(), _PADDING_NAMES[ints[4]]))
         elif kernel == "warp_backward_kernel":
-            grad, image, flow, grad_image, grad_flow = tensors
+            grad, image, flow, grad_image, grad_flow = args[:5]
             gi, gf = reference.warp_backward(grad.double(), image.double(), flow.double(), _PADDING_NAMES[ints[4]])
-            want_image, want_flow = (ints[5], ints[6]) if len(ints) > 5 else (1, 1)
-            if want_image:
+            if grad_image is not None:
                 grad_image.add_(gi.float())
-            if want_flow:
+            if grad_flow is not None:
                 grad_flow.copy_(gf)
         elif kernel == "correlation_forward_kernel":
-            f0, f1, out = tensors
+            f0, f1, out = args[:3]
             out.copy_(reference.correlation_forward(f0.double(), f1.double(), ints[4]))
         else:
-            grad, f0, f1, g0, g1 = tensors
+            grad, f0, f1, g0, g1 = args[:5]
             a, b = reference.correlation_backward(grad.double(), f0.double(), f1.double(), ints[4])
             g0.copy_(a)
             g1.copy_(b)
@@ -98,3 +98,33 @@ def test_the_op_wrapper_hands_every_backend_one_dtype_under_autocast(monkeypatch
         ops.backward_warp(image, flow)
         ops.correlation(image, image.float(), 1)
     assert seen == [(torch.float32, torch.float32)] * 2
+
+
+def test_cupy_warp_backward_computes_only_the_gradients_asked_for(fake_launch):
+    image = torch.rand(1, 3, 5, 6)
+    flow = torch.randn(1, 2, 5, 6).requires_grad_()
+    cupy_backend.backward_warp(image, flow, "zeros").sum().backward()
+    kernel, nulls = fake_launch.launches[-1]
+    assert kernel == "warp_backward_kernel" and nulls[3] and not nulls[4]  # no image-gradient scatter
+    image.requires_grad_()
+    flow = flow.detach()
+    cupy_backend.backward_warp(image, flow, "zeros").sum().backward()
+    assert fake_launch.launches[-1][1][3:5] == [False, True]
+    assert flow.grad is None and image.grad is not None
+
+
+def test_cupy_warp_backward_raises_the_nondeterminism_alert_for_its_atomics(fake_launch):
+    image = torch.rand(1, 3, 5, 6).requires_grad_()
+    flow = torch.randn(1, 2, 5, 6).requires_grad_()
+    previous = torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.use_deterministic_algorithms(True)
+        with pytest.raises(RuntimeError, match="deterministic"):
+            cupy_backend.backward_warp(image, flow, "border").sum().backward()
+        # The flow gradient alone is gathered, not scattered: deterministic, so allowed.
+        cupy_backend.backward_warp(image.detach(), flow, "border").sum().backward()
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        with pytest.warns(UserWarning, match="deterministic"):
+            cupy_backend.backward_warp(image, flow, "border").sum().backward()
+    finally:
+        torch.use_deterministic_algorithms(previous)
