@@ -26,6 +26,7 @@ from vidinterp.ops._validate import (
     check_warp_inputs,
     correlation_shape,
 )
+from vidinterp.ops.requirements import check_torch
 
 SCHEMAS = {
     "backward_warp": "backward_warp(Tensor image, Tensor flow, int padding) -> Tensor",
@@ -40,6 +41,7 @@ SCHEMAS = {
     ),
 }
 _PADDING_NAMES = {code: name for name, code in PADDING_CODES.items()}
+check_torch()
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
