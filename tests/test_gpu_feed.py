@@ -14,8 +14,8 @@ from vidinterp.models import MotionState, VFIModel
 from vidinterp.models.classical import DisFlow
 from vidinterp.models.config import tiny_config
 
-DIS_S = 0.03  # host cost of one DIS flow (sleeps release the GIL like OpenCV does)
-DEVICE_S = 0.04  # device cost of refining one chunk (2 pairs = 4 flows of DIS)
+DIS_S = 0.05  # host cost of one DIS flow (sleeps release the GIL like OpenCV does)
+DEVICE_S = 0.08  # device cost of refining one chunk (2 pairs = 4 flows of DIS)
 PAIRS = 16
 
 
@@ -45,15 +45,16 @@ def _wait_for_dis(monkeypatch, cores: int) -> float:
 
 def test_with_enough_cores_the_device_waits_only_for_the_first_chunk(monkeypatch):
     # 16 cores: all 8 chunks in flight, 4 flows each at once: every later chunk's DIS is done before the device
-    # reaches it; only the first (≈ DIS_S) is waited for.
+    # reaches it; only the first (≈ DIS_S) is waited for. Generous margin: the suite may share a loaded machine.
     wait = _wait_for_dis(monkeypatch, cores=16)
-    assert wait < 2 * DIS_S + 0.03, wait
+    assert wait < 3 * DIS_S, wait
 
 
 def test_the_former_two_thread_prior_starved_the_device(monkeypatch):
     """2 cores reproduce the former set-up (2 DIS threads, one chunk at a time): 4 flows on 2 threads take
-    2 × DIS_S = 60 ms per chunk against a 40 ms device step, so the device waited on every chunk."""
+    2 × DIS_S = 100 ms per chunk against an 80 ms device step, so the device waited on every chunk (≈ 240 ms in
+    all, against ≈ 50 ms on 16 cores)."""
     starved = _wait_for_dis(monkeypatch, cores=2)
     fed = _wait_for_dis(monkeypatch, cores=16)
-    assert starved > 3 * fed
-    assert starved > (PAIRS // 2 - 1) * (2 * DIS_S - DEVICE_S) * 0.8
+    assert starved > 2 * fed
+    assert starved > 2 * DIS_S + (PAIRS // 2 - 1) * (2 * DIS_S - DEVICE_S) * 0.8
