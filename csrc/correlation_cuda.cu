@@ -21,9 +21,25 @@ at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, in
     if (total == 0) return out;
     auto stream = c10::cuda::getCurrentCUDAStream();
     VIDINTERP_DISPATCH_KERNEL_TYPES(f0.scalar_type(), "vidinterp_correlation", [&] {
-        correlation_forward_kernel<typename KernelType<scalar_t>::type>
-            <<<grid_for(total, kThreads), kThreads, 0, stream>>>(kernel_ptr<scalar_t>(f0), kernel_ptr<scalar_t>(f1),
-                                                                 kernel_ptr<scalar_t>(out), N, C, H, W, d);
+        using kernel_t = typename KernelType<scalar_t>::type;
+        const kernel_t* a = kernel_ptr<scalar_t>(f0);
+        const kernel_t* b = kernel_ptr<scalar_t>(f1);
+        kernel_t* o = kernel_ptr<scalar_t>(out);
+        if (d > kCorrTiledMaxD) {  // larger windows than the model uses: the untiled kernel
+            correlation_forward_kernel<kernel_t><<<grid_for(total, kThreads), kThreads, 0, stream>>>(a, b, o, N, C, H,
+                                                                                                    W, d);
+            return;
+        }
+        const dim3 block(kCorrTileX, kCorrTileY);
+        const long long tiles = (long long)N * ((H + kCorrTileY - 1) / kCorrTileY) * ((W + kCorrTileX - 1) / kCorrTileX);
+        const dim3 grid = grid_for(tiles, 1);
+        switch (d) {
+            case 0: correlation_forward_tiled_kernel<kernel_t, 0><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            case 1: correlation_forward_tiled_kernel<kernel_t, 1><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            case 2: correlation_forward_tiled_kernel<kernel_t, 2><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            case 3: correlation_forward_tiled_kernel<kernel_t, 3><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            default: correlation_forward_tiled_kernel<kernel_t, 4><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+        }
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     return out;

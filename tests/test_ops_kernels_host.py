@@ -146,3 +146,19 @@ def test_warp_kernel_gradients_follow_the_convention_at_integer_positions(kernel
     want_i, want_f = reference.warp_backward(grad.double(), image.double(), flow.double(), padding)
     torch.testing.assert_close(grad_image.double(), want_i, atol=1e-4, rtol=1e-5)
     torch.testing.assert_close(grad_flow.double(), want_f, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", list(SUFFIX))
+@pytest.mark.parametrize("d", [0, 1, 4])
+@pytest.mark.parametrize("channels", [1, 8, 11])  # one channel chunk, exactly one, and a partial second
+def test_tiled_correlation_kernel_matches_reference(kernels, dtype, d, channels):
+    """The shared-memory tiled forward (emulated with one-thread blocks: a 1×1 tile with its d-pixel halo)."""
+    gen = torch.Generator().manual_seed(d + channels)
+    f0 = torch.randn(2, channels, 6, 7, generator=gen).to(dtype)
+    f1 = torch.randn(2, channels, 6, 7, generator=gen).to(dtype)
+    k = 2 * d + 1
+    out = torch.full((2, k * k, 6, 7), float("nan")).to(dtype)
+    assert getattr(kernels, f"correlation_forward_tiled_{SUFFIX[dtype]}")(_p(f0), _p(f1), _p(out), 2, channels, 6,
+                                                                          7, d) == 0
+    want = reference.correlation_forward(f0.double(), f1.double(), d)
+    torch.testing.assert_close(out.double(), want, atol=TOL[dtype] * 4, rtol=TOL[dtype])
