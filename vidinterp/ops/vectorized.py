@@ -140,7 +140,8 @@ def _flow_gradient(grad_output: torch.Tensor, image: torch.Tensor, flow: torch.T
         cell_x, cell_y = x.floor(), y.floor()
     inside_x = cell_x + (x - cell_x).clamp(_NUDGE, 1 - _NUDGE)
     inside_y = cell_y + (y - cell_y).clamp(_NUDGE, 1 - _NUDGE)
-    grad = grad.masked_fill(nan.unsqueeze(1), 0.0) if bool(nan.any()) else grad
+    # A pixel's grid gradient depends only on its own incoming gradient: NaN positions (parked at 0 above) are
+    # zeroed by the live masks below, with no host synchronisation to ask whether there are any.
     scale_x, scale_y = 2.0 / (w - 1), 2.0 / (h - 1)
 
     def grid_gradient(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
