@@ -10,11 +10,7 @@ namespace {
 constexpr int kThreads = 256;
 
 at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, int64_t max_displacement) {
-    check_cuda_float(f0_in, "f0");
-    check_cuda_float(f1_in, "f1");
-    TORCH_CHECK(f0_in.sizes() == f1_in.sizes(), "f0 and f1 must have the same shape");
-    TORCH_CHECK(f0_in.scalar_type() == f1_in.scalar_type(), "f0 and f1 must share a dtype");
-    TORCH_CHECK(max_displacement >= 0, "max_displacement must be >= 0");
+    check_correlation_args(f0_in, f1_in, max_displacement);
     const c10::cuda::CUDAGuard guard(f0_in.device());
     const at::Tensor f0 = f0_in.contiguous();
     const at::Tensor f1 = f1_in.contiguous();
@@ -25,9 +21,25 @@ at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, in
     if (total == 0) return out;
     auto stream = c10::cuda::getCurrentCUDAStream();
     VIDINTERP_DISPATCH_KERNEL_TYPES(f0.scalar_type(), "vidinterp_correlation", [&] {
-        correlation_forward_kernel<typename KernelType<scalar_t>::type>
-            <<<grid_for(total, kThreads), kThreads, 0, stream>>>(kernel_ptr<scalar_t>(f0), kernel_ptr<scalar_t>(f1),
-                                                                 kernel_ptr<scalar_t>(out), N, C, H, W, d);
+        using kernel_t = typename KernelType<scalar_t>::type;
+        const kernel_t* a = kernel_ptr<scalar_t>(f0);
+        const kernel_t* b = kernel_ptr<scalar_t>(f1);
+        kernel_t* o = kernel_ptr<scalar_t>(out);
+        if (d > kCorrTiledMaxD) {  // larger windows than the model uses: the untiled kernel
+            correlation_forward_kernel<kernel_t><<<grid_for(total, kThreads), kThreads, 0, stream>>>(a, b, o, N, C, H,
+                                                                                                    W, d);
+            return;
+        }
+        const dim3 block(kCorrTileX, kCorrTileY);
+        const long long tiles = (long long)N * ((H + kCorrTileY - 1) / kCorrTileY) * ((W + kCorrTileX - 1) / kCorrTileX);
+        const dim3 grid = grid_for(tiles, 1);
+        switch (d) {
+            case 0: correlation_forward_tiled_kernel<kernel_t, 0><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            case 1: correlation_forward_tiled_kernel<kernel_t, 1><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            case 2: correlation_forward_tiled_kernel<kernel_t, 2><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            case 3: correlation_forward_tiled_kernel<kernel_t, 3><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+            default: correlation_forward_tiled_kernel<kernel_t, 4><<<grid, block, 0, stream>>>(a, b, o, N, C, H, W); break;
+        }
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     return out;
@@ -36,9 +48,11 @@ at::Tensor correlation_cuda(const at::Tensor& f0_in, const at::Tensor& f1_in, in
 std::tuple<at::Tensor, at::Tensor> correlation_backward_cuda(const at::Tensor& grad_in, const at::Tensor& f0_in,
                                                              const at::Tensor& f1_in, int64_t max_displacement,
                                                              std::array<bool, 2> output_mask) {
+    check_correlation_args(f0_in, f1_in, max_displacement);
     check_cuda_float(grad_in, "grad_output");
-    check_cuda_float(f0_in, "f0");
-    check_cuda_float(f1_in, "f1");
+    check_same_device(grad_in, "grad_output", f0_in, "f0");
+    const int64_t K = 2 * max_displacement + 1;
+    check_shape(grad_in, "grad_output", {f0_in.size(0), K * K, f0_in.size(2), f0_in.size(3)});
     const c10::cuda::CUDAGuard guard(f0_in.device());
     const at::Tensor grad = grad_in.to(f0_in.scalar_type()).contiguous();
     const at::Tensor f0 = f0_in.contiguous();

@@ -21,6 +21,11 @@ void instantiate_all() {
     warp_bwd<<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
     corr_fwd<<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
     corr_bwd<<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
+    vidinterp::correlation_forward_tiled_kernel<scalar_t, 0><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
+    vidinterp::correlation_forward_tiled_kernel<scalar_t, 1><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
+    vidinterp::correlation_forward_tiled_kernel<scalar_t, 2><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
+    vidinterp::correlation_forward_tiled_kernel<scalar_t, 3><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
+    vidinterp::correlation_forward_tiled_kernel<scalar_t, 4><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ static inline float atomicAdd(float* address, float value) {
 #define __global__
 #define __device__
 #define __forceinline__ inline
+// One emulated thread per block: shared memory is a plain static array and a barrier has nothing to wait for.
+#define __shared__ static
+static inline void __syncthreads() {}
 
 #include "correlation.cuh"
 #include "warp.cuh"
@@ -54,6 +57,23 @@ static inline float atomicAdd(float* address, float value) {
         vidinterp::correlation_backward_kernel<T>((const T*)grad, (const T*)f0, (const T*)f1, (T*)g0, (T*)g1,   \
                                                   N, C, H, W, d);                                              \
     }
+
+#define VIDINTERP_HOST_TILED_ENTRY_POINT(SUFFIX, T)                                                              \
+    extern "C" int correlation_forward_tiled_##SUFFIX(const void* f0, const void* f1, void* out, int N, int C,   \
+                                                      int H, int W, int d) {                                  \
+        switch (d) {                                                                                           \
+            case 0: vidinterp::correlation_forward_tiled_kernel<T, 0>((const T*)f0, (const T*)f1, (T*)out, N, C, H, W); return 0; \
+            case 1: vidinterp::correlation_forward_tiled_kernel<T, 1>((const T*)f0, (const T*)f1, (T*)out, N, C, H, W); return 0; \
+            case 2: vidinterp::correlation_forward_tiled_kernel<T, 2>((const T*)f0, (const T*)f1, (T*)out, N, C, H, W); return 0; \
+            case 3: vidinterp::correlation_forward_tiled_kernel<T, 3>((const T*)f0, (const T*)f1, (T*)out, N, C, H, W); return 0; \
+            case 4: vidinterp::correlation_forward_tiled_kernel<T, 4>((const T*)f0, (const T*)f1, (T*)out, N, C, H, W); return 0; \
+            default: return 1;                                                                                 \
+        }                                                                                                      \
+    }
+
+VIDINTERP_HOST_TILED_ENTRY_POINT(f32, float)
+VIDINTERP_HOST_TILED_ENTRY_POINT(f16, __half)
+VIDINTERP_HOST_TILED_ENTRY_POINT(bf16, __nv_bfloat16)
 
 VIDINTERP_HOST_ENTRY_POINTS(f32, float)
 VIDINTERP_HOST_ENTRY_POINTS(f16, __half)

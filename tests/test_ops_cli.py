@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from vidinterp.cli import main
 
@@ -80,3 +81,20 @@ def test_doctor_json(capsys):
     assert "prebuilt" in report["extension"] and "jit_possible" in report["extension"]
     assert report["selected_backend"]["backend"] in {"cuda", "cupy", "torch"}
     assert "doctor" in captured.err
+
+
+def test_the_warp_is_timed_with_real_video_flow_and_random_flow(capsys):
+    from vidinterp.bench import ops as bench_ops
+
+    main(["bench", "--ops", "warp", "--resolutions", "720p", "--scales", "16", "--channels", "3", "--dtypes", "fp32",
+          "--repeats", "1", "--json"])
+    rows = json.loads(capsys.readouterr().out)["ops"]["rows"]
+    assert {(r["backend"], r["flow"]) for r in rows} == {(b, f) for b in ("torch", "grid_sample")
+                                                          for f in ("video", "random")}
+    for row in rows:  # each flow kind has its own grid_sample baseline
+        if row["backend"] == "torch":
+            assert row["baseline"] == "grid_sample" and row["speedup_vs_baseline"] > 0
+    flow = bench_ops.video_flow(45, 80)
+    # Real motion is smooth: neighbouring pixels move alike, unlike random flow.
+    step = (flow[..., 1:] - flow[..., :-1]).abs().mean()
+    assert flow.shape == (1, 2, 45, 80) and torch.isfinite(flow).all() and step < 0.5 * flow.abs().mean() + 0.05

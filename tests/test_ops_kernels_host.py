@@ -104,3 +104,61 @@ def test_fp16_warp_kernel_positions_stay_exact_at_4k(kernels):
     out, _, _ = _run_warp(kernels, image, flow, torch.zeros_like(image), "border")
     want = ((image[..., 3800].float() + image[..., 3801].float()) / 2).half()
     assert torch.equal(out[..., 3800], want)
+
+
+@pytest.mark.parametrize("wanted", [(True, False), (False, True)])
+def test_warp_backward_kernel_skips_the_gradient_not_asked_for(kernels, wanted):
+    """A null output pointer is a gradient nobody asked for: the kernel neither computes nor writes it."""
+    gen = torch.Generator().manual_seed(5)
+    image = torch.randn(1, 3, 6, 7, generator=gen)
+    flow = torch.randn(1, 2, 6, 7, generator=gen) * 2
+    grad = torch.randn(1, 3, 6, 7, generator=gen)
+    want_i, want_f = reference.warp_backward(grad.double(), image.double(), flow.double(), "zeros")
+    grad_image = torch.zeros(image.shape) if wanted[0] else None
+    grad_flow = torch.full_like(flow, 7.0) if wanted[1] else None
+    null = ctypes.c_void_p(0)
+    kernels.warp_backward_f32(_p(grad), _p(image), _p(flow), _p(grad_image) if wanted[0] else null,
+                              _p(grad_flow) if wanted[1] else null, 1, 3, 6, 7, 1)
+    if wanted[0]:
+        torch.testing.assert_close(grad_image.double(), want_i, atol=1e-5, rtol=1e-5)
+    else:
+        torch.testing.assert_close(grad_flow.double(), want_f, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+@pytest.mark.parametrize("flow_kind", ["zero", "integer", "edges"])
+def test_warp_kernel_gradients_follow_the_convention_at_integer_positions(kernels, padding, flow_kind):
+    """The one gradient convention of vidinterp.ops.reference (integer positions, border lines), kernel side."""
+    gen = torch.Generator().manual_seed(8)
+    n, c, h, w = 2, 3, 6, 8
+    image = torch.randn(n, c, h, w, generator=gen) * 4
+    grad = torch.randn(n, c, h, w, generator=gen)
+    if flow_kind == "zero":
+        flow = torch.zeros(n, 2, h, w)
+    elif flow_kind == "integer":
+        flow = torch.randint(-3, 4, (n, 2, h, w), generator=gen).float()
+    else:
+        flow = torch.zeros(n, 2, h, w)
+        flow[0, 0, 1] = -torch.arange(w).float()  # x = 0 along a row
+        flow[0, 0, 2] = (w - 1) - torch.arange(w).float()  # x = W − 1 along a row
+        flow[1, 1, :, 3] = (h - 1) - torch.arange(h).float()  # y = H − 1 along a column
+    _, grad_image, grad_flow = _run_warp(kernels, image, flow, grad, padding)
+    want_i, want_f = reference.warp_backward(grad.double(), image.double(), flow.double(), padding)
+    torch.testing.assert_close(grad_image.double(), want_i, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(grad_flow.double(), want_f, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", list(SUFFIX))
+@pytest.mark.parametrize("d", [0, 1, 4])
+@pytest.mark.parametrize("channels", [1, 8, 11])  # one channel chunk, exactly one, and a partial second
+def test_tiled_correlation_kernel_matches_reference(kernels, dtype, d, channels):
+    """The shared-memory tiled forward (emulated with one-thread blocks: a 1×1 tile with its d-pixel halo)."""
+    gen = torch.Generator().manual_seed(d + channels)
+    f0 = torch.randn(2, channels, 6, 7, generator=gen).to(dtype)
+    f1 = torch.randn(2, channels, 6, 7, generator=gen).to(dtype)
+    k = 2 * d + 1
+    out = torch.full((2, k * k, 6, 7), float("nan")).to(dtype)
+    assert getattr(kernels, f"correlation_forward_tiled_{SUFFIX[dtype]}")(_p(f0), _p(f1), _p(out), 2, channels, 6,
+                                                                          7, d) == 0
+    want = reference.correlation_forward(f0.double(), f1.double(), d)
+    torch.testing.assert_close(out.double(), want, atol=TOL[dtype] * 4, rtol=TOL[dtype])

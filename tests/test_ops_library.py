@@ -116,3 +116,63 @@ def test_self_test_accepts_the_reference_and_rejects_a_wrong_backend(monkeypatch
     monkeypatch.setattr(torch_backend, "correlation", lambda f0, f1, d: reference.correlation_forward(f0, f1, d) * 1.1)
     problem = backends.self_test("torch", torch.device("cpu"))
     assert problem is not None and "correlation" in problem
+
+
+@pytest.mark.parametrize("mode", ["inference_mode", "no_grad", "autocast"])
+def test_self_test_passes_inside_the_callers_inference_mode(mode):
+    """The pipeline makes the backend choice on its first op call, inside torch.inference_mode(): the self-test
+    must still run its backward there, or every compiled backend fails it and the process stays on PyTorch."""
+    contexts = {"inference_mode": torch.inference_mode, "no_grad": torch.no_grad,
+                "autocast": lambda: torch.autocast("cpu", dtype=torch.bfloat16)}
+    with contexts[mode]():
+        assert backends.self_test("torch", torch.device("cpu")) is None
+
+
+def test_auto_choice_inside_inference_mode_keeps_a_backend_that_passes(monkeypatch):
+    """The whole `auto` decision, as the pipeline makes it: a compiled backend that works is chosen, not warned off."""
+    from vidinterp.ops import torch_backend
+
+    monkeypatch.setattr(backends, "_chosen_per_device", {})
+    monkeypatch.setattr(backends, "backend_status", lambda name: (True, "stub"))
+    monkeypatch.setattr(backends, "_module", lambda name: torch_backend)  # "cuda" runs the PyTorch kernels here
+    real_self_test = backends._self_test
+    monkeypatch.setattr(backends, "_self_test", lambda name, device: real_self_test(name, torch.device("cpu")))
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    import warnings as _warnings
+
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("error")
+        with torch.inference_mode():
+            assert backends._auto_for(torch.device("cuda", 0)) == "cuda"
+
+
+_GOOD_IMAGE = torch.rand(2, 3, 5, 6)
+_GOOD_FLOW = torch.zeros(2, 2, 5, 6)
+_BAD_WARP_CALLS = {
+    "flow with 3 channels": (_GOOD_IMAGE, torch.zeros(2, 3, 5, 6), 0),
+    "flow of another height": (_GOOD_IMAGE, torch.zeros(2, 2, 4, 6), 0),
+    "flow of another batch": (_GOOD_IMAGE, torch.zeros(1, 2, 5, 6), 0),
+    "3-D image": (torch.rand(3, 5, 6), torch.zeros(2, 5, 6), 0),
+    "integer image": (torch.zeros(2, 3, 5, 6, dtype=torch.int32), _GOOD_FLOW, 0),
+    "mixed dtypes": (_GOOD_IMAGE.double(), _GOOD_FLOW, 0),
+    "unknown padding code": (_GOOD_IMAGE, _GOOD_FLOW, 7),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_WARP_CALLS))
+def test_a_malformed_direct_warp_call_raises_a_python_error(case):
+    image, flow, padding = _BAD_WARP_CALLS[case]
+    with pytest.raises((TypeError, ValueError)):
+        torch.ops.vidinterp.backward_warp(image, flow, padding)
+
+
+def test_malformed_direct_backward_and_correlation_calls_raise():
+    with pytest.raises(ValueError, match="grad_output"):
+        torch.ops.vidinterp.backward_warp_backward(torch.rand(2, 3, 5, 5), _GOOD_IMAGE, _GOOD_FLOW, 0, [True, True])
+    with pytest.raises(ValueError, match="same shape"):
+        torch.ops.vidinterp.correlation(torch.rand(1, 4, 5, 6), torch.rand(1, 4, 5, 7), 2)
+    with pytest.raises(ValueError, match=">= 0"):
+        torch.ops.vidinterp.correlation(torch.rand(1, 4, 5, 6), torch.rand(1, 4, 5, 6), -1)
+    f = torch.rand(1, 4, 5, 6)
+    with pytest.raises(ValueError, match="grad_output"):
+        torch.ops.vidinterp.correlation_backward(torch.rand(1, 9, 5, 6), f, f, 2, [True, True])

@@ -30,6 +30,73 @@ __global__ void correlation_forward_kernel(const scalar_t* __restrict__ f0, cons
     }
 }
 
+// The tiled forward, for the displacements the model uses (d ≤ kCorrTiledMaxD): a block computes a tile of
+// blockDim.x × blockDim.y output pixels (at most kCorrTileX × kCorrTileY) for all (2d+1)² displacements at once.
+// Per chunk of channels it stages the f0 tile and the f1 tile with its d-pixel halo in shared memory (zero outside
+// the image), so each feature value is read from global memory once per tile instead of once per displacement;
+// each thread keeps its (2d+1)² sums in registers (D is a template parameter so they stay there) and writes each
+// displacement plane with x fastest (coalesced). Grid-stride over tiles, so any grid size is correct.
+constexpr int kCorrTileX = 32;
+constexpr int kCorrTileY = 8;
+constexpr int kCorrChannelChunk = 8;
+constexpr int kCorrTiledMaxD = 4;
+
+template <typename scalar_t, int D>
+__global__ void correlation_forward_tiled_kernel(const scalar_t* __restrict__ f0, const scalar_t* __restrict__ f1,
+                                                 scalar_t* __restrict__ out, int N, int C, int H, int W) {
+    constexpr int K = 2 * D + 1;
+    __shared__ float tile0[kCorrChannelChunk][kCorrTileY][kCorrTileX];
+    __shared__ float tile1[kCorrChannelChunk][kCorrTileY + 2 * D][kCorrTileX + 2 * D];
+    const int bx = (int)blockDim.x, by = (int)blockDim.y;
+    const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
+    const int threads = bx * by, thread = ty * bx + tx;
+    const int hx = bx + 2 * D, hy = by + 2 * D;  // the halo tile in use
+    const long long hw = (long long)H * W;
+    const long long tiles_x = (W + bx - 1) / bx, tiles_y = (H + by - 1) / by;
+    const long long tiles = (long long)N * tiles_x * tiles_y;
+    const float inv_c = C > 0 ? 1.f / (float)C : 0.f;
+    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const long long n = tile / (tiles_x * tiles_y);
+        const long long rest = tile - n * tiles_x * tiles_y;
+        const int y0 = (int)(rest / tiles_x) * by, x0 = (int)(rest % tiles_x) * bx;
+        const int y = y0 + ty, x = x0 + tx;
+        float acc[K * K];
+#pragma unroll
+        for (int k = 0; k < K * K; ++k) acc[k] = 0.f;
+        for (int c0 = 0; c0 < C; c0 += kCorrChannelChunk) {
+            const int cc = C - c0 < kCorrChannelChunk ? C - c0 : kCorrChannelChunk;
+            __syncthreads();  // every thread is done reading the previous chunk
+            for (int i = thread; i < cc * hy * hx; i += threads) {
+                const int ch = i / (hy * hx), r = i - ch * (hy * hx);
+                const int yy = y0 - D + r / hx, xx = x0 - D + r % hx;
+                const bool inside = yy >= 0 && yy < H && xx >= 0 && xx < W;
+                tile1[ch][r / hx][r % hx] =
+                    inside ? to_float(f1[(n * C + c0 + ch) * hw + (long long)yy * W + xx]) : 0.f;
+            }
+            for (int i = thread; i < cc * by * bx; i += threads) {
+                const int ch = i / (by * bx), r = i - ch * (by * bx);
+                const int yy = y0 + r / bx, xx = x0 + r % bx;
+                const bool inside = yy < H && xx < W;
+                tile0[ch][r / bx][r % bx] = inside ? to_float(f0[(n * C + c0 + ch) * hw + (long long)yy * W + xx]) : 0.f;
+            }
+            __syncthreads();
+            for (int ch = 0; ch < cc; ++ch) {
+                const float a = tile0[ch][ty][tx];
+#pragma unroll
+                for (int dy = 0; dy < K; ++dy) {
+#pragma unroll
+                    for (int dx = 0; dx < K; ++dx) acc[dy * K + dx] += a * tile1[ch][ty + dy][tx + dx];
+                }
+            }
+        }
+        if (y < H && x < W) {
+            scalar_t* dst = out + n * K * K * hw + (long long)y * W + x;
+#pragma unroll
+            for (int k = 0; k < K * K; ++k) dst[k * hw] = from_float<scalar_t>(acc[k] * inv_c);
+        }
+    }
+}
+
 // One thread per input element (n, c, y, x) computes both gradients by gathering (no atomics):
 //   grad_f0[y, x] = (1/C) Σ_k g[k, y, x] · f1[y+dy, x+dx]
 //   grad_f1[y, x] = (1/C) Σ_k g[k, y-dy, x-dx] · f0[y-dy, x-dx]

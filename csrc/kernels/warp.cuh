@@ -112,6 +112,7 @@ __global__ void warp_forward_kernel(const scalar_t* __restrict__ image, const sc
 
 // One thread per pixel: grad_flow is written directly (summed over channels in registers); grad_image is
 // scattered with atomicAdd into a float buffer (N×C×H×W, zero-initialised) that the caller casts back.
+// A null grad_image or grad_flow is a gradient nobody asked for: it is neither computed nor written.
 template <typename scalar_t>
 __global__ void warp_backward_kernel(const scalar_t* __restrict__ grad_out, const scalar_t* __restrict__ image,
                                      const scalar_t* __restrict__ flow, float* __restrict__ grad_image,
@@ -128,14 +129,19 @@ __global__ void warp_backward_kernel(const scalar_t* __restrict__ grad_out, cons
             const float g = to_float(grad_out[plane + pixel]);
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
-                const float v = to_float(image[plane + c.index[k]]);
-                gx += g * v * c.dweight_dx[k];
-                gy += g * v * c.dweight_dy[k];
-                if (c.weight[k] != 0.f) atomicAdd(grad_image + plane + c.index[k], g * c.weight[k]);
+                if (grad_flow != nullptr) {
+                    const float v = to_float(image[plane + c.index[k]]);
+                    gx += g * v * c.dweight_dx[k];
+                    gy += g * v * c.dweight_dy[k];
+                }
+                if (grad_image != nullptr && c.weight[k] != 0.f)
+                    atomicAdd(grad_image + plane + c.index[k], g * c.weight[k]);
             }
         }
-        grad_flow[(2 * n) * hw + pixel] = from_float<scalar_t>(gx);
-        grad_flow[(2 * n + 1) * hw + pixel] = from_float<scalar_t>(gy);
+        if (grad_flow != nullptr) {
+            grad_flow[(2 * n) * hw + pixel] = from_float<scalar_t>(gx);
+            grad_flow[(2 * n + 1) * hw + pixel] = from_float<scalar_t>(gy);
+        }
     }
 }
 

@@ -9,6 +9,7 @@ stated against: the grid_sample recipe for the warp, the PyTorch fallback for co
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ class OpsBenchConfig:
     backward: bool = True
     copy_megabytes: int | None = None  # size of the copy-bandwidth buffer (default: 256 MiB GPU, 64 MiB CPU)
     max_gib: float | None = None  # skip shapes whose working set is larger (default: 2 GiB CPU, 16 GiB GPU)
+    #: flows the warp is timed with: "video" (DIS flow between two real frames: smooth, so neighbouring pixels
+    #: read neighbouring memory, as in use) and "random" (uncorrelated: the worst case for the caches)
+    warp_flows: tuple[str, ...] = ("video", "random")
 
     @classmethod
     def quick(cls, **overrides) -> "OpsBenchConfig":
@@ -84,6 +88,30 @@ def grid_sample_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     ys = torch.arange(h, device=image.device, dtype=image.dtype).view(1, h, 1) + flow[:, 1]
     grid = torch.stack([xs * (2 / max(w - 1, 1)) - 1, ys * (2 / max(h - 1, 1)) - 1], dim=-1)
     return torch.nn.functional.grid_sample(image, grid, padding_mode="border", align_corners=True).to(dtype)
+
+
+WARP_FLOWS = ("video", "random")
+
+
+@functools.lru_cache(maxsize=16)
+def video_flow(height: int, width: int) -> torch.Tensor:
+    """1×2×H×W float32 DIS flow (preset medium) between two consecutive frames of real video at this size, on the
+    CPU: the motion the warp sees in use (see `vidinterp.bench.frames`)."""
+    from vidinterp.bench.frames import benchmark_pair
+    from vidinterp.models.classical import DisFlow
+
+    frame0, frame1 = benchmark_pair(height, width)
+    flow_01, _ = DisFlow("medium")(frame0, frame1)
+    return flow_01.float()
+
+
+def warp_flow(kind: str, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """A 1×2×H×W float32 flow of `kind` ("video" or "random") for timing the warp."""
+    if kind == "video":
+        return video_flow(height, width)
+    if kind == "random":
+        return torch.randn(1, 2, height, width, generator=generator) * 4
+    raise ValueError(f"unknown warp flow {kind!r}; choose from {', '.join(WARP_FLOWS)}")
 
 
 def resolve_bench_device(name: str) -> torch.device:
@@ -204,44 +232,47 @@ def run_ops_bench(config: OpsBenchConfig, on_row: Callable[[dict], None] | None 
                         bwd_bytes = (4 * c + k2) * pixels * size
                         working = (3 * k2 + 8 * c) * pixels * 4
                         flops = 2 * c * k2 * pixels
-                    times: dict[str, float] = {}
-                    for backend, fn in impls.items():
-                        row = _row_base(op, backend, resolution, scale, h, w, c, dtype_name,
-                                        d if op == "correlation" else None)
-                        if working > max_bytes:
-                            row["skipped"] = f"working set {working / 2**30:.1f} GiB > limit {max_bytes / 2**30:.1f} GiB"
+                    for flow_kind in (config.warp_flows if op == "warp" else (None,)):
+                        times: dict[str, float] = {}
+                        for backend, fn in impls.items():
+                            row = _row_base(op, backend, resolution, scale, h, w, c, dtype_name,
+                                            d if op == "correlation" else None)
+                            if flow_kind is not None:
+                                row["flow"] = flow_kind
+                            if working > max_bytes:
+                                row["skipped"] = f"working set {working / 2**30:.1f} GiB > limit {max_bytes / 2**30:.1f} GiB"
+                                emit(row)
+                                continue
+                            if op == "warp":
+                                inputs = [torch.rand(1, c, h, w, generator=gen).to(device, dtype),
+                                          warp_flow(flow_kind, h, w, gen).to(device, dtype)]
+                                forward = (lambda f: lambda a, b: f(a, b, "border"))(fn)
+                                grad = torch.ones(1, c, h, w, device=device, dtype=dtype)
+                            else:
+                                inputs = [torch.randn(1, c, h, w, generator=gen).to(device, dtype),
+                                          torch.randn(1, c, h, w, generator=gen).to(device, dtype)]
+                                forward = (lambda f: lambda a, b: f(a, b, d))(fn)
+                                grad = torch.ones(1, k2, h, w, device=device, dtype=dtype)
+                            try:
+                                fwd, fwdbwd = _time_pair(forward, inputs, grad, device, config)
+                            except Exception as exc:  # noqa: BLE001 - OOM or a missing kernel: report, keep going
+                                row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                                emit(row)
+                                continue
+                            times[backend] = fwd
+                            row.update(
+                                forward_ms=fwd * 1e3,
+                                forward_backward_ms=None if fwdbwd is None else fwdbwd * 1e3,
+                                forward_gbps=fwd_bytes / fwd / 1e9,
+                                forward_copy_share=fwd_bytes / fwd / copy_bps,
+                                forward_backward_gbps=None if fwdbwd is None else (fwd_bytes + bwd_bytes) / fwdbwd / 1e9,
+                                forward_tflops=None if flops is None else flops / fwd / 1e12,
+                            )
                             emit(row)
-                            continue
-                        if op == "warp":
-                            inputs = [torch.rand(1, c, h, w, generator=gen).to(device, dtype),
-                                      (torch.randn(1, 2, h, w, generator=gen) * 4).to(device, dtype)]
-                            forward = (lambda f: lambda a, b: f(a, b, "border"))(fn)
-                            grad = torch.ones(1, c, h, w, device=device, dtype=dtype)
-                        else:
-                            inputs = [torch.randn(1, c, h, w, generator=gen).to(device, dtype),
-                                      torch.randn(1, c, h, w, generator=gen).to(device, dtype)]
-                            forward = (lambda f: lambda a, b: f(a, b, d))(fn)
-                            grad = torch.ones(1, k2, h, w, device=device, dtype=dtype)
-                        try:
-                            fwd, fwdbwd = _time_pair(forward, inputs, grad, device, config)
-                        except Exception as exc:  # noqa: BLE001 - OOM or a missing kernel: report, keep going
-                            row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-                            emit(row)
-                            continue
-                        times[backend] = fwd
-                        row.update(
-                            forward_ms=fwd * 1e3,
-                            forward_backward_ms=None if fwdbwd is None else fwdbwd * 1e3,
-                            forward_gbps=fwd_bytes / fwd / 1e9,
-                            forward_copy_share=fwd_bytes / fwd / copy_bps,
-                            forward_backward_gbps=None if fwdbwd is None else (fwd_bytes + bwd_bytes) / fwdbwd / 1e9,
-                            forward_tflops=None if flops is None else flops / fwd / 1e12,
-                        )
-                        emit(row)
-                    baseline = GRID_SAMPLE if op == "warp" else "torch"
-                    for row in rows[-len(impls):]:
-                        if baseline in times and row.get("backend") in times and row["backend"] != baseline:
-                            row["speedup_vs_baseline"] = times[baseline] / times[row["backend"]]
-                            row["baseline"] = baseline
+                        baseline = GRID_SAMPLE if op == "warp" else "torch"
+                        for row in rows[-len(impls):]:
+                            if baseline in times and row.get("backend") in times and row["backend"] != baseline:
+                                row["speedup_vs_baseline"] = times[baseline] / times[row["backend"]]
+                                row["baseline"] = baseline
     return {"device": str(device), "copy_gbps": copy_bps / 1e9, "max_displacement": d, "rows": rows,
             "config": {k: v for k, v in dataclasses.asdict(config).items()}}

@@ -69,13 +69,14 @@ def _print_tables(result: dict, to_stderr: bool) -> None:
             table.add_column(name, justify="left" if name in ("op", "backend", "shape", "dtype") else "right")
         for row in ops["rows"]:
             shape = f"{row['resolution']} {row['scale']} ({row['width']}×{row['height']})"
+            op = f"{row['op']} ({row['flow']} flow)" if row.get("flow") else row["op"]
             if "skipped" in row or "error" in row:
-                table.add_row(row["op"], row["backend"], shape, str(row["channels"]), row["dtype"],
+                table.add_row(op, row["backend"], shape, str(row["channels"]), row["dtype"],
                               f"[yellow]{row.get('skipped') or row.get('error')}[/]")
                 continue
             speedup = row.get("speedup_vs_baseline")
             table.add_row(
-                row["op"], row["backend"], shape, str(row["channels"]), row["dtype"], _fmt(row["forward_ms"]),
+                op, row["backend"], shape, str(row["channels"]), row["dtype"], _fmt(row["forward_ms"]),
                 _fmt(row["forward_backward_ms"]), _fmt(row["forward_gbps"]), _fmt(100 * row["forward_copy_share"], 1),
                 _fmt(row["forward_tflops"], 3),
                 "-" if speedup is None else f"{speedup:.2f} vs {row['baseline']}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from vidinterp.models.blocks import shrink_factor
 from vidinterp.models.classical import grey_uint8, opencv, opencv_images
 from vidinterp.models.render import render_opencv
 from vidinterp.models.synthesis import FrameSynthesizer
+from vidinterp.pipeline.threads import usable_cores
 
 #: by default the network works on frames of at most this longer side (720p and 1080p run at half size)
 DEFAULT_MAX_SIDE = 1024
@@ -66,9 +68,12 @@ class ModelInterpolator(Interpolator):
     OpenCV twin `render_opencv` on the CPU: see `Runtime`).
 
     A model with a classical prior (DIS) computes it on the CPU. On CUDA (`overlap_prior`, default on there) the
-    pairs of a batch are taken `PRIOR_CHUNK` at a time: a worker thread computes the prior of the next chunks
-    while the GPU refines the current one, so the GPU waits for DIS only on the first chunk. On the CPU both
-    would compete for the same cores, so the prior runs inline.
+    pairs of a batch are taken `PRIOR_CHUNK` at a time: worker threads compute the prior of the next chunks
+    while the GPU refines the current one, so the GPU waits for DIS only on the first chunk. All chunks of a
+    batch are in flight at once and their flows share one pool of as many threads as the host has cores (the
+    CPU has nothing else to compute there but decoding and encoding, which run on their own threads); a fixed
+    pair of DIS threads starved a fast GPU. `prior_wait_seconds` adds up how long the GPU side waited for DIS.
+    On the CPU both would compete for the same cores, so the prior runs inline.
     """
 
     name = "model"
@@ -101,6 +106,8 @@ class ModelInterpolator(Interpolator):
         self.max_side = int(max_side)
         self._prior_thread: ThreadPoolExecutor | None = None
         self._band_threads: ThreadPoolExecutor | None = None
+        #: seconds the device side spent waiting for the overlapped prior (the first chunk of each batch, ideally)
+        self.prior_wait_seconds = 0.0
 
     def pad_multiple_for(self, height: int, width: int) -> int:
         # Full-size frames need only be whole multiples of the shrink factor: the shrunk frames are padded to the
@@ -120,14 +127,21 @@ class ModelInterpolator(Interpolator):
         if prior is None or not self.overlap_prior:
             return self._estimate_motion(frame0, frame1)
         if self._prior_thread is None:
-            self._prior_thread = ThreadPoolExecutor(1, thread_name_prefix="vidinterp-prior")
+            cores = usable_cores()
+            prior.use_threads(cores)  # the flows of every chunk in flight share these
+            # Enough chunk workers to keep those threads fed: each chunk has 2 × PRIOR_CHUNK flows.
+            workers = max(1, -(-cores // (2 * self.PRIOR_CHUNK)))
+            self._prior_thread = ThreadPoolExecutor(workers, thread_name_prefix="vidinterp-prior")
         # The batch's one host sync, before any of its GPU work is queued; DIS itself then needs no device.
         grey0, grey1 = grey_uint8(frame0), grey_uint8(frame1)
         chunks = [slice(i, i + self.PRIOR_CHUNK) for i in range(0, frame0.shape[0], self.PRIOR_CHUNK)]
         futures = [self._prior_thread.submit(prior.from_grey, grey0[c], grey1[c]) for c in chunks]
         states = []
         for chunk, future in zip(chunks, futures):
-            flows = tuple(f.to(self.device, self.dtype, non_blocking=True) for f in future.result())
+            start = time.perf_counter()
+            computed = future.result()
+            self.prior_wait_seconds += time.perf_counter() - start
+            flows = tuple(f.to(self.device, self.dtype, non_blocking=True) for f in computed)
             states.append(self._estimate_motion(frame0[chunk], frame1[chunk], prior=flows))
         return MotionState.cat(states)
 

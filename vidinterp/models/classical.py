@@ -136,6 +136,14 @@ class DisFlow(nn.Module):
         state["_pool"] = None  # per-process: rebuilt on first use
         return state
 
+    def use_threads(self, threads: int) -> None:
+        """Run the flows of a call on `threads` threads from now on (the pool is rebuilt at its next use)."""
+        threads = max(1, int(threads))
+        if threads != self.threads and self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+        self.threads = threads
+
     def extra_repr(self) -> str:
         return f"preset={self.preset!r}, max_side={self.max_side}, full_resolution_pixels={self.full_resolution_pixels}"
 

@@ -49,9 +49,18 @@ def _autocasting(tensor: object) -> bool:
     return isinstance(tensor, torch.Tensor) and torch.is_autocast_enabled(tensor.device.type)
 
 
+def _float32_under_autocast(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Under autocast both inputs go to float32 here, so every backend (the CuPy kernels read raw bytes of one
+    element type) receives one dtype, whichever path it takes past the dispatcher's own autocast cast."""
+    if _autocasting(a):
+        return a.to(torch.float32), b.to(torch.float32)
+    return a, b
+
+
 def backward_warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> torch.Tensor:
     """Sample `image` (N×C×H×W) bilinearly at each pixel plus `flow` (N×2×H×W, x then y); returns N×C×H×W."""
     check_warp_inputs(image, flow, padding, same_dtype=not _autocasting(image))
+    image, flow = _float32_under_autocast(image, flow)
     if image.device.type == "cpu":  # always the PyTorch backend: straight to the op, nothing to decide
         return library.backward_warp(image, flow, padding)
     return implementation_for(image.device).backward_warp(image, flow, padding)
@@ -60,6 +69,7 @@ def backward_warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "borde
 def correlation(f0: torch.Tensor, f1: torch.Tensor, max_displacement: int = 4) -> torch.Tensor:
     """Cost volume N×(2d+1)²×H×W: channel-mean dot products of f0 with f1 shifted by up to ±d pixels."""
     check_correlation_inputs(f0, f1, max_displacement, same_dtype=not _autocasting(f0))
+    f0, f1 = _float32_under_autocast(f0, f1)
     if f0.device.type == "cpu":
         return library.correlation(f0, f1, max_displacement)
     return implementation_for(f0.device).correlation(f0, f1, max_displacement)

@@ -52,3 +52,21 @@ def check_correlation_inputs(f0: object, f1: object, max_displacement: object, s
         raise TypeError(f"max_displacement must be an int, got {type(max_displacement).__name__}")
     if max_displacement < 0:
         raise ValueError(f"max_displacement must be >= 0, got {max_displacement}")
+
+
+def check_grad_output(grad: object, shape: tuple[int, ...], like: torch.Tensor) -> None:
+    """Raise TypeError/ValueError unless the incoming gradient of a backward op has `shape` and `like`'s device."""
+    if not isinstance(grad, torch.Tensor):
+        raise TypeError(f"grad_output must be a torch.Tensor, got {type(grad).__name__}")
+    if tuple(grad.shape) != tuple(shape):
+        raise ValueError(f"grad_output must have shape {tuple(shape)}, got {tuple(grad.shape)}")
+    if grad.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"grad_output must be float32, float64, float16 or bfloat16, got {grad.dtype}")
+    if grad.device != like.device:
+        raise ValueError(f"grad_output must be on {like.device}, got {grad.device}")
+
+
+def correlation_shape(f0: torch.Tensor, max_displacement: int) -> tuple[int, int, int, int]:
+    """N×(2d+1)²×H×W, the cost volume's shape."""
+    k = 2 * max_displacement + 1
+    return f0.shape[0], k * k, f0.shape[2], f0.shape[3]

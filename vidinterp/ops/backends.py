@@ -85,7 +85,17 @@ def requested_backend() -> str:
 
 
 def self_test(name: str, device: torch.device) -> str | None:
-    """Run both ops (forward and backward) on a small random input; None if they match the reference, else why."""
+    """Run both ops (forward and backward) on a small random input; None if they match the reference, else why.
+
+    The choice is made on the first op call, which in production is inside `torch.inference_mode()` (and may be
+    under `no_grad` or autocast): the test builds its own fresh tensors with grad mode on, inference mode and
+    autocast off, so it checks the kernels rather than the caller's mode.
+    """
+    with torch.inference_mode(False), torch.enable_grad(), torch.autocast(device.type, enabled=False):
+        return _self_test(name, device)
+
+
+def _self_test(name: str, device: torch.device) -> str | None:
     from vidinterp.ops import reference
 
     module = _module(name)

@@ -2,32 +2,52 @@
 
 The kernels come from the extension built by setup.py (`vidinterp._C`) or, when that was not built, from a
 just-in-time build with `torch.utils.cpp_extension.load` (ninja + nvcc) on first use, cached under
-`$VIDINTERP_CACHE_DIR` or `~/.cache/vidinterp`. float64 CUDA tensors have no kernel and use the PyTorch backend.
+`$VIDINTERP_CACHE_DIR` or `~/.cache/vidinterp` per torch, CUDA and GPU architecture. Builds are serialised
+between processes by `vidinterp.ops.build_lock` (a lock left by a killed build is removed, not waited on
+forever). float64 CUDA tensors have no kernel and use the PyTorch backend.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import torch
 
 from vidinterp.ops import library, torch_backend
+from vidinterp.ops.build_lock import build_lock
 from vidinterp.ops.sources import csrc_dir
 
 NAME = "cuda"
 JIT_SOURCES = ("warp_cuda.cu", "correlation_cuda.cu")  # the schemas come from library.py on this path
+JIT_NAME = "vidinterp_cuda_kernels"
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _jit: dict[str, object] = {"loaded": False, "error": None}
 
 
+def arch_tag() -> str:
+    """The GPU architectures a just-in-time build targets: TORCH_CUDA_ARCH_LIST when set, else what torch compiles
+    for by default (the visible GPUs' compute capabilities). A build for sm_80 must not be reused on sm_90."""
+    requested = os.environ.get("TORCH_CUDA_ARCH_LIST", "").strip()
+    if requested:
+        return "arch" + re.sub(r"[^0-9A-Za-z.+]+", "_", requested)
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    capabilities = sorted({torch.cuda.get_device_capability(i) for i in range(count)})
+    return "sm" + "_".join(f"{major}{minor}" for major, minor in capabilities) if capabilities else "sm_none"
+
+
 def cache_dir() -> Path:
-    """Where just-in-time builds are kept between runs."""
+    """Where just-in-time builds are kept between runs: one folder per torch, CUDA and GPU architecture set."""
     root = os.environ.get("VIDINTERP_CACHE_DIR") or Path.home() / ".cache" / "vidinterp"
-    tag = f"torch{torch.__version__}-cuda{torch.version.cuda}".replace("+", "_")
+    tag = f"torch{torch.__version__}-cuda{torch.version.cuda}-{arch_tag()}".replace("+", "_")
     return Path(root) / "extensions" / tag
 
 
@@ -66,20 +86,31 @@ def load_kernels() -> None:
         from torch.utils import cpp_extension
 
         build_dir = cache_dir()
-        build_dir.mkdir(parents=True, exist_ok=True)
         try:
-            cpp_extension.load(
-                name="vidinterp_cuda_kernels",
-                sources=[str(csrc_dir() / name) for name in JIT_SOURCES],
-                extra_include_paths=[str(csrc_dir())],
-                build_directory=str(build_dir),
-                is_python_module=False,
-                verbose=False,
-            )
+            with build_lock(build_dir):
+                _build_and_load(cpp_extension, build_dir)
         except Exception as exc:  # noqa: BLE001 - recorded so doctor and later calls can say why
             _jit["error"] = f"just-in-time build failed: {exc}"
             raise RuntimeError(str(_jit["error"])) from exc
         _jit["loaded"] = True
+
+
+def _build_and_load(cpp_extension, build_dir: Path) -> None:
+    """cpp_extension.load, saying at info level when it compiles (a minute of silence looks like a hang)."""
+    compiled_before = any(build_dir.glob(f"{JIT_NAME}*.so"))
+    if not compiled_before:
+        log.info("building the CUDA kernels (first use with this torch and GPU; a minute or two) in %s", build_dir)
+    start = time.monotonic()
+    cpp_extension.load(
+        name=JIT_NAME,
+        sources=[str(csrc_dir() / name) for name in JIT_SOURCES],
+        extra_include_paths=[str(csrc_dir())],
+        build_directory=str(build_dir),
+        is_python_module=False,
+        verbose=False,
+    )
+    if not compiled_before:
+        log.info("built the CUDA kernels in %.0f s", time.monotonic() - start)
 
 
 def availability() -> tuple[bool, str]:

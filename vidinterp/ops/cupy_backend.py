@@ -8,6 +8,7 @@ float64 tensors have no kernel and use the PyTorch backend.
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 
 import torch
@@ -78,9 +79,23 @@ def _launch(kernel: str, dtype: torch.dtype, device: torch.device, total: int, a
 
     function = _function(kernel, dtype, device)
     blocks = max(1, min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS))
-    converted = tuple(np.int32(a) if isinstance(a, int) else _pointer(a) for a in args)
+    # None is a null pointer: an output nobody asked for (the kernel skips it).
+    converted = tuple(np.int32(a) if isinstance(a, int) else np.uint64(0) if a is None else _pointer(a) for a in args)
     with cupy.cuda.Device(device.index), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
         function((blocks,), (_THREADS,), converted)
+
+
+def alert_not_deterministic(caller: str) -> None:
+    """PyTorch's nondeterminism alert for an op whose result depends on the order of atomic additions: an error
+    under `torch.use_deterministic_algorithms(True)`, a warning with `warn_only=True`, nothing otherwise."""
+    if not torch.are_deterministic_algorithms_enabled():
+        return
+    message = (f"{caller} does not have a deterministic implementation (float atomics), but you set "
+               f"torch.use_deterministic_algorithms(True)")
+    if torch.is_deterministic_algorithms_warn_only_enabled():
+        warnings.warn(message, stacklevel=3)
+    else:
+        raise RuntimeError(message + "; use the torch backend (VIDINTERP_BACKEND=torch) for deterministic gradients")
 
 
 class _CupyWarp(torch.autograd.Function):
@@ -88,7 +103,9 @@ class _CupyWarp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
-        image, flow = image.contiguous(), flow.contiguous()
+        # One kernel instantiation reads both tensors' bytes: they must share the image's element type.
+        ctx.flow_dtype = flow.dtype
+        image, flow = image.contiguous(), flow.to(image.dtype).contiguous()
         ctx.save_for_backward(image, flow)
         ctx.padding = padding
         n, c, h, w = image.shape
@@ -103,15 +120,21 @@ class _CupyWarp(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_output: torch.Tensor):
         image, flow = ctx.saved_tensors
+        need_image, need_flow = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad = grad_output.to(image.dtype).contiguous()
         n, c, h, w = image.shape
-        # float accumulation buffer for the atomics whatever the storage type.
-        grad_image = torch.zeros(image.shape, dtype=torch.float32, device=image.device)
-        grad_flow = torch.zeros_like(flow, memory_format=torch.contiguous_format)
-        if image.numel() > 0:
+        # float accumulation buffer for the atomics whatever the storage type; None: not asked for, not computed.
+        grad_image = torch.zeros(image.shape, dtype=torch.float32, device=image.device) if need_image else None
+        grad_flow = torch.empty_like(flow, memory_format=torch.contiguous_format) if need_flow else None
+        if need_image and image.numel() > 0:
+            alert_not_deterministic("vidinterp backward_warp backward (CuPy, image gradient)")
+        if (need_image or need_flow) and n * h * w > 0:
             _launch("warp_backward_kernel", image.dtype, image.device, n * h * w,
                     (grad, image, flow, grad_image, grad_flow, n, c, h, w, PADDING_CODES[ctx.padding]))
-        return grad_image.to(image.dtype), grad_flow, None
+        elif grad_flow is not None:
+            grad_flow.zero_()
+        return (grad_image.to(image.dtype) if need_image else None,
+                grad_flow.to(ctx.flow_dtype) if need_flow else None, None)
 
 
 class _CupyCorrelation(torch.autograd.Function):
@@ -119,7 +142,8 @@ class _CupyCorrelation(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, f0: torch.Tensor, f1: torch.Tensor, max_displacement: int) -> torch.Tensor:
-        f0, f1 = f0.contiguous(), f1.contiguous()
+        ctx.f1_dtype = f1.dtype
+        f0, f1 = f0.contiguous(), f1.to(f0.dtype).contiguous()
         ctx.save_for_backward(f0, f1)
         ctx.max_displacement = max_displacement
         n, c, h, w = f0.shape
@@ -141,7 +165,7 @@ class _CupyCorrelation(torch.autograd.Function):
         if f0.numel() > 0:
             _launch("correlation_backward_kernel", f0.dtype, f0.device, f0.numel(),
                     (grad, f0, f1, grad_f0, grad_f1, n, c, h, w, ctx.max_displacement))
-        return grad_f0, grad_f1, None
+        return grad_f0, grad_f1.to(ctx.f1_dtype), None
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:

@@ -19,7 +19,14 @@ import threading
 import torch
 
 from vidinterp.ops import vectorized
-from vidinterp.ops._validate import PADDING_CODES
+from vidinterp.ops._validate import (
+    PADDING_CODES,
+    check_correlation_inputs,
+    check_grad_output,
+    check_warp_inputs,
+    correlation_shape,
+)
+from vidinterp.ops.requirements import check_torch
 
 SCHEMAS = {
     "backward_warp": "backward_warp(Tensor image, Tensor flow, int padding) -> Tensor",
@@ -34,6 +41,7 @@ SCHEMAS = {
     ),
 }
 _PADDING_NAMES = {code: name for name, code in PADDING_CODES.items()}
+check_torch()
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -52,21 +60,29 @@ def _or_empty(grad: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
     return grad if grad is not None else like.new_empty(0)
 
 
+# The CPU kernels validate their inputs like the op wrappers do (and the CUDA launchers with TORCH_CHECK): a direct
+# `torch.ops.vidinterp.*` call with a wrong shape, dtype or padding code raises instead of reading out of bounds.
 def _warp_impl(image: torch.Tensor, flow: torch.Tensor, padding: int) -> torch.Tensor:
+    check_warp_inputs(image, flow, _padding_name(padding))
     return vectorized.warp_forward(image, flow, _padding_name(padding))
 
 
 def _warp_backward_impl(grad, image, flow, padding: int, output_mask: list[bool]):
+    check_warp_inputs(image, flow, _padding_name(padding))
+    check_grad_output(grad, tuple(image.shape), image)
     mask = (bool(output_mask[0]), bool(output_mask[1]))
     gi, gf = vectorized.warp_backward(grad, image, flow, _padding_name(padding), mask)
     return _or_empty(gi, image), _or_empty(gf, flow)
 
 
 def _correlation_impl(f0: torch.Tensor, f1: torch.Tensor, max_displacement: int) -> torch.Tensor:
+    check_correlation_inputs(f0, f1, max_displacement)
     return vectorized.correlation_forward(f0, f1, max_displacement)
 
 
 def _correlation_backward_impl(grad, f0, f1, max_displacement: int, output_mask: list[bool]):
+    check_correlation_inputs(f0, f1, max_displacement)
+    check_grad_output(grad, correlation_shape(f0, max_displacement), f0)
     mask = (bool(output_mask[0]), bool(output_mask[1]))
     g0, g1 = vectorized.correlation_backward(grad, f0, f1, max_displacement, mask)
     return _or_empty(g0, f0), _or_empty(g1, f1)

@@ -11,6 +11,15 @@ Contracts (shared by all backends):
 * Correlation: `out[n, (dy+d)(2d+1) + (dx+d), y, x] = (1/C) Σ_c f0[n,c,y,x] f1[n,c,y+dy,x+dx]`, 0 where the
   shifted position is outside; C = 0 gives zeros.
 
+Gradient convention (every backend follows it, so training sees the same gradients on CPU and GPU): bilinear
+sampling is not differentiable at integer positions (zero flow, the model's starting state, puts every sample
+there) and at the clamp of "border". The derivative used is the one of the bilinear cell the position falls in,
+x0 = floor(x), i.e. the difference to the next pixel, v(x0 + 1) − v(x0) (the derivative from the right), with
+the cell kept inside the image in "border": at the last column (row) it is v(W − 1) − v(W − 2). "border"'s clamp
+passes the gradient on the closed interval [0, W − 1] (as torch.clamp's does) and none outside; "zeros" reads the
+image continued by zeros, so the last column's derivative is 0 − v(W − 1). Along the other axis the derivative is
+interpolated linearly. NaN and (in "zeros") non-finite positions get no gradient.
+
 Coordinates and accumulation use float32 (float64 for float64 inputs); half inputs are computed in float32 and
 the result cast back. Correlation never holds more than one row of 2d+1 shifted products of the feature
 map at a time (one product when a row would exceed ROW_BUDGET_BYTES).

@@ -76,28 +76,83 @@ def warp_forward(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch
 def warp_backward(
     grad_output: torch.Tensor, image: torch.Tensor, flow: torch.Tensor, padding: str, mask: tuple[bool, bool]
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """(∂/∂image, ∂/∂flow) of `warp_forward`, each None where `mask` does not ask for it."""
+    """(∂/∂image, ∂/∂flow) of `warp_forward`, each None where `mask` does not ask for it.
+
+    The image gradient is grid_sample's (its weights are continuous in the position, so any rounding of the
+    grid costs ulps). The flow gradient is not: grid_sample picks the bilinear cell from a position that went
+    through the normalised grid and back, so at integer positions (zero flow, the model's starting state) it
+    takes the left or the right difference at random, and it gives the border rows and columns no gradient. It
+    follows the one convention of `reference.warp_backward` instead (see `reference` "Gradient convention"),
+    with the cell chosen from the exact pixel position (`_flow_gradient`).
+    """
     if _exact_only(image):
         grad_image, grad_flow = reference.warp_backward(grad_output, image, flow, padding)
         return (grad_image if mask[0] else None), (grad_flow if mask[1] else None)
     h, w = image.shape[2:]
-    grid, nan = _sampling_grid(flow, h, w)
-    grad = grad_output.to(grid.dtype)
-    if nan is not None:
-        grad = grad.masked_fill(nan, 0.0)
-    grad_image, grad_grid = torch.ops.aten.grid_sampler_2d_backward(
-        grad, image.to(grid.dtype), grid, _BILINEAR, _GRID_PADDING[padding], True, [mask[0], mask[1]])
-    grad_flow = None
-    if mask[1]:
-        # d(normalised)/d(pixel) = 2/(size − 1); NaN pixels have no position and get no gradient.
-        scale = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)], dtype=grid.dtype, device=grid.device)
-        grad_flow = (grad_grid * scale).permute(0, 3, 1, 2)
-        if nan is not None:
-            grad_flow.masked_fill_(nan, 0.0)  # a fresh product: no copy needed
-        grad_flow = grad_flow.to(flow.dtype).contiguous()
+    grad_image = grad_flow = None
     if mask[0]:
+        grid, nan = _sampling_grid(flow, h, w)
+        grad = grad_output.to(grid.dtype)
+        if nan is not None:
+            grad = grad.masked_fill(nan, 0.0)
+        grad_image, _ = torch.ops.aten.grid_sampler_2d_backward(
+            grad, image.to(grid.dtype), grid, _BILINEAR, _GRID_PADDING[padding], True, [True, False])
         grad_image = grad_image.to(image.dtype).contiguous()
-    return (grad_image if mask[0] else None), grad_flow
+    if mask[1]:
+        grad_flow = _flow_gradient(grad_output, image, flow, padding).to(flow.dtype).contiguous()
+    return grad_image, grad_flow
+
+
+#: How far inside its cell a position is moved for the flow gradient: far above the grid round trip's error
+#: (≈1e-3 px at 4K in float32), and harmless: the derivative along an axis does not depend on the position
+#: within the cell along that axis.
+_NUDGE = 1.0 / 64
+
+
+def _flow_gradient(grad_output: torch.Tensor, image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:
+    """∂/∂flow (N×2×H×W, compute dtype) under the convention of `reference.warp_backward`.
+
+    ∂/∂x is the x-difference of the position's cell (x0 chosen exactly here), interpolated linearly along y;
+    it does not depend on where in the cell x lies. So grid_sample's backward is asked for it at x moved at
+    least _NUDGE inside that cell (whichever side the grid's rounding then lands on, it is the same cell) and
+    the exact y; and for ∂/∂y the other way round.
+    """
+    n, c, h, w = image.shape
+    cdt = reference.compute_dtype(image.dtype)
+    values = image.to(cdt)
+    grad = grad_output.to(cdt)
+    flow = flow.to(cdt)
+    x = torch.arange(w, dtype=cdt, device=flow.device).view(1, 1, w) + flow[:, 0]
+    y = torch.arange(h, dtype=cdt, device=flow.device).view(1, h, 1) + flow[:, 1]
+    nan = torch.isnan(x) | torch.isnan(y)
+    x, y = x.nan_to_num(nan=0.0), y.nan_to_num(nan=0.0)
+    if padding == "border":
+        # The clamp passes the gradient on the closed interval; the cell stays inside (x0 ≤ W − 2).
+        live_x = (x >= 0) & (x <= w - 1) & ~nan
+        live_y = (y >= 0) & (y <= h - 1) & ~nan
+        x, y = x.clamp(0, w - 1), y.clamp(0, h - 1)
+        cell_x, cell_y = x.floor().clamp(max=w - 2), y.floor().clamp(max=h - 2)
+    else:
+        # Far positions are clipped (their cell is outside either way) so the normalisation cannot overflow.
+        live_x = live_y = torch.isfinite(x) & torch.isfinite(y) & ~nan
+        x = x.nan_to_num(posinf=0.0, neginf=0.0).clamp(-2.0 * w - 2, 3.0 * w + 2)
+        y = y.nan_to_num(posinf=0.0, neginf=0.0).clamp(-2.0 * h - 2, 3.0 * h + 2)
+        cell_x, cell_y = x.floor(), y.floor()
+    inside_x = cell_x + (x - cell_x).clamp(_NUDGE, 1 - _NUDGE)
+    inside_y = cell_y + (y - cell_y).clamp(_NUDGE, 1 - _NUDGE)
+    # A pixel's grid gradient depends only on its own incoming gradient: NaN positions (parked at 0 above) are
+    # zeroed by the live masks below, with no host synchronisation to ask whether there are any.
+    scale_x, scale_y = 2.0 / (w - 1), 2.0 / (h - 1)
+
+    def grid_gradient(px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+        grid = torch.stack([px * scale_x - 1.0, py * scale_y - 1.0], dim=-1)
+        _, grad_grid = torch.ops.aten.grid_sampler_2d_backward(
+            grad, values, grid, _BILINEAR, _GRID_PADDING[padding], True, [False, True])
+        return grad_grid
+
+    grad_x = (grid_gradient(inside_x, y)[..., 0] * scale_x).masked_fill_(~live_x, 0.0)
+    grad_y = (grid_gradient(x, inside_y)[..., 1] * scale_y).masked_fill_(~live_y, 0.0)
+    return torch.stack([grad_x, grad_y], 1)
 
 
 # -- correlation ------------------------------------------------------------------------------------------------

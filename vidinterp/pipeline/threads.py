@@ -181,9 +181,13 @@ def configure_torch_threads(device: torch.device | str = "cpu") -> int:
     if torch.device(device).type != "cpu":
         return torch.get_num_threads()
     limit_malloc_arenas()
-    try:
-        cores = len(os.sched_getaffinity(0))  # respects taskset and container CPU sets
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores))
+    torch.set_num_threads(usable_cores())
     return torch.get_num_threads()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (respects taskset and container CPU sets), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
