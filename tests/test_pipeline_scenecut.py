@@ -173,3 +173,23 @@ def test_real_cuts_in_sintel(shared_data):
                 cuts.append(previous.index)
             previous = frame
     assert cuts == [75, 120, 318]
+
+
+@pytest.mark.slow
+def test_benchmark_targets(shared_data):
+    """benchmarks/scenecuts.py on the training clips: no frozen frame on any non-cut up to stride 4 (in context or
+    alone), and the cuts still caught."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scenecuts.py"
+    spec = importlib.util.spec_from_file_location("scenecuts_benchmark", path)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    records = benchmark.evaluate(benchmark.build_cases(benchmark.Clips(shared_data / "train" / "videos")),
+                                 DEFAULT_SCENE_THRESHOLD)
+    held = [r for r in records if not r["cut"] and r["category"] != "action:stride8" and (r["context"] or r["lone"])]
+    assert held == []
+    cuts = [r for r in records if r["cut"]]
+    assert sum(r["context"] for r in cuts) >= 0.94 * len(cuts)
+    assert all(r["context"] for r in cuts if r["category"] in ("cut:real", "cut:splice"))

@@ -349,6 +349,12 @@ def test_help_shows_the_ranges(capsys):
     assert code == 0 and "2 to 256" in text and "0 to 51" in text and "below 1" in text and "1/3600 to 10000" in text
 
 
+def test_help_says_what_the_scene_threshold_trades(capsys):
+    code, out, _ = run(["upsample", "--help"], capsys)
+    text = " ".join(out.replace("│", " ").split())
+    assert code == 0 and "motion cannot explain" in text and "stutter" in text and "ghost" in text
+
+
 # -- 8. --model that is not a weights file ------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["folder", "text", "png", "empty"])
 def test_model_that_is_not_safetensors_is_one_clear_line(tmp_path, capsys, clip, kind):
