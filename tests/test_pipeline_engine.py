@@ -257,6 +257,18 @@ def test_scene_cut_modes(mode):
         assert stats.blended_frames == 3
 
 
+def test_hold_shows_the_nearer_shot_at_any_rate():
+    """--fps 60 from 24 fps puts output frames at t = 0.2 and 0.6 of the cut interval (frames 3 → 4): the first is
+    nearer the earlier shot, the second the later one."""
+    frames = cut_clip()
+    stats = RetimeStats()
+    out, _ = run(frames, RetimeOptions(fps=Fraction(60)), BlendInterpolator("cpu"), stats=stats)
+    across = [frame for frame in out if frames[3].time < frame.time < frames[4].time]
+    assert [frame.time for frame in across] == [Fraction(8, 60), Fraction(9, 60)]
+    assert across[0].image is frames[3].image and across[1].image is frames[4].image
+    assert stats.scene_cuts == 1
+
+
 def test_cut_pair_never_reaches_the_interpolator():
     frames = cut_clip()
     for image in frames:

@@ -316,7 +316,7 @@ def test_stale_partials_of_the_same_output_are_removed(tmp_path, capsys, clip):
         (["--crf", "-1"], "--crf"),
         (["--crf", "60"], "--crf for libx264 goes from 0"),
         (["--codec", "ffv1", "--crf", "10"], "--crf does not apply to ffv1"),
-        (["--scene-threshold", "5"], "below 2"),
+        (["--scene-threshold", "5"], "below 1"),
         (["--scene-threshold", "0"], "above 0"),
         (["--factor", "1000"], "from 2 to 256"),
         (["--fps", "1e-9"], "1/3600"),
@@ -333,9 +333,9 @@ def test_out_of_range_options_are_refused(tmp_path, capsys, clip, args, message)
 
 
 def test_unusual_values_warn(tmp_path, capsys, clip):
-    code, _, err = upsample([clip, tmp_path / "out.mkv", "--scene-threshold", "1.5", "--factor", "32"], capsys)
+    code, _, err = upsample([clip, tmp_path / "out.mkv", "--scene-threshold", "0.8", "--factor", "32"], capsys)
     assert code == 0, err
-    assert "warning: --scene-threshold 1.5 is outside the usual" in err and "warning: the output rate is 768 fps" in err
+    assert "warning: --scene-threshold 0.8 is outside the usual" in err and "warning: the output rate is 768 fps" in err
 
 
 def test_rates_with_many_digits_work(tmp_path, capsys, clip):
@@ -346,7 +346,13 @@ def test_rates_with_many_digits_work(tmp_path, capsys, clip):
 def test_help_shows_the_ranges(capsys):
     code, out, _ = run(["upsample", "--help"], capsys)
     text = " ".join(out.replace("│", " ").split())
-    assert code == 0 and "2 to 256" in text and "0 to 51" in text and "below 2" in text and "1/3600 to 10000" in text
+    assert code == 0 and "2 to 256" in text and "0 to 51" in text and "below 1" in text and "1/3600 to 10000" in text
+
+
+def test_help_says_what_the_scene_threshold_trades(capsys):
+    code, out, _ = run(["upsample", "--help"], capsys)
+    text = " ".join(out.replace("│", " ").split())
+    assert code == 0 and "motion cannot explain" in text and "stutter" in text and "ghost" in text
 
 
 # -- 8. --model that is not a weights file ------------------------------------------------------------------------------

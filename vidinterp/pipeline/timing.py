@@ -18,22 +18,22 @@ from vidinterp.io.frames import VideoFrame
 
 SCENE_CUT_MODES = ("hold", "blend", "off")
 
-#: Default scene-cut threshold on `scenecut.scene_change_score`. Measured on 68 real clips (14,865 consecutive
-#: pairs, talking heads to fast sport and handheld pans): ordinary pairs score below 0.2 (99th percentile per clip),
-#: the worst non-cut 0.28 (motion blur plus a fast pan); the cuts found scored 0.33 to 0.9.
-DEFAULT_SCENE_THRESHOLD = 0.3
+#: Default scene-cut threshold on `scenecut.scene_change_score`, the share of the (textured) picture that motion
+#: cannot explain. Chosen on the tune half of benchmarks/scenecuts.py and checked on its held-out half (see the
+#: README's scene-cut paragraph for the figures).
+DEFAULT_SCENE_THRESHOLD = 0.25
 
 #: In fps mode an output time this close to an input frame shows that frame instead of interpolating. Containers
 #: with millisecond time bases (Matroska, WebM) round PTS to 1 ms, so a 29.97 fps frame meant for 33.367 ms sits at
 #: 33 ms; without a tolerance every such "hit" would become a needless interpolation at t ≈ 0.01.
 SNAP_TOLERANCE = Fraction(1, 1000)
 
-#: Scene-change scores never reach this: both thumbnails have unit standard deviation, so their mean absolute
-#: difference is at most 2. A threshold at or above it would never find a cut (that is --scene-cut off).
-MAX_SCENE_THRESHOLD = 2.0
-#: Thresholds outside this band are allowed but unusual: below it ordinary motion counts as a cut, above it
-#: even unrelated shots (which score about 0.33 to 1.1) pass as one.
-USUAL_SCENE_THRESHOLDS = (0.1, 1.0)
+#: Scene-change scores are shares of the picture: none exceeds 1, so a threshold of 1 or more never finds a cut
+#: (that is --scene-cut off).
+MAX_SCENE_THRESHOLD = 1.0
+#: Thresholds outside this band are allowed but unusual: below it the jerkiest hand-held motion may count as a
+#: cut, above it shots of the same place (two signers before one wall) pass as one.
+USUAL_SCENE_THRESHOLDS = (0.1, 0.5)
 
 #: Output frame rates vidinterp writes: from one frame an hour to 10,000 fps (ffmpeg's encoders fail outside).
 MIN_RATE, MAX_RATE = Fraction(1, 3600), Fraction(10_000)
@@ -101,7 +101,8 @@ class RetimeOptions:
     fps: target frame rate (> 0); output frames on a regular grid from the first input frame.
     batch_size: at most this many interpolated frames per model call (bounds device memory).
     scene_cut: at a detected cut, "hold" shows the nearer real frame, "blend" cross-fades, "off" interpolates anyway.
-    scene_threshold: cut when `scenecut.scene_change_score` exceeds this (higher = fewer cuts).
+    scene_threshold: the share of the picture motion must fail to explain for a cut (`scenecut.decide`; higher =
+        fewer cuts).
     """
 
     factor: int | None = None
@@ -128,8 +129,8 @@ class RetimeOptions:
             raise UsageError(f"unknown scene-cut mode {self.scene_cut!r}; choose one of: {', '.join(SCENE_CUT_MODES)}")
         if not 0 < self.scene_threshold < MAX_SCENE_THRESHOLD:
             raise UsageError(
-                f"the scene-cut threshold must be above 0 and below {MAX_SCENE_THRESHOLD:g} (no pair of frames scores "
-                f"more), got {self.scene_threshold!r}; --scene-cut off never cuts"
+                f"the scene-cut threshold must be above 0 and below {MAX_SCENE_THRESHOLD:g} (it is a share of the "
+                f"picture), got {self.scene_threshold!r}; --scene-cut off never cuts"
             )
 
 
