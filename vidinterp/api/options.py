@@ -41,6 +41,9 @@ class UpsampleOptions:
         side is at most this (0 = full size; None = 1024).
     batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU).
     scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
+    dedupe: drop frames that repeat the one before (held drawings, stalled captures) and interpolate between the
+        others at their real times; with a factor, the output rate is factor × the input's (see
+        `pipeline.dedupe`).
     codec, crf, pix_fmt, output_format: encoder settings for a video output (None = chosen by the extension).
     input_format: demuxer of the input when it cannot be guessed (stdin).
     input_fps: frame rate of an image-sequence input (default 25); an error for a video input.
@@ -60,6 +63,7 @@ class UpsampleOptions:
     batch_size: int | None = None
     scene_cut: str = "hold"
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+    dedupe: bool = False
     codec: str | None = None
     crf: int | None = None
     pix_fmt: str | None = None
@@ -83,6 +87,8 @@ class UpsampleOptions:
         if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
             raise UsageError(f"--start-number must be a whole number of at least 0, got {start!r}")
         object.__setattr__(self, "fps", self.retime.fps)  # validated and exact (59.94 → 60000/1001)
+        if not isinstance(self.dedupe, bool):
+            raise UsageError(f"dedupe must be True or False, got {self.dedupe!r}")
 
     @property
     def retime(self) -> RetimeOptions:
