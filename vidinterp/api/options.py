@@ -107,6 +107,9 @@ class EvaluationOptions:
     `UpsampleOptions`.
     drop: videos are scored by keeping every drop-th frame and interpolating the ones between.
     limit: score at most this many items per dataset or video. save_dir: write a labelled comparison PNG per item.
+    lpips, vmaf: the perceptual scores: None = when they can run here (LPIPS: the lpips package and its weights on
+        disk; VMAF: vmaf-torch installed), True = asked for (the CLI then says why when one cannot run), False = not
+        computed.
     """
 
     method: str | None = None
@@ -118,9 +121,14 @@ class EvaluationOptions:
     drop: int = 2
     limit: int | None = None
     save_dir: Path | None = None
+    lpips: bool | None = None
+    vmaf: bool | None = None
 
     def __post_init__(self) -> None:
         _check_interpolator_choice(self)
+        for name in ("lpips", "vmaf"):
+            if getattr(self, name) not in (None, True, False):
+                raise UsageError(f"{name} must be None, True or False, got {getattr(self, name)!r}")
         if self.save_dir is not None:
             object.__setattr__(self, "save_dir", Path(self.save_dir))
         if isinstance(self.drop, bool) or not isinstance(self.drop, int) or self.drop < 2:

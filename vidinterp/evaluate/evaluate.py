@@ -23,6 +23,8 @@ from vidinterp.evaluate.framedrop import DropGroup, compared_frame_count, drop_g
 from vidinterp.evaluate.layouts import EvalSet, TripletFiles, TripletSet, VideoItem
 from vidinterp.evaluate.perceptual import LpipsMetric
 from vidinterp.evaluate.visualize import ComparisonText, save_comparison
+from vidinterp.evaluate.vmaf import MIN_SIDE as VMAF_MIN_SIDE
+from vidinterp.evaluate.vmaf import VmafMetric
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import max_value
 from vidinterp.io.images import read_image
@@ -30,7 +32,8 @@ from vidinterp.io.images import read_image
 
 @dataclass
 class ItemResult:
-    """Scores of one interpolated frame (PSNR dB, SSIM, MAE and LPIPS on 0..255 inputs; seconds of interpolation)."""
+    """Scores of one interpolated frame (PSNR dB, SSIM, MAE, LPIPS and VMAF on 0..255 inputs; seconds of
+    interpolation). LPIPS and VMAF are None when they were not computed."""
 
     name: str
     t: float
@@ -39,6 +42,7 @@ class ItemResult:
     mae: float
     seconds: float
     lpips: float | None = None
+    vmaf: float | None = None
 
 
 @dataclass
@@ -57,13 +61,19 @@ class SetResult:
     def summary(self) -> dict:
         """Means over items (the way the benchmark tables report them)."""
         mean = lambda key: metrics.mean([getattr(item, key) for item in self.items])  # noqa: E731
-        lpips_values = [item.lpips for item in self.items if item.lpips is not None]
+
+        def optional_mean(key: str) -> float | None:
+            """The mean of a metric that may be missing: only when every item has it."""
+            values = [getattr(item, key) for item in self.items if getattr(item, key) is not None]
+            return metrics.mean(values) if values and len(values) == len(self.items) else None
+
         return {
             "items": len(self.items),
             "psnr": mean("psnr"),
             "ssim": mean("ssim"),
             "mae": mean("mae"),
-            "lpips": metrics.mean(lpips_values) if lpips_values and len(lpips_values) == len(self.items) else None,
+            "lpips": optional_mean("lpips"),
+            "vmaf": optional_mean("vmaf"),
             "seconds_per_item": mean("seconds"),
             "temporal_error": self.temporal_error,
         }
@@ -71,12 +81,13 @@ class SetResult:
 
 @dataclass
 class EvalOptions:
-    """How to evaluate: frame-drop factor for videos, item limit per set, where to save pictures, LPIPS."""
+    """How to evaluate: frame-drop factor for videos, item limit per set, where to save pictures, LPIPS, VMAF."""
 
     drop: int = 2
     limit: int | None = None
     save_dir: Path | None = None
     lpips: LpipsMetric | None = None
+    vmaf: VmafMetric | None = None
 
 
 #: called after each item with the set's name and the new result (drives progress bars)
@@ -121,13 +132,15 @@ def _score(pred: torch.Tensor, truth: np.ndarray, options: EvalOptions) -> tuple
         "ssim": float(metrics.ssim(levels, target)[0]),
         "mae": float(metrics.mae(levels, target)[0]),
         "lpips": float(options.lpips(levels, target)[0]) if options.lpips else None,
+        "vmaf": float(options.vmaf(levels, target)[0])
+        if options.vmaf and min(target.shape[-2:]) >= VMAF_MIN_SIDE else None,
     }
     return levels, scores
 
 
 def _caption(item: ItemResult, set_name: str | None = None) -> ComparisonText:
     name = f"{set_name} {item.name}" if set_name else item.name
-    return ComparisonText(name, item.t, item.psnr, item.ssim, item.mae)
+    return ComparisonText(name, item.t, item.psnr, item.ssim, item.mae, item.vmaf)
 
 
 def _load_triplet(item: TripletFiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -30,9 +30,12 @@ class ComparisonText:
     psnr: float
     ssim: float
     mae: float
+    vmaf: float | None = None
 
     def lines(self) -> list[str]:
-        return [f"{self.name}  t = {self.t:.3g}", f"PSNR {self.psnr:.2f} dB  SSIM {self.ssim:.4f}  MAE {self.mae:.2f}"]
+        vmaf = f"  VMAF {self.vmaf:.1f}" if self.vmaf is not None else ""
+        return [f"{self.name}  t = {self.t:.3g}",
+                f"PSNR {self.psnr:.2f} dB  SSIM {self.ssim:.4f}  MAE {self.mae:.2f}{vmaf}"]
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
