@@ -210,6 +210,24 @@ def test_factor_with_dedupe_moves_every_output_frame(tmp_path):
     assert sum(np.array_equal(plain[i].image, plain[i - 1].image) for i in range(1, 40)) >= 19
 
 
+@pytest.mark.slow
+def test_the_issues_case_on_the_sample_clip(tmp_path):
+    """The packaged sample with every other frame replaced by its predecessor (50 frames, 25 of them repeats):
+    --factor 2 made 100 frames of which 51 repeated the one before; with --dedupe only the end's hold does."""
+    from vidinterp.io.sample import sample_clip_path
+
+    with open_video(sample_clip_path()) as reader:
+        rate = reader.info.frame_rate
+        images = [frame.image for _, frame in zip(range(50), reader.frames())]
+    source = write_clip(tmp_path / "held.mp4", [images[i - i % 2] for i in range(50)], fps=rate)
+    out = tmp_path / "out.mkv"
+    summary = upsample(source, out, UpsampleOptions(factor=2, dedupe=True, method="blend", codec="ffv1"))
+    frames, _ = read(out)
+    assert len(frames) == 100 and summary.held_frames == 25 and summary.hold_pattern == "on twos"
+    repeats = [i for i in range(1, 100) if np.array_equal(frames[i].image, frames[i - 1].image)]
+    assert repeats == [97, 98, 99]
+
+
 def test_held_drawing_before_a_cut_stays_until_the_cut(tmp_path):
     """Shot A on twos, then an unrelated shot B: the output shows A until B's time, then B; no cross-fade."""
     rng = np.random.default_rng(3)
@@ -249,3 +267,35 @@ def test_cli_logs_the_hold_pattern(tmp_path, capsys):
 def test_dedupe_option_is_checked():
     with pytest.raises(UsageError, match="dedupe"):
         UpsampleOptions(dedupe="yes")
+
+
+def test_without_dedupe_a_clip_full_of_repeats_gets_a_hint(tmp_path, capsys, clip):
+    """Dedupe is not automatic (live action repeats frames too); a clip that starts with many repeats gets a hint."""
+    source, _ = held_clip(tmp_path / "held.mkv", [2] * 6)
+    for path, hinted in ((source, True), (clip, False)):
+        try:
+            main(["upsample", "--method", "blend", str(path), str(tmp_path / "out.mkv"), "-y"])
+        except SystemExit as exc:
+            assert not exc.code
+        err = capsys.readouterr().err
+        assert ("6 of the first 12 frames repeat the one before" in err) is hinted, err
+        assert ("--dedupe interpolates across such holds" in err) is hinted
+
+
+#: Real live-action clips with motion in every frame (a walk, a skateboard ride, a chewing camel, a dancer, a
+#: snowboarder): with --dedupe none may lose a frame.
+LIVE_ACTION = ("DAMO-NLP-SG__Video-LLaMA/dog_barking.mp4", "DAMO-NLP-SG__Video-LLaMA/skateboarding_dog.mp4",
+               "aharley__pips2/camel.mp4", "YBYBZhang__ControlVideo/moonwalk.mp4", "showlab__Tune-A-Video/man-skiing.mp4")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LIVE_ACTION)
+def test_live_action_loses_no_frame(shared_data, name):
+    from vidinterp.pipeline.dedupe import RepeatProbe
+
+    with open_video(shared_data / "train" / "videos" / name) as reader:
+        deduplicator, probe = Deduplicator(cut_threshold=DEFAULT_SCENE_THRESHOLD), RepeatProbe()
+        count = sum(1 for _ in deduplicator.frames(probe.frames(reader.frames())))
+        assert count == reader.info.frame_count or reader.info.frame_count is None
+    assert deduplicator.stats.repeated_frames == 0 and deduplicator.stats.pattern() == "none"
+    assert probe.repeats == 0 and not probe.suggests_dedupe

@@ -39,7 +39,7 @@ from vidinterp.io.sequence_writer import (
     check_sequence_output,
 )
 from vidinterp.io.writer import VideoWriter
-from vidinterp.pipeline.dedupe import Deduplicator, HoldStats
+from vidinterp.pipeline.dedupe import Deduplicator, HoldStats, RepeatProbe
 from vidinterp.pipeline.engine import RetimeStats, retime
 from vidinterp.pipeline.montage import SourceRecorder, montage
 from vidinterp.pipeline.threads import configure_torch_threads, run_threaded
@@ -260,6 +260,7 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
                  interpolator.method, interpolator.device)
         expected = _expected_output_frames(info, retime_options.factor, rate)
         deduplicator = None
+        probe = RepeatProbe() if not options.dedupe else None
         if options.dedupe:
             deduplicator = Deduplicator(
                 cut_threshold=retime_options.scene_threshold if retime_options.scene_cut != "off" else None)
@@ -286,6 +287,8 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
                 frames = recorder.record(frames)  # the source side shows every input frame, repeats included
             if deduplicator is not None:
                 frames = deduplicator.frames(frames)
+            if probe is not None:
+                frames = probe.frames(frames)
             outputs = retime(frames, interpolator.interpolator, retime_options, input_rate=info.frame_rate,
                              stats=stats)
             return outputs if recorder is None else montage(outputs, recorder, *labels)
@@ -304,6 +307,9 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
     shortfall = reader.shortfall()
     if shortfall:
         log.warning("%s (truncated or damaged); the output is that much shorter, its audio cut to match", shortfall)
+    if probe is not None and probe.suggests_dedupe:
+        log.info("%d of the first %d frames repeat the one before (held drawings or a stalled capture?); "
+                 "--dedupe interpolates across such holds instead of copying them", probe.repeats, probe.probed)
     holds = deduplicator.stats if deduplicator is not None else None
     if holds is not None:
         _log_holds(holds, stats.input_frames + holds.dropped_frames)

@@ -165,3 +165,40 @@ class Deduplicator:
         self.stats.kept_copies += len(keep)
         for copy in keep:
             yield VideoFrame(image=kept.image, time=copy.time, index=copy.index)
+
+
+#: Frames the repeat probe looks at (without --dedupe), and the share of repeats among them that earns a hint.
+PROBE_FRAMES = 48
+HINT_SHARE = 1 / 3
+
+
+class RepeatProbe:
+    """Without --dedupe: counts the repeats among the first `PROBE_FRAMES` frames, passing every frame on.
+
+    Dedupe is not automatic: repeats also occur in live action (frame-rate conversions repeat every sixth frame,
+    webcams double frames in low light), and the choice must be made before the first frame is written. The
+    probe only lets upsample suggest --dedupe when a clip starts with many repeats.
+    """
+
+    def __init__(self, count: int = PROBE_FRAMES, thresholds: RepeatThresholds = DEFAULT_THRESHOLDS) -> None:
+        self.count = count
+        self.thresholds = thresholds
+        self.probed = 0
+        self.repeats = 0
+
+    def frames(self, source: Iterable[VideoFrame]) -> Iterator[VideoFrame]:
+        kept_grey: np.ndarray | None = None
+        for frame in source:
+            if self.probed < self.count:
+                grey = luma(frame.image)
+                self.probed += 1
+                if kept_grey is not None and grey.shape == kept_grey.shape and is_repeat(
+                        block_differences(kept_grey, grey), self.thresholds):
+                    self.repeats += 1
+                else:
+                    kept_grey = grey
+            yield frame
+
+    @property
+    def suggests_dedupe(self) -> bool:
+        return self.probed >= 2 and self.repeats >= HINT_SHARE * self.probed
