@@ -19,6 +19,7 @@ from vidinterp.evaluate.evaluate import (
 from vidinterp.evaluate.layouts import discover
 from vidinterp.evaluate.perceptual import load_lpips
 from vidinterp.evaluate.report import to_json
+from vidinterp.evaluate.vmaf import load_vmaf
 from vidinterp.io.folders import check_folder_target
 
 #: called after each scored item with (set name, its result)
@@ -31,7 +32,7 @@ class EvaluationReport:
 
     sets: one `SetResult` per dataset or video; `SetResult.summary()` gives the row the CLI prints (items,
         psnr, ssim, mae, lpips, temporal_error, seconds_per_item) and `.items` the per-item scores.
-    lpips_reason: why LPIPS is missing (None when it was computed).
+    lpips_reason, vmaf_reason: why LPIPS / VMAF are missing (None when they were computed).
     """
 
     method: str
@@ -41,6 +42,7 @@ class EvaluationReport:
     drop: int
     lpips_reason: str | None
     sets: list[SetResult] = field(default_factory=list)
+    vmaf_reason: str | None = None
 
     def summaries(self) -> dict[str, dict]:
         """Set name → its summary row (means over its items)."""
@@ -49,7 +51,7 @@ class EvaluationReport:
     def to_dict(self) -> dict:
         """The JSON document `vidinterp eval --json` writes (settings, versions, metric definitions, sets)."""
         return to_json(self.sets, method=self.method, model_path=self.model, device=self.device, fp16=self.fp16,
-                       drop=self.drop, lpips_reason=self.lpips_reason)
+                       drop=self.drop, lpips_reason=self.lpips_reason, vmaf_reason=self.vmaf_reason)
 
 
 def evaluate_on(
@@ -77,8 +79,11 @@ def evaluate_on(
     if interpolator is None:
         interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
                             precision=options.precision, max_side=options.max_side)
-    lpips_metric, lpips_reason = load_lpips(interpolator.device)
-    run = EvalOptions(drop=options.drop, limit=options.limit, save_dir=options.save_dir, lpips=lpips_metric)
+    skipped = (None, "not asked for")
+    lpips_metric, lpips_reason = load_lpips(interpolator.device) if options.lpips is not False else skipped
+    vmaf_metric, vmaf_reason = load_vmaf(interpolator.device) if options.vmaf is not False else skipped
+    run = EvalOptions(drop=options.drop, limit=options.limit, save_dir=options.save_dir, lpips=lpips_metric,
+                      vmaf=vmaf_metric)
     if on_start is not None:
         counts = [expected_items(dataset, run) for dataset in datasets]
         on_start(None if any(count is None for count in counts) else sum(counts))
@@ -88,4 +93,4 @@ def evaluate_on(
     else:
         model = str(interpolator.model_path) if interpolator.model_path is not None else "shipped weights"
     return EvaluationReport(interpolator.method, model, str(interpolator.device), interpolator.fp16, options.drop,
-                            lpips_reason, results)
+                            lpips_reason, results, vmaf_reason)

@@ -60,6 +60,9 @@ class UpsampleOptions:
         side is at most this (0 = full size; None = 1024).
     batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU).
     scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
+    dedupe: drop frames that repeat the one before (held drawings, stalled captures) and interpolate between the
+        others at their real times; with a factor, the output rate is factor × the input's (see
+        `pipeline.dedupe`).
     codec, crf, pix_fmt, output_format: encoder settings for a video output (None = chosen by the extension).
     input_format: demuxer of the input when it cannot be guessed (stdin).
     input_fps: frame rate of an image-sequence input (default 25); an error for a video input.
@@ -79,6 +82,7 @@ class UpsampleOptions:
     batch_size: int | None = None
     scene_cut: str = "hold"
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
+    dedupe: bool = False
     codec: str | None = None
     crf: int | None = None
     pix_fmt: str | None = None
@@ -102,6 +106,8 @@ class UpsampleOptions:
         if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
             raise UsageError(f"--start-number must be a whole number of at least 0, got {start!r}")
         object.__setattr__(self, "fps", self.retime.fps)  # validated and exact (59.94 → 60000/1001)
+        if not isinstance(self.dedupe, bool):
+            raise UsageError(f"dedupe must be True or False, got {self.dedupe!r}")
 
     @property
     def retime(self) -> RetimeOptions:
@@ -120,6 +126,9 @@ class EvaluationOptions:
     `UpsampleOptions`.
     drop: videos are scored by keeping every drop-th frame and interpolating the ones between.
     limit: score at most this many items per dataset or video. save_dir: write a labelled comparison PNG per item.
+    lpips, vmaf: the perceptual scores: None = when they can run here (LPIPS: the lpips package and its weights on
+        disk; VMAF: vmaf-torch installed), True = asked for (the CLI then says why when one cannot run), False = not
+        computed.
     """
 
     method: str | None = None
@@ -131,9 +140,14 @@ class EvaluationOptions:
     drop: int = 2
     limit: int | None = None
     save_dir: Path | None = None
+    lpips: bool | None = None
+    vmaf: bool | None = None
 
     def __post_init__(self) -> None:
         _check_interpolator_choice(self)
+        for name in ("lpips", "vmaf"):
+            if getattr(self, name) not in (None, True, False):
+                raise UsageError(f"{name} must be None, True or False, got {getattr(self, name)!r}")
         if self.save_dir is not None:
             object.__setattr__(self, "save_dir", Path(self.save_dir))
         if isinstance(self.drop, bool) or not isinstance(self.drop, int) or self.drop < 2:

@@ -41,6 +41,7 @@ from vidinterp.io.sequence_writer import (
     check_sequence_output,
 )
 from vidinterp.io.writer import VideoWriter, preflight_video_output
+from vidinterp.pipeline.dedupe import Deduplicator, HoldStats, RepeatProbe
 from vidinterp.pipeline.engine import RetimeStats, retime
 from vidinterp.pipeline.montage import SourceRecorder, montage
 from vidinterp.pipeline.threads import configure_torch_threads, run_threaded
@@ -79,6 +80,10 @@ class UpsampleSummary:
     seconds: float
     method: str
     device: str
+    #: with dedupe: input frames that repeated the frame before them, and how the input held its pictures
+    #: ('on twos', 'on threes', 'mixed (...)', 'none'); 0 and None without dedupe
+    held_frames: int = 0
+    hold_pattern: str | None = None
 
     @property
     def frames_per_second(self) -> float:
@@ -215,6 +220,17 @@ def _warn_unusual(options, input_rate: Fraction, rate: Fraction) -> None:
                  "fps filter does), not interpolated", format_rate(options.fps), format_rate(input_rate))
 
 
+def _log_holds(holds: HoldStats, input_frames: int) -> None:
+    """One line on what --dedupe found: how many frames repeated the one before, and the hold pattern."""
+    if not holds.repeated_frames:
+        log.info("--dedupe: no frame repeated the one before; nothing was dropped")
+        return
+    kept = (f"; {holds.kept_copies} kept to hold a picture through a still, until a scene cut or to the end"
+            if holds.kept_copies else "")
+    log.info("--dedupe: %d of %d frames repeated the one before (hold pattern: %s); interpolated across %d of them%s",
+             holds.repeated_frames, input_frames, holds.pattern(), holds.dropped_frames, kept)
+
+
 def _expected_output_frames(info, factor: int | None, rate: Fraction) -> int | None:
     """Output frame count for progress (an estimate when the container's count is)."""
     if factor is not None and info.frame_count:
@@ -261,6 +277,13 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
         log.info("%s → %s fps with %s on %s", _describe_input(in_path, reader, options), format_rate(rate),
                  interpolator.method, interpolator.device)
         expected = _expected_output_frames(info, retime_options.factor, rate)
+        deduplicator = None
+        probe = RepeatProbe() if not options.dedupe else None
+        if options.dedupe:
+            deduplicator = Deduplicator(
+                cut_threshold=retime_options.scene_threshold if retime_options.scene_cut != "off" else None)
+            # Output frames are placed by time between the frames that remain, so factor N is N × the input rate.
+            retime_options = dataclasses.replace(retime_options, factor=None, fps=rate)
         stats = RetimeStats()
         started = time.monotonic()
         if sequence_out:
@@ -274,13 +297,16 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
         labels = (f"source {format_rate(info.frame_rate)} fps", f"{interpolator.method} {format_rate(rate)} fps")
 
         def process(frames: Iterator) -> Iterator:
-            if not options.montage:
-                return retime(frames, interpolator.interpolator, retime_options, input_rate=info.frame_rate,
-                              stats=stats)
-            recorder = SourceRecorder()
-            outputs = retime(recorder.record(frames), interpolator.interpolator, retime_options,
-                             input_rate=info.frame_rate, stats=stats)
-            return montage(outputs, recorder, *labels)
+            recorder = SourceRecorder() if options.montage else None
+            if recorder is not None:
+                frames = recorder.record(frames)  # the source side shows every input frame, repeats included
+            if deduplicator is not None:
+                frames = deduplicator.frames(frames)
+            if probe is not None:
+                frames = probe.frames(frames)
+            outputs = retime(frames, interpolator.interpolator, retime_options, input_rate=info.frame_rate,
+                             stats=stats)
+            return outputs if recorder is None else montage(outputs, recorder, *labels)
 
         def sink(frame) -> None:
             writer.write(frame)
@@ -300,12 +326,20 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
     shortfall = reader.shortfall()
     if shortfall:
         log.warning("%s (truncated or damaged); the output is that much shorter, its audio cut to match", shortfall)
+    if probe is not None and probe.suggests_dedupe:
+        log.info("%d of the first %d frames repeat the one before (held drawings or a stalled capture?); "
+                 "--dedupe interpolates across such holds instead of copying them", probe.repeats, probe.probed)
+    holds = deduplicator.stats if deduplicator is not None else None
+    if holds is not None:
+        _log_holds(holds, stats.input_frames + holds.dropped_frames)
     summary = UpsampleSummary(
         input=in_path, output=out_path, width=width, height=info.height, input_rate=info.frame_rate,
-        output_rate=rate, input_frames=stats.input_frames, output_frames=writer.frames_written,
+        output_rate=rate, input_frames=stats.input_frames + (holds.dropped_frames if holds else 0),
+        output_frames=writer.frames_written,
         interpolated_frames=stats.interpolated_frames, copied_frames=stats.copied_frames,
         blended_frames=stats.blended_frames, scene_cuts=stats.scene_cuts, damaged_packets=reader.corrupt_packets,
         seconds=seconds, method=interpolator.method, device=str(interpolator.device),
+        held_frames=holds.repeated_frames if holds else 0, hold_pattern=holds.pattern() if holds else None,
     )
     target = "stdout" if out_path == "-" else out_path
     cuts = f", {stats.scene_cuts} scene cut{'s' if stats.scene_cuts != 1 else ''}" if stats.scene_cuts else ""

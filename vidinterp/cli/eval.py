@@ -27,7 +27,9 @@ catches interpolated frames that jump relative to each other.
 
 Metrics: PSNR (dB, RGB 0..255, prediction rounded like a saved frame, mean of per-item PSNR, identical
 images = 100 dB), SSIM (11×11 Gaussian window, σ 1.5, per RGB channel, averaged), MAE (0..255, Middlebury
-'IE'), LPIPS when the lpips package and its weights are on disk. 's / item' is interpolation time only.
+'IE'), VMAF v0.6.1 when vmaf-torch is installed (luma, each item scored as a one-frame video, so not the
+score of a whole video), LPIPS when the lpips package and its weights are on disk. 's / item' is
+interpolation time only.
 """
 
 EPILOG = """**Examples**
@@ -95,6 +97,24 @@ def eval_command(
             "--json", help="Write the results as JSON on stdout (per item and summary); the table then goes to stderr."
         ),
     ] = False,
+    lpips: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--lpips/--no-lpips",
+            help="LPIPS (AlexNet): computed when the lpips package and its weights are on disk; --lpips also says "
+            "why when they are not, --no-lpips skips it.",
+            show_default=False,
+        ),
+    ] = None,
+    vmaf: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--vmaf/--no-vmaf",
+            help="VMAF v0.6.1 per item and per set: computed when vmaf-torch is installed (pip install "
+            "'vidinterp[vmaf]'); --vmaf also says why when it is not, --no-vmaf skips it.",
+            show_default=False,
+        ),
+    ] = None,
     save_dir: Annotated[
         Optional[Path],
         typer.Option(
@@ -118,11 +138,11 @@ def eval_command(
 
     from vidinterp.api.evaluation import evaluate_on
     from vidinterp.api.options import EvaluationOptions
-    from vidinterp.evaluate.report import render_table
+    from vidinterp.evaluate.report import render_table, say_unavailable
 
     options = EvaluationOptions(
         method=method, model=model, device=device, fp16=fp16, precision=precision, max_side=max_side, drop=drop,
-        limit=limit, save_dir=save_dir,
+        limit=limit, save_dir=save_dir, lpips=lpips, vmaf=vmaf,
     )
     # Not a terminal (a log file, CI): rich would assume 80 columns and cut the names; give the tables room.
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
@@ -159,7 +179,11 @@ def eval_command(
     # The report goes to stdout, unless the JSON takes it.
     stream = sys.stderr if as_json else sys.stdout
     render_table(report.sets, Console(file=stream, width=None if stream.isatty() else 120), title=title,
-                 lpips_reason=report.lpips_reason)
+                 lpips_reason=report.lpips_reason, vmaf_reason=report.vmaf_reason)
+    # Why a perceptual score is missing, only when it was asked for (it is in the JSON either way).
+    for metric, asked, reason in (("LPIPS", lpips, report.lpips_reason), ("VMAF", vmaf, report.vmaf_reason)):
+        if asked:
+            say_unavailable(console, metric, reason)
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         sys.stdout.flush()

@@ -25,6 +25,7 @@ EPILOG = """**Examples**
 * `vidinterp upsample clip.mp4 frames.mkv --codec ffv1`: lossless RGB output, e.g. to score the new frames exactly
 * `ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - - --factor 2 | ffmpeg -i - out.mp4`: in a pipe: '-' reads stdin / writes y4m to stdout (logs go to stderr)
 * `vidinterp upsample 'frames/%06d.png' 'out/%06d.png' --input-fps 24 --factor 2`: image sequence in and out (a folder of numbered images works as IN too); lossless PNG, 16-bit for deep sources
+* `vidinterp upsample anime.mkv smooth.mkv --dedupe --fps 24000/1001`: animation held on twos/threes: drop the repeats and fill the holds at the input's own rate (or --factor 2 for 48 fps)
 * `vidinterp upsample clip.mp4 compare.mp4 --montage`: source and result side by side in one video
 """
 
@@ -112,6 +113,7 @@ def upsample(
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory. Default: 1 on the CPU (bigger batches only cost memory there), 8 on a GPU.", show_default=False, min=1, max=4096)] = None,
     scene_cut: Annotated[str, typer.Option("--scene-cut", help="At a cut between shots: 'hold' repeats the nearer real frame, 'blend' cross-fades, 'off' interpolates anyway.")] = "hold",
     scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="The share of the picture that motion cannot explain for two frames to count as a cut, above 0 and below 1 (default 0.25, usual 0.1 to 0.5). Lower catches cuts between look-alike shots but may hold a frame (a stutter) in violent motion; higher never stutters but may interpolate across a cut (a ghostly double image). A cut must also stand out by 0.15 from the median of the 8 pairs before it; a pair with no context (a 2-frame input) needs 0.45.", show_default=False)] = None,
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Animation held on twos/threes, stalled screen or game captures: drop frames that repeat the one before (within codec noise, over the whole frame and block by block) and interpolate between the others at their real times, so motion is even. With --factor N the output rate is N × the input's; --fps at the input's own rate fills the holds. The log says how many frames repeated and the hold pattern.")] = False,
     codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Video encoder, e.g. libx264, ffv1 (lossless RGB), libvpx-vp9, rawvideo. Default: by OUT's extension (.mp4/.mov/.mkv/.ts → libx264, .webm → VP9, or AV1 for a source deeper than VP9 here can write, .y4m/.nut → raw).", show_default=False)] = None,
     crf: Annotated[Optional[int], typer.Option("--crf", help="Quality for libx264/libx265 (0 to 51) or VP9/AV1 (0 to 63): lower is better and bigger (libx264 default 18).", min=0, max=63, show_default=False)] = None,
     pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv444p, yuv420p10le. Default keeps the source's chroma (4:4:4, 4:2:2) and bit depth where the codec has them.", show_default=False)] = None,
@@ -138,7 +140,7 @@ def upsample(
     options = UpsampleOptions(
         factor=_parse_factor(factor) if factor is not None else None, fps=fps, method=method, model=model,
         device=device, fp16=fp16, precision=precision, max_side=max_side, batch_size=batch_size,
-        scene_cut=scene_cut, codec=codec, crf=crf, pix_fmt=pix_fmt, output_format=output_format,
+        scene_cut=scene_cut, dedupe=dedupe, codec=codec, crf=crf, pix_fmt=pix_fmt, output_format=output_format,
         input_format=input_format, input_fps=input_fps, start_number=start_number, montage=montage,
         overwrite=overwrite,
         **({} if scene_threshold is None else {"scene_threshold": scene_threshold}),

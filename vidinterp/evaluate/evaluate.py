@@ -24,6 +24,8 @@ from vidinterp.evaluate.framedrop import DropGroup, compared_frame_count, drop_g
 from vidinterp.evaluate.layouts import EvalSet, TripletFiles, TripletSet, VideoItem
 from vidinterp.evaluate.perceptual import LpipsMetric
 from vidinterp.evaluate.visualize import ComparisonText, save_comparison
+from vidinterp.evaluate.vmaf import MIN_SIDE as VMAF_MIN_SIDE
+from vidinterp.evaluate.vmaf import VmafMetric
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import max_value
 from vidinterp.io.images import read_image
@@ -32,7 +34,8 @@ log = logging.getLogger("vidinterp.evaluate")
 
 @dataclass
 class ItemResult:
-    """Scores of one interpolated frame (PSNR dB, SSIM, MAE and LPIPS on 0..255 inputs; seconds of interpolation)."""
+    """Scores of one interpolated frame (PSNR dB, SSIM, MAE, LPIPS and VMAF on 0..255 inputs; seconds of
+    interpolation). LPIPS and VMAF are None when they were not computed."""
 
     name: str
     t: float
@@ -41,6 +44,7 @@ class ItemResult:
     mae: float
     seconds: float
     lpips: float | None = None
+    vmaf: float | None = None
 
 
 @dataclass
@@ -71,6 +75,7 @@ class SetResult:
             "ssim": mean_of_all("ssim"),
             "mae": mean("mae"),
             "lpips": mean_of_all("lpips"),
+            "vmaf": mean_of_all("vmaf"),
             "seconds_per_item": mean("seconds"),
             "temporal_error": self.temporal_error,
         }
@@ -78,12 +83,13 @@ class SetResult:
 
 @dataclass
 class EvalOptions:
-    """How to evaluate: frame-drop factor for videos, item limit per set, where to save pictures, LPIPS."""
+    """How to evaluate: frame-drop factor for videos, item limit per set, where to save pictures, LPIPS, VMAF."""
 
     drop: int = 2
     limit: int | None = None
     save_dir: Path | None = None
     lpips: LpipsMetric | None = None
+    vmaf: VmafMetric | None = None
 
 
 #: called after each item with the set's name and the new result (drives progress bars)
@@ -128,13 +134,15 @@ def _score(pred: torch.Tensor, truth: np.ndarray, options: EvalOptions) -> tuple
         "ssim": float(metrics.ssim(levels, target)[0]) if metrics.ssim_applies(levels) else None,
         "mae": float(metrics.mae(levels, target)[0]),
         "lpips": float(options.lpips(levels, target)[0]) if options.lpips else None,
+        "vmaf": float(options.vmaf(levels, target)[0])
+        if options.vmaf and min(target.shape[-2:]) >= VMAF_MIN_SIDE else None,
     }
     return levels, scores
 
 
 def _caption(item: ItemResult, set_name: str | None = None) -> ComparisonText:
     name = f"{set_name} {item.name}" if set_name else item.name
-    return ComparisonText(name, item.t, item.psnr, item.ssim, item.mae)
+    return ComparisonText(name, item.t, item.psnr, item.ssim, item.mae, item.vmaf)
 
 
 def _load_triplet(item: TripletFiles) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

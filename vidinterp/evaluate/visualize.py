@@ -31,10 +31,13 @@ class ComparisonText:
     psnr: float
     ssim: float | None  # None: frames too small for SSIM's window
     mae: float
+    vmaf: float | None = None
 
     def lines(self) -> list[str]:
         ssim = "n/a" if self.ssim is None else f"{self.ssim:.4f}"
-        return [f"{self.name}  t = {self.t:.3g}", f"PSNR {self.psnr:.2f} dB  SSIM {ssim}  MAE {self.mae:.2f}"]
+        vmaf = f"  VMAF {self.vmaf:.1f}" if self.vmaf is not None else ""
+        return [f"{self.name}  t = {self.t:.3g}",
+                f"PSNR {self.psnr:.2f} dB  SSIM {ssim}  MAE {self.mae:.2f}{vmaf}"]
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

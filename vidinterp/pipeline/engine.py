@@ -211,8 +211,10 @@ def _fill_interval(
         cut = detector.is_cut(frame0, frame1)
         stats.scene_cuts += cut
     requests: list[tuple[float, _Pending]] = []
+    # The same picture at both ends (a still that --dedupe keeps) is shown as it is, not interpolated.
+    still = frame1 is not None and frame1.image is frame0.image
     for slot in interval.slots:
-        if slot.t == 0 or frame1 is None:
+        if slot.t == 0 or frame1 is None or still:
             image = frame0.image
         elif slot.t == 1:
             image = frame1.image
