@@ -163,3 +163,18 @@ def test_rife_teacher_flows_follow_the_motion(kind):
     moved = _clip(3, (3.0, -2.0), 128).float() / 255
     _, frame = teacher.predict(moved[0:1], moved[2:3], 0.5)
     assert (frame - moved[1:2])[..., 24:-24, 24:-24].abs().mean() < 0.03
+
+
+def test_quality_benchmark_without_eval_data_fails_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--data-root", str(tmp_path / "none"), "--json-out", str(tmp_path / "q.json")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "--data-root" in done.stderr
+    assert not (tmp_path / "q.json").exists()
