@@ -1,10 +1,12 @@
 """Quality benchmark: the eval-set baselines table (blend, ffmpeg minterpolate, the classical DIS baseline, the
-shipped model) in one run.
+shipped model and a candidate model, --new-model) in one run.
 
     python benchmarks/quality.py                       # all sets under ../shared/data/eval
     python benchmarks/quality.py --sets middlebury --methods blend,minterpolate --json-out q.json
 
-For each eval set and method: PSNR / MAE (and SSIM, time per item) with the same metrics as `vidinterp eval`
+    python benchmarks/quality.py --new-model runs/x/snapshots/step-000100/model.safetensors
+
+For each eval set and method: PSNR / SSIM / MAE (and time per item) with the same metrics as `vidinterp eval`
 (every method gets the two outer frames and makes the middle one, t = 0.5). Prints a Markdown table on stdout,
 with the figures of the data's BASELINES.md beside ours when it is there, and writes all numbers as JSON.
 A method that cannot run here (no ffmpeg, no model weights yet) is kept in the table as "n/a" with the reason.
@@ -33,7 +35,7 @@ from vidinterp.evaluate.layouts import TripletSet, discover
 from vidinterp.evaluate.report import versions
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval"
-METHODS = ("blend", "minterpolate", "classical", "model")
+METHODS = ("blend", "minterpolate", "classical", "model", "new")
 #: BASELINES.md column headers that hold each method's reference figures
 BASELINE_COLUMNS = {"blend": "blend", "minterpolate": "minterpolate"}
 
@@ -58,8 +60,18 @@ def parse_baselines(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
     return table
 
 
-def make_interpolator(method: str, model: Path | None, precision: str | None = None):
-    """(interpolator, None), or (None, why it cannot run here)."""
+def make_interpolator(method: str, model: Path | None, precision: str | None = None, new_model: Path | None = None):
+    """(interpolator, None), or (None, why it cannot run here). 'model' is the shipped model (or --model), 'new'
+    the candidate weights of --new-model, run with the shipped model's prior settings as they would ship."""
+    if method == "new":
+        if new_model is None:
+            return None, "no candidate weights (pass --new-model PATH)"
+        try:
+            from vidinterp.data.selection import interpolator_for
+
+            return interpolator_for(str(new_model)), None
+        except (ImportError, VidinterpError, FileNotFoundError, ValueError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
     try:
         if method == "minterpolate":
             from vidinterp.evaluate.minterpolate import MinterpolateInterpolator
@@ -79,7 +91,7 @@ def make_interpolator(method: str, model: Path | None, precision: str | None = N
 
 
 def markdown_table(sets: list[TripletSet], results: dict, methods: list[str], baselines: dict, limit: int | None = None) -> str:
-    """The table in BASELINES.md's shape; cells 'PSNR / MAE', with the reference figures in brackets."""
+    """The table in BASELINES.md's shape; cells 'PSNR / SSIM / MAE', with the reference PSNR / MAE in brackets."""
     header = ["set", "triplets"] + [f"{method} (ours [BASELINES])" if method in BASELINE_COLUMNS else method for method in methods]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for dataset in sets:
@@ -89,7 +101,7 @@ def markdown_table(sets: list[TripletSet], results: dict, methods: list[str], ba
             if entry is None or "psnr" not in entry:
                 cells.append("n/a")
                 continue
-            cell = f"{entry['psnr']:.2f} / {entry['mae']:.2f}"
+            cell = f"{entry['psnr']:.2f} / {entry['ssim']:.4f} / {entry['mae']:.2f}"
             reference = baselines.get(dataset.name, {}).get(method)
             if reference:
                 cell += f" [{reference[0]:.2f} / {reference[1]:.2f}]"
@@ -101,7 +113,8 @@ def markdown_table(sets: list[TripletSet], results: dict, methods: list[str], ba
 def main(
     data_root: Annotated[Path, typer.Option("--data-root", help="Folder holding the eval sets.")] = DEFAULT_ROOT,
     sets: Annotated[Optional[str], typer.Option("--sets", help="Comma-separated set names (default: all found).", show_default=False)] = None,
-    methods: Annotated[str, typer.Option("--methods", help="Comma-separated: blend, minterpolate, classical, model.")] = ",".join(METHODS),
+    methods: Annotated[str, typer.Option("--methods", help="Comma-separated: blend, minterpolate, classical, model, new.")] = ",".join(METHODS),
+    new_model: Annotated[Optional[Path], typer.Option("--new-model", help="Candidate weights for 'new' (e.g. a run's snapshot), beside the shipped model.", show_default=False)] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="Model weights for 'model' (default: the shipped ones).", show_default=False)] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="At most N triplets per set.", min=1, show_default=False)] = None,
     json_out: Annotated[Path, typer.Option("--json-out", help="Where to write the JSON results.")] = Path("quality_results.json"),
@@ -112,6 +125,8 @@ def main(
     unknown = [method for method in chosen if method not in METHODS]
     if unknown:
         raise typer.BadParameter(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    if not data_root.is_dir():
+        raise VidinterpError(f"no eval data at {data_root}: put the data at ../shared/data beside this clone or pass --data-root DIR")
     found = [dataset for dataset in discover(data_root) if isinstance(dataset, TripletSet)]
     if sets:
         wanted = [name.strip() for name in sets.split(",")]
@@ -125,7 +140,7 @@ def main(
     results: dict[str, dict] = {method: {} for method in chosen}
     notes: dict[str, str] = {}
     for method in chosen:
-        interpolator, reason = make_interpolator(method, model, precision)
+        interpolator, reason = make_interpolator(method, model, precision, new_model)
         if interpolator is None:
             notes[method] = reason
             print(f"{method}: not run — {reason}", file=sys.stderr)
@@ -141,7 +156,7 @@ def main(
     print(markdown_table(found, results, chosen, baselines, limit))
     for method, reason in notes.items():
         print(f"\n{method}: n/a — {reason}")
-    document = {"data_root": str(data_root), "limit": limit, "model": str(model) if model else None, "precision": precision, "versions": versions(), "results": results, "not_run": notes, "baselines_md": {k: {m: list(v) for m, v in d.items()} for k, d in baselines.items()}}
+    document = {"data_root": str(data_root), "limit": limit, "model": str(model) if model else None, "new_model": str(new_model) if new_model else None, "precision": precision, "versions": versions(), "results": results, "not_run": notes, "baselines_md": {k: {m: list(v) for m, v in d.items()} for k, d in baselines.items()}}
     temporary = json_out.with_name(f".{json_out.name}.partial")
     temporary.write_text(json.dumps(document, indent=2) + "\n")
     os.replace(temporary, json_out)

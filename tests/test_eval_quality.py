@@ -92,5 +92,7 @@ def test_benchmark_end_to_end_on_a_tiny_set(tmp_path, capsys):
     row = next(line for line in out.splitlines() if line.startswith("| ucf101"))
     document = json.loads((tmp_path / "q.json").read_text())
     blend = document["results"]["blend"]["ucf101"]
-    assert row.startswith(f"| ucf101 | 2 | {blend['psnr']:.2f} / {blend['mae']:.2f} [30.52 / 3.67] | n/a |")
+    assert row.startswith(
+        f"| ucf101 | 2 | {blend['psnr']:.2f} / {blend['ssim']:.4f} / {blend['mae']:.2f} [30.52 / 3.67] | n/a |"
+    )
     assert len(blend["items_detail"]) == 2 and "model" in document["not_run"]  # missing weights: noted, not fatal

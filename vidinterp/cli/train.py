@@ -20,7 +20,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from vidinterp.errors import Interrupted, UsageError
-from vidinterp.train.config import TEACHER_PRESETS
+from vidinterp.train.config import RIFE_TEACHERS, TEACHER_PRESETS
 
 HELP = (
     "Train a frame interpolation model on your own footage.\n\n"
@@ -36,7 +36,7 @@ HELP = (
 DEFAULT_RECIPE = "default"
 
 #: the teacher presets as choices, so --help lists them and a typo is refused while parsing
-Teacher = enum.Enum("Teacher", {name: name for name in TEACHER_PRESETS}, type=str)
+Teacher = enum.Enum("Teacher", {name: name for name in (*TEACHER_PRESETS, *RIFE_TEACHERS)}, type=str)
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,16 @@ OPTIONS: tuple[Option, ...] = (
         "teacher",
         Teacher,
         "--teacher",
-        help="Teacher's DIS preset (medium: slower, better flow).",
+        help="Teacher: a DIS preset (medium: slower, better flow), or RIFE 4.x / RIFE HD read from their wheels "
+        "(--teacher-wheels; training only).",
         to_config=lambda value: value.value,
+    ),
+    _setting(
+        "teacher_wheels",
+        Path,
+        "--teacher-wheels",
+        help="Folder holding the RIFE teachers' wheels (default: $VIDINTERP_TEACHER_WHEELS, ./teachers).",
+        to_config=_path_text,
     ),
     _setting("workers", int, help="DataLoader worker processes (-1: 0 on CPU, several on GPU).", min=-1),
     _setting("seed", int, help="Random seed: same seed and settings give the same run."),

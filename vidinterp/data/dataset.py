@@ -174,12 +174,15 @@ class WindowBatchSampler(Sampler):
         rank: int = 0,
         world_size: int = 1,
         start_step: int = 0,
+        pool_steps: int = 0,
     ):
         if num_windows <= 0:
             raise VidinterpError("there are no training windows to sample from.")
         self.num_windows, self.batch_size = num_windows, batch_size
         self.interval_min, self.interval_max = interval_min, interval_max
         self.seed, self.rank, self.world_size, self.start_step = seed, rank, world_size, start_step
+        # > 0: step s draws exactly what step s mod pool_steps drew (a finite sample pool; teacher targets cached)
+        self.pool_steps = pool_steps
         self.global_batch = batch_size * world_size
         self.epoch_length = max(num_windows, self.global_batch)
         self.steps_per_epoch = self.epoch_length // self.global_batch
@@ -195,6 +198,8 @@ class WindowBatchSampler(Sampler):
 
     def batch_for_step(self, step: int) -> list[Request]:
         """The requests this rank trains on at global step `step` (0-based)."""
+        if self.pool_steps:
+            step %= self.pool_steps
         epoch, position = divmod(step, self.steps_per_epoch)
         order = self._epoch_order(epoch)
         first = position * self.global_batch + self.rank * self.batch_size

@@ -20,6 +20,8 @@ from vidinterp.errors import UsageError
 RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 #: DIS presets the flow teacher can use, by name (OpenCV's constants, spelt out so naming one needs no cv2)
 TEACHER_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
+#: RIFE teachers (training only; their wheels are read, never installed: see vidinterp.train.rife)
+RIFE_TEACHERS = ("rife4", "rife-hd")
 
 
 @dataclass
@@ -42,13 +44,26 @@ class TrainConfig:
     recon_weight: float = 0.1
     warp_weight: float = 0.0  # warping term (vidinterp.losses.motion): direct motion supervision
     distill_weight: float = 0.0  # flow distillation from a classical teacher (vidinterp.train.teacher); needs OpenCV
-    teacher: str = "medium"  # DIS preset of the teacher: ultrafast, fast or medium
+    teacher: str = "medium"  # DIS preset of the teacher (ultrafast, fast, medium), or a RIFE teacher (RIFE_TEACHERS)
+    teacher_dis: str = "medium"  # DIS preset a RIFE teacher takes its keyframe flows and privileged flows from
+    teacher_wheels: str | None = None  # folder of the RIFE teachers' wheels (see vidinterp.train.rife)
+    # distinct training samples (window, interval, crop, flips) the run cycles through; 0 = a fresh one every draw.
+    # A finite pool lets the teacher's targets be computed once per sample and cached (<cache_dir>/teacher-*)
+    sample_pool: int = 0
+    # training sources to use (fnmatch patterns on the source path relative to data_dir; empty = all)
+    sources: list[str] = field(default_factory=list)
+    # held out of training for the selection set: "PATTERN" (whole clip) or "PATTERN@FIRST-LAST" (frames, 0-based,
+    # inclusive, at the source's own frame rate); see vidinterp.data.selection
+    holdout: list[str] = field(default_factory=list)
     workers: int = -1  # -1: choose for the device (see data_workers)
     seed: int = 0
     val_dir: str | None = None
     val_count: int = 8
     val_every: int = 1000
     checkpoint_every: int = 1000
+    # every N steps also keep the weights as snapshots/step-NNNNNN (0: never): the checkpoint to ship is then
+    # chosen afterwards on a selection set (vidinterp.data.selection), not on the in-run validation alone
+    snapshot_every: int = 0
     log_every: int = 10
     device: str = "auto"
     amp: bool = True  # mixed precision on CUDA only; ignored on CPU
@@ -85,8 +100,16 @@ class TrainConfig:
 
         check_sampling(self.clip_length, self.interval_min, self.interval_max)
         self.loss = parse_loss_spec(self.loss)
-        if self.teacher not in TEACHER_PRESETS:
-            raise UsageError(f"unknown teacher preset {self.teacher!r}; choose one of: {', '.join(TEACHER_PRESETS)}")
+        if self.teacher not in TEACHER_PRESETS and self.teacher not in RIFE_TEACHERS:
+            choices = ", ".join([*TEACHER_PRESETS, *RIFE_TEACHERS])
+            raise UsageError(f"unknown teacher preset {self.teacher!r}; choose one of: {choices}")
+        if self.teacher_dis not in TEACHER_PRESETS:
+            choices = ", ".join(TEACHER_PRESETS)
+            raise UsageError(f"unknown teacher_dis preset {self.teacher_dis!r}; choose one of: {choices}")
+        for name in ("sources", "holdout"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"{name} must be a list of strings, got {value!r}.")
         if self.init and self.warm_start:
             raise UsageError("give --init (the same model, continued) or --warm-start (matching tensors), not both.")
         if self.model:
@@ -119,11 +142,13 @@ _AT_LEAST: dict[str, int | float] = {
     "val_count": 0,
     "val_every": 1,
     "checkpoint_every": 1,
+    "snapshot_every": 0,
     "log_every": 1,
     "grad_clip": 0.0,
     "cache_size": 0,
     "cache_max_frames": 0,
     "window_stride": 1,
+    "sample_pool": 0,
 }
 
 

@@ -9,6 +9,11 @@ warp better than the model's own flows, so the model is free to surpass its teac
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -76,6 +81,49 @@ class DisFlowTeacher:
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
+class CachedTeacher:
+    """A teacher whose flows are computed once per sample and kept on disk (float16 .npy, keyed by the sample's
+    pixels, its interval and the teacher), so a run cycling through a finite sample pool, a resumed run and a
+    rerun of the recipe pay for each sample's teacher once. Picklable like the teacher it wraps."""
+
+    def __init__(self, teacher, folder: str | Path, identity: str) -> None:
+        self.teacher, self.folder, self.identity = teacher, Path(folder), identity
+        self.preset = teacher.preset
+
+    def clip_flows(self, frames: torch.Tensor, interval: int) -> torch.Tensor:
+        digest = hashlib.sha1(f"{self.identity}|{interval}|{tuple(frames.shape)}|".encode())
+        digest.update(frames.contiguous().numpy().tobytes())
+        path = self.folder / digest.hexdigest()[:2] / f"{digest.hexdigest()}.npy"
+        if path.is_file():
+            try:
+                return torch.from_numpy(np.load(path).astype(np.float32))
+            except (OSError, ValueError):
+                pass  # a damaged entry (e.g. disk full) is recomputed
+        flows = self.teacher.clip_flows(frames, interval)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            np.save(tmp, flows.numpy().astype(np.float16))
+        os.replace(tmp.name, path)
+        return flows
+
+
+def make_teacher(config, cache_dir: str | Path | None = None):
+    """The teacher a training config asks for (None without distillation): DIS, or RIFE with DIS beside
+    it; cached on disk under `cache_dir` when the config cycles through a finite sample pool."""
+    if config.distill_weight <= 0:
+        return None
+    if config.teacher in PRESETS:
+        teacher, identity = DisFlowTeacher(config.teacher), f"dis-{config.teacher}"
+    else:
+        from vidinterp.train.rife import RifeTeacher
+
+        teacher = RifeTeacher(config.teacher, config.teacher_dis, config.teacher_wheels)
+        identity = f"{config.teacher}-dis-{config.teacher_dis}-v1"
+    if config.sample_pool > 0 and cache_dir is not None:
+        return CachedTeacher(teacher, Path(cache_dir) / f"teacher-{identity}", identity)
+    return teacher
+
+
 def targets_first(teacher: torch.Tensor) -> torch.Tensor:
     """B×P×8×H×W batched clip flows → (P·B)×8×H×W, the order `split_targets` gives the targets of a batch."""
     return teacher.transpose(0, 1).flatten(0, 1)
@@ -93,4 +141,6 @@ def teacher_prior(
     return flows[:, 4:6].contiguous(), flows[:, 6:8].contiguous()
 
 
-__all__ = ["DisFlowTeacher", "PRESETS", "TEACHER_FLOWS", "targets_first", "teacher_prior"]
+__all__ = [
+    "CachedTeacher", "DisFlowTeacher", "PRESETS", "TEACHER_FLOWS", "make_teacher", "targets_first", "teacher_prior"
+]

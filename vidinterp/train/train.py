@@ -5,6 +5,7 @@ Run folder layout (RUN_DIR):
   log.jsonl           one JSON object per line: start, step metrics, validation, checkpoints, end (see runlog)
   last/               model.safetensors + model.json + trainer.pt (everything needed to resume exactly)
   best/               model.safetensors + model.json with the best validation PSNR so far (+ best.json)
+  snapshots/          step-NNNNNN/model.safetensors + model.json every `snapshot_every` steps (if set)
 
 `train(config)` starts a run and `resume(run_dir)` continues one; both hand a `Trainer` its settings. The
 trainer sets up once (device, data, model, optimizer, log, loader), then `run()` repeats `step` and, on
@@ -35,6 +36,7 @@ from vidinterp.data.dataset import (
     split_pairs,
     split_windows,
 )
+from vidinterp.data.holdout import blocked_frames, overlaps, parse_holdout, relative_name, wanted
 from vidinterp.data.sources import discover_sources
 from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.interpolators.device import resolve_device
@@ -47,7 +49,7 @@ from vidinterp.train.distributed import DistInfo, all_gather_floats, barrier, cl
 from vidinterp.train.objective import Objective
 from vidinterp.train.runlog import RunLog
 from vidinterp.train.schedule import learning_rate
-from vidinterp.train.teacher import DisFlowTeacher, targets_first, teacher_prior
+from vidinterp.train.teacher import make_teacher, targets_first, teacher_prior
 from vidinterp.train.validation import load_val_dir, validate
 
 CONFIG_NAME, LOG_NAME = "train_config.json", "log.jsonl"
@@ -201,7 +203,7 @@ def _run(config: TrainConfig, state: dict[str, Any] | None, hooks: TrainHooks | 
     out = check_folder_target(config.out_dir, "--out")
     cache_dir = check_folder_target(_cache_dir(config), "--cache-dir")
     if config.distill_weight > 0:
-        DisFlowTeacher(config.teacher)  # a missing OpenCV fails now, not after minutes of caching
+        make_teacher(config)  # a missing OpenCV or teacher wheel fails now, not after minutes of caching
     if state is None:
         _check_starting_weights(config)
     device = resolve_device(config.device)
@@ -289,7 +291,14 @@ class Trainer:
         """Rank 0 decodes into the cache while the others wait, then every rank reads the same entries."""
         config, info = self.config, self.info
         cache_dir = _cache_dir(config)
-        sources = discover_sources(config.data_dir)
+        holdouts = [parse_holdout(spec) for spec in config.holdout]
+        sources = [
+            s for s in discover_sources(config.data_dir)
+            if wanted(relative_name(s.path, config.data_dir), config.sources, holdouts)
+        ]
+        if not sources:
+            raise VidinterpError(f"no training source in {config.data_dir} is left after 'sources' and 'holdout'.")
+        self.cache_dir = cache_dir
         if info.is_main:
             build_cache(sources, cache_dir, config.cache_size, config.cache_max_frames, progress=self.show)
         barrier(info)
@@ -298,7 +307,10 @@ class Trainer:
         )  # rank 0 already reported them
         val_count = 0 if config.val_dir else config.val_count
         split = split_windows(self.cache.clips, config.clip_length, config.crop, val_count, config.window_stride)
-        self.train_windows = split.train
+        blocked = [blocked_frames(relative_name(c.source, config.data_dir), holdouts) for c in self.cache.clips]
+        self.train_windows = [w for w in split.train if not overlaps(w.start, w.length, blocked[w.clip])]
+        if not self.train_windows:
+            raise VidinterpError("every training window falls in a held-out frame range.")
         self.val_triplets = (
             load_val_dir(config.val_dir)
             if config.val_dir
@@ -365,9 +377,10 @@ class Trainer:
             info.rank,
             info.world_size,
             start_step=self.step_count,
+            pool_steps=max(1, config.sample_pool // config.batch_size) if config.sample_pool else 0,
         )
         augment = AugmentConfig(config.hflip, config.vflip, config.reverse, config.channel_shuffle)
-        teacher = DisFlowTeacher(config.teacher) if config.distill_weight > 0 else None
+        teacher = make_teacher(config, self.cache_dir)
         dataset = ClipDataset(self.cache.clips, self.train_windows, config.crop, config.clip_length, augment, teacher)
         # The teacher's keyframe flows are the model's DIS prior when both use one preset: computed once, in the loader.
         prior = self.model.interpolation.prior
@@ -405,6 +418,8 @@ class Trainer:
                         self.validate()
                     if self.step_count % config.checkpoint_every == 0 and self.step_count < config.steps:
                         self.save_last()
+                    if config.snapshot_every and self.step_count % config.snapshot_every == 0:
+                        self.save_snapshot()
                     if self.hooks.on_step_end is not None:
                         self.hooks.on_step_end(self.step_count)
                 self.save_last()
@@ -517,6 +532,13 @@ class Trainer:
             ckpt.save_checkpoint(self.out / "last", self.model, self.state_dict())
             self.log.write({"event": "checkpoint", "step": self.step_count, "path": str(self.out / "last")})
 
+    def save_snapshot(self) -> None:
+        """Keep the current weights as `snapshots/step-NNNNNN/` (rank 0), for choosing a checkpoint afterwards."""
+        if self.info.is_main:
+            path = self.out / "snapshots" / f"step-{self.step_count:06d}"
+            ckpt.save_checkpoint(path, self.model)
+            self.log.write({"event": "snapshot", "step": self.step_count, "path": str(path)})
+
     def _finish(self, seconds: float) -> TrainResult:
         checksums = all_gather_floats(self.info, _weight_checksum(self.model))
         self.log.write(
@@ -556,7 +578,15 @@ def _new_model(config: TrainConfig, resuming: bool = False):
     if config.init and not resuming:
         model = load_model(config.init, "cpu")
         if config.model and model.config.to_dict() != ModelConfig.from_dict(config.model).to_dict():
-            raise UsageError(f"--init {config.init} has a different model config than the one asked for.")
+            # The same weights under other settings (e.g. the prior's DIS preset): every tensor must fit.
+            state = model.state_dict()
+            model = VFIModel.from_config(ModelConfig.from_dict(config.model))
+            try:
+                model.load_state_dict(state, strict=True)
+            except RuntimeError:
+                raise UsageError(
+                    f"--init {config.init} does not fit the model config asked for (its tensors differ)."
+                ) from None
     else:
         model = VFIModel.from_config(ModelConfig.from_dict(config.model))
         if config.warm_start and not resuming:
