@@ -292,11 +292,9 @@ class Trainer:
         config, info = self.config, self.info
         cache_dir = _cache_dir(config)
         holdouts = [parse_holdout(spec) for spec in config.holdout]
-        sources = [
-            s for s in discover_sources(config.data_dir)
-            if wanted(relative_name(s.path, config.data_dir), config.sources, holdouts)
-        ]
-        if not sources:
+        found = discover_sources(config.data_dir)
+        sources = [s for s in found if wanted(relative_name(s.path, config.data_dir), config.sources, holdouts)]
+        if found and not sources:  # an empty folder is build_cache's to report ("no readable videos")
             raise VidinterpError(f"no training source in {config.data_dir} is left after 'sources' and 'holdout'.")
         self.cache_dir = cache_dir
         if info.is_main:
