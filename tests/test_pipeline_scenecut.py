@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -176,7 +177,7 @@ def test_real_cuts_in_sintel(shared_data):
 
 
 @pytest.mark.slow
-def test_benchmark_targets(shared_data):
+def test_benchmark_targets(shared_data, monkeypatch):
     """benchmarks/scenecuts.py on the training clips: no frozen frame on any non-cut up to stride 4 (in context or
     alone), and the cuts still caught."""
     import importlib.util
@@ -185,6 +186,8 @@ def test_benchmark_targets(shared_data):
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "scenecuts.py"
     spec = importlib.util.spec_from_file_location("scenecuts_benchmark", path)
     benchmark = importlib.util.module_from_spec(spec)
+    # dataclasses resolve string annotations through sys.modules, so the module must be registered before it runs
+    monkeypatch.setitem(sys.modules, spec.name, benchmark)
     spec.loader.exec_module(benchmark)
     records = benchmark.evaluate(benchmark.build_cases(benchmark.Clips(shared_data / "train" / "videos")),
                                  DEFAULT_SCENE_THRESHOLD)
