@@ -191,28 +191,40 @@ def _stem(target: Path) -> str:
     return name if len(name.encode()) <= 200 else name.encode()[:200].decode(errors="ignore")
 
 
+def stale_leftovers(folder: Path, prefix: str, suffix: str, separator: str, kind: Callable[[int], bool]) -> list[Path]:
+    """Entries of `folder` named `prefix` + `PID` + `separator` + ... + `suffix` whose mode passes `kind` (e.g.
+    `stat.S_ISREG`), left by runs that were killed outright: those whose process is gone, and those of earlier
+    versions (no process id in the name) that nobody has touched for `STALE_SECONDS`."""
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
+    except OSError:
+        return []
+    stale = []
+    for path in candidates:
+        middle = path.name[len(prefix) : -len(suffix)]
+        pid_text = middle.split(separator, 1)[0]
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not kind(info.st_mode):
+            continue
+        if separator in middle and pid_text.isdigit():
+            if not process_alive(int(pid_text)):
+                stale.append(path)
+        elif time.time() - info.st_mtime > STALE_SECONDS:
+            stale.append(path)
+    return stale
+
+
 def remove_stale_partials(target: Path) -> int:
     """Delete temporary files of `target` left by killed runs (their process is gone); returns how many."""
     prefix, suffix = f".{_stem(target)}.", f".partial{target.suffix}"
     removed = 0
-    try:
-        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
-    except OSError:
-        return 0
-    for path in candidates:
-        middle = path.name[len(prefix) : -len(suffix)]
-        pid_text = middle.split(".", 1)[0]
+    for path in stale_leftovers(target.parent, prefix, suffix, ".", stat.S_ISREG):
         try:
-            info = path.lstat()
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            if "." in middle and pid_text.isdigit():
-                stale = not process_alive(int(pid_text))
-            else:  # no process id: an earlier version's file; stale once nobody has written to it for a while
-                stale = time.time() - info.st_mtime > STALE_SECONDS
-            if stale:
-                path.unlink()
-                removed += 1
+            path.unlink()
+            removed += 1
         except OSError:
             continue
     if removed:

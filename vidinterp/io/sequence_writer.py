@@ -14,11 +14,10 @@ import shutil
 import stat
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from vidinterp.errors import UsageError, VidinterpError
-from vidinterp.io.atomic import STALE_SECONDS, fsync_tree, new_file_mode, process_alive
+from vidinterp.io.atomic import fsync_tree, new_file_mode, stale_leftovers
 from vidinterp.io.frames import VideoFrame
 from vidinterp.io.images import encode_png
 from vidinterp.io.sequence import format_number, is_pattern, pattern_regex
@@ -48,28 +47,10 @@ def check_sequence_output(pattern: str | Path) -> Path:
 def remove_stale_staging(folder: Path) -> int:
     """Delete staging folders in `folder` left by runs that were killed outright (SIGKILL, power loss): those whose
     process is gone, and those of earlier versions (no process id) untouched for an hour. Returns how many."""
-    removed = 0
-    try:
-        candidates = [path for path in folder.iterdir()
-                      if path.name.startswith(_STAGING_PREFIX) and path.name.endswith(_STAGING_SUFFIX)]
-    except OSError:
-        return 0
-    for path in candidates:
-        middle = path.name[len(_STAGING_PREFIX) : -len(_STAGING_SUFFIX)]
-        pid_text = middle.split("-", 1)[0]
-        try:
-            info = path.lstat()
-            if not stat.S_ISDIR(info.st_mode):
-                continue
-            if "-" in middle and pid_text.isdigit():
-                stale = not process_alive(int(pid_text))
-            else:
-                stale = time.time() - info.st_mtime > STALE_SECONDS
-        except OSError:
-            continue
-        if stale:
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
+    stale = stale_leftovers(folder, _STAGING_PREFIX, _STAGING_SUFFIX, "-", stat.S_ISDIR)
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    removed = len(stale)
     if removed:
         log.info("removed %d staging folder%s left in '%s' by an interrupted run", removed, "s" if removed > 1 else "",
                  folder)
