@@ -185,15 +185,10 @@ def _restore_signal_handlers():
 @pytest.fixture
 def invoke(capsys):
     """Run `vidinterp ARGS` in this process (no interpreter start-up: for cases that need no process of their own)."""
-    from vidinterp.cli import main
+    from _cli_api import run_main
 
     def run(*args) -> CliResult:
-        try:
-            main([str(a) for a in args])
-            rc = 0
-        except SystemExit as exc:
-            rc = exc.code or 0
-        out, err = capsys.readouterr()
+        rc, out, err = run_main(capsys, *args)
         return CliResult(rc, out.encode(), err)
 
     return run
