@@ -330,12 +330,13 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
         log.info("%d of the first %d frames repeat the one before (held drawings or a stalled capture?); "
                  "--dedupe interpolates across such holds instead of copying them", probe.repeats, probe.probed)
     holds = deduplicator.stats if deduplicator is not None else None
+    # the frames --dedupe dropped never reached the retiming, but they were read
+    input_frames = stats.input_frames + (holds.dropped_frames if holds is not None else 0)
     if holds is not None:
-        _log_holds(holds, stats.input_frames + holds.dropped_frames)
+        _log_holds(holds, input_frames)
     summary = UpsampleSummary(
         input=in_path, output=out_path, width=width, height=info.height, input_rate=info.frame_rate,
-        output_rate=rate, input_frames=stats.input_frames + (holds.dropped_frames if holds else 0),
-        output_frames=writer.frames_written,
+        output_rate=rate, input_frames=input_frames, output_frames=writer.frames_written,
         interpolated_frames=stats.interpolated_frames, copied_frames=stats.copied_frames,
         blended_frames=stats.blended_frames, scene_cuts=stats.scene_cuts, damaged_packets=reader.corrupt_packets,
         seconds=seconds, method=interpolator.method, device=str(interpolator.device),
