@@ -12,7 +12,9 @@ Cut categories (recall: the share caught):
 - cut:real: hard cuts in an edited film (the Sintel trailer; checked by eye);
 - cut:splice: the end of one clip followed by another, chosen at random;
 - cut:look-alike: a splice between two clips of the same kind of scene (two dashcam drives, two ASL signers in
-  the same office, two talking heads, two scenes of one gift-unwrapping video, two action-cam sports clips).
+  the same office, two talking heads, two scenes of one gift-unwrapping video, two action-cam sports clips);
+- cut:look-alike+: 24 more, added after the detector's constants were chosen (ASL office, hands over a table,
+  people talking to the camera, dashcam), drawn with their own seed.
 
 Non-cut categories (false cuts: the share wrongly held, each one a frozen frame):
 - action:strideN: fast pans and action with every Nth frame kept (N = 1, 2, 4, 8), the last pair judged;
@@ -102,6 +104,19 @@ LOOK_ALIKE = {
     "action-cam": ["showlab__Tune-A-Video/man-skiing.mp4", "showlab__Tune-A-Video/man-surfing.mp4",
                    "OpenGVLab__Ask-Anything/hitting_baseball.mp4", "brjathu__PHALP/vid.mp4"],
 }
+#: More look-alike groups, drawn with their own seed after the cases above (so those stay as they were): cuts the
+#: detector's constants were not chosen on.
+EXTRA_LOOK_ALIKE = {
+    "asl-office": LOOK_ALIKE["asl-office"],
+    "tabletop-hands": ["facebookresearch__sam2/02_cups.mp4", "facebookresearch__sam2/03_blocks.mp4",
+                       "facebookresearch__sam2/04_coffee.mp4", "aigc-apps__VideoX-Fun/--C66yU3LjM_2-Scene-001.mp4",
+                       "aigc-apps__VideoX-Fun/--C66yU3LjM_2-Scene-005.mp4"],
+    "talking-to-camera": ["bytedance__LatentSync/demo1_video.mp4", "bytedance__LatentSync/demo3_video.mp4",
+                          "KwaiVGI__LivePortrait/s18.mp4", "KwaiVGI__LivePortrait/s32.mp4",
+                          "KwaiVGI__LivePortrait/d13.mp4"],
+    "dashcam": LOOK_ALIKE["dashcam"],
+}
+EXTRA_LOOK_ALIKES = 24
 #: Hard cuts in edited footage: clip → index of the last frame before each cut (checked by eye).
 REAL_CUTS = {"Mangomm__FFmpegC/sintel.mp4": [75, 120, 318, 456, 544, 610]}
 #: Still shots that fast objects are pasted over.
@@ -118,7 +133,7 @@ def _assign_splits() -> dict[str, str]:
     """Clip → "tune" or "held-out": alternating down each list, so both halves hold every kind of clip (and
     look-alike pairs of every group)."""
     splits: dict[str, str] = {}
-    for group in [*LOOK_ALIKE.values(), ACTION, STILL, list(REAL_CUTS)]:
+    for group in [*LOOK_ALIKE.values(), ACTION, STILL, list(REAL_CUTS), *EXTRA_LOOK_ALIKE.values()]:
         for clip in group:
             if clip not in splits:
                 splits[clip] = "tune" if sum(s == "tune" for c, s in splits.items() if c in group) * 2 <= sum(
@@ -288,6 +303,15 @@ def build_cases(clips: Clips) -> list[Case]:
             if hi > lo:
                 frame[y: y + side, lo:hi] = patch[:, lo - x: hi - x]
         cases.append(Case("object", (still, source_clip), run, [None] + [False] * (2 * CONTEXT - 2)))
+
+    rng = np.random.default_rng(SEED + 1)
+    groups = sorted(EXTRA_LOOK_ALIKE)
+    for k in range(EXTRA_LOOK_ALIKES):
+        group = EXTRA_LOOK_ALIKE[groups[k % len(groups)]]
+        members = [c for c in group if split_of(c) == halves[(k // len(groups)) % 2]]
+        members = members if len(members) >= 2 else group
+        a, b = rng.choice(len(members), 2, replace=False)
+        cases.append(splice(members[a], members[b], "cut:look-alike+"))
     return cases
 
 

@@ -11,6 +11,7 @@ import pytest
 from synthetic import pattern_frame
 from vidinterp.io.frames import VideoFrame
 from vidinterp.pipeline import DEFAULT_SCENE_THRESHOLD, SceneCutDetector, scene_change_score, scenecut, thumbnail
+from vidinterp.pipeline.scenecut import ColourEvidence
 
 WIDTH, HEIGHT = 320, 180
 
@@ -144,6 +145,47 @@ def test_lone_pair_is_judged_conservatively():
     assert decisions(noise) == [True]
 
 
+def take_of_one_place(person: int, step: int, balance=(1.0, 1.0, 1.0), gain: float = 1.0) -> np.ndarray:
+    """A still textured room with a 'person' (another texture, moving a little) over a fifth of it, as one take
+    of a static camera shows it; `balance` (per-channel gains: the take's white balance) and `gain` (its light)."""
+    image = textured_scene(11).astype(np.float64)
+    y, x, h, w = 30, 110, 130, 100
+    image[y: y + h, x: x + w] = textured_scene(person, step, (2.0, 1.0))[y: y + h, x: x + w]
+    return np.clip(image * np.array(balance) * gain, 0, 255).astype(np.uint8)
+
+
+def test_jump_cut_between_takes_is_corroborated_by_colour():
+    # A jump cut between two takes of one room: a fifth of the picture changes, too little for the motion
+    # evidence alone (below the threshold) ...
+    first = [take_of_one_place(12, i) for i in range(6)]
+    second = [take_of_one_place(13, i, balance=(1.12, 1.0, 0.85)) for i in range(4)]
+    assert scenecut.CORROBORATED_SHARE * DEFAULT_SCENE_THRESHOLD < scene_change_score(first[-1], second[0])
+    assert scene_change_score(first[-1], second[0]) < DEFAULT_SCENE_THRESHOLD
+    # ... but the second take's white balance moves the colours as no pair before it did: a cut.
+    assert decisions(first + second) == [False] * 5 + [True] + [False] * 3
+    # The same change with the colours kept (a person swapping places in one take) stays interpolated, and so
+    # does one whose colours move with the light (a flash or a change of exposure explains them).
+    same_balance = [take_of_one_place(13, i) for i in range(4)]
+    assert not any(decisions(first + same_balance))
+    flashed = [take_of_one_place(13, i, balance=(1.12, 1.0, 0.85), gain=1.4) for i in range(4)]
+    assert not any(decisions(first + flashed[:1] + first[:3]))
+    # Colours alone are no evidence: a colour jump with everything explained by motion is not a cut.
+    shifted = [take_of_one_place(12, i + 6, balance=(1.12, 1.0, 0.85)) for i in range(4)]
+    assert not any(decisions(first + shifted))
+
+
+def test_colour_evidence_needs_a_calm_context():
+    thumb0 = thumbnail(take_of_one_place(12, 0))
+    thumb1 = thumbnail(take_of_one_place(13, 0, balance=(1.12, 1.0, 0.85)))
+    assert ColourEvidence.of(thumb0, thumb1, (0.01, 0.0, 0.02)).stands_out()
+    assert not ColourEvidence.of(thumb0, thumb1, ()).stands_out()  # a lone pair: motion alone decides
+    assert not ColourEvidence.of(thumb0, thumb1, (0.01, 0.0, 0.1)).stands_out()  # a ramp: a dissolve or fade
+    assert not ColourEvidence.of(thumb0, thumb0, (0.0, 0.0)).stands_out()
+    # histograms sum to 1 whatever the bit depth
+    wide = thumbnail(take_of_one_place(12, 0).astype(np.uint16) * 257)
+    assert wide.colours.sum() == pytest.approx(1) and wide.colours == pytest.approx(thumb0.colours, abs=0.01)
+
+
 def test_detector_reuses_thumbnails_and_flags_size_changes():
     detector = SceneCutDetector(DEFAULT_SCENE_THRESHOLD)
     frames = frames_of([textured_scene(10, i, (3.0, 1.0)) for i in range(3)])
@@ -179,7 +221,7 @@ def test_real_cuts_in_sintel(shared_data):
 @pytest.mark.slow
 def test_benchmark_targets(shared_data, monkeypatch):
     """benchmarks/scenecuts.py on the training clips: no frozen frame on any non-cut up to stride 4 (in context or
-    alone), and the cuts still caught."""
+    alone), and at least 98 % of the cuts caught in context (look-alike jump cuts included)."""
     import importlib.util
     from pathlib import Path
 
@@ -194,5 +236,5 @@ def test_benchmark_targets(shared_data, monkeypatch):
     held = [r for r in records if not r["cut"] and r["category"] != "action:stride8" and (r["context"] or r["lone"])]
     assert held == []
     cuts = [r for r in records if r["cut"]]
-    assert sum(r["context"] for r in cuts) >= 0.94 * len(cuts)
+    assert sum(r["context"] for r in cuts) >= 0.98 * len(cuts)
     assert all(r["context"] for r in cuts if r["category"] in ("cut:real", "cut:splice"))

@@ -25,11 +25,23 @@ directions, 0 … 1: a moved picture scores near 0, two unrelated shots 0.4 to 0
 match in any picture, so a cut never flags all of it).
 
 The decision, like x264's scenecut and PySceneDetect's AdaptiveDetector, weighs a pair against its neighbours
-when the video gives any: a pair is a cut when its score is above the threshold *and* stands out from the
-median of the last `CONTEXT_PAIRS` pairs by `CONTEXT_MARGIN` (hand-held footage at a third of its frame rate
-leaves much unexplained in every pair; a cut is a jump above that level). Without context (the first pair of a
-video, a triplet) it must clear the stricter `LONE_THRESHOLD` instead. The constants were chosen on the tune
-half of benchmarks/scenecuts.py and checked on its held-out half (figures in the README).
+when the video gives any. A pair is a cut when its score is above the threshold *and* stands out from the median
+of the last `CONTEXT_PAIRS` pairs by `CONTEXT_MARGIN` (hand-held footage at a third of its frame rate leaves much
+unexplained in every pair; a cut is a jump above that level). Without context (the first pair of a video, a
+triplet) it must clear the stricter `LONE_THRESHOLD` instead.
+
+A jump cut between two takes of one place (same camera, same room, the same person moved) leaves only the
+person unexplained, as little as a tenth of the picture: no more than a fast object crossing a still shot or a
+violent shake. For these a second, independent line of evidence can stand in for the missing score: the
+colours. Two takes rarely share white balance and exposure, and a new person brings new colours, so the
+hue–saturation histogram of the picture jumps (PySceneDetect's HistogramDetector, ffmpeg's scdet); moving
+content keeps its colours. A pair is then a cut when *both* stand out from calm neighbours: its score is at least
+`CORROBORATED_SHARE` of the threshold and `MOTION_RATIO` times the context's median, and its colour change is
+at least `COLOUR_FLOOR` and `COLOUR_RATIO` times what the pairs before it show (their median or the last pair,
+whichever is larger: a dissolve or fade ramps up, a cut comes from nowhere). A change of light (flash, fade,
+exposure: the mean brightness moves by `STEADY_LIGHT` or more) changes colours without a new shot, so it never
+corroborates. The constants were chosen on the tune half of benchmarks/scenecuts.py and checked on its held-out
+half (figures in the README).
 
 The thumbnails cost the same whatever `--method` makes the frames, so blend, classical and the model get the same
 decision; it is made before a pair is batched, because a held or cross-faded pair never reaches the interpolator.
@@ -72,6 +84,19 @@ MIN_CONTEXT = 2
 CONTEXT_MARGIN = 0.15
 #: Without context, a pair must score at least this (and above the threshold) to count as a cut.
 LONE_THRESHOLD = 0.45
+#: Hue × saturation bins of the colour histogram (hue carries the colours; four saturation levels separate a
+#: grey wall from a coloured one).
+COLOUR_BINS = (12, 4)
+#: Corroborated by colour, a cut's score must reach this share of the threshold and this multiple of the
+#: context's median (plus 0.02, so a perfectly still context does not make any score stand out) ...
+CORROBORATED_SHARE = 0.3
+MOTION_RATIO = 2.0
+#: ... and its colour change (half the L1 distance of the histograms, 0 … 1) at least this, and this multiple of
+#: the context's level plus 0.04 (moving content shifts the histogram by 0.01–0.08 a pair).
+COLOUR_FLOOR = 0.08
+COLOUR_RATIO = 3.0
+#: A change of mean brightness (units of full scale) from which colours are not evidence of a new shot.
+STEADY_LIGHT = 0.05
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,10 @@ class Thumbnail:
     detail: np.ndarray
     #: float32 0 … 1: local texture of the picture as shot (see FULL_TEXTURE)
     texture: np.ndarray
+    #: float32 hue × saturation histogram of the picture as shot (COLOUR_BINS), summing to 1
+    colours: np.ndarray
+    #: mean grey level of the picture as shot, 0 … 1
+    light: float
 
 
 def thumbnail(image: np.ndarray) -> Thumbnail:
@@ -94,6 +123,8 @@ def thumbnail(image: np.ndarray) -> Thumbnail:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
     grey = cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2GRAY).astype(np.float32) / max_value(image.dtype)
+    colours = _colour_histogram(small, max_value(image.dtype))
+    light = float(grey.mean())
     mean = cv2.blur(grey, (5, 5))
     local_std = np.sqrt(np.maximum(cv2.blur(grey * grey, (5, 5)) - mean * mean, 0))
     texture = np.minimum(local_std / FULL_TEXTURE, 1)
@@ -101,7 +132,15 @@ def thumbnail(image: np.ndarray) -> Thumbnail:
     grey /= max(float(grey.std()), MIN_CONTRAST)
     detail = grey - cv2.GaussianBlur(grey, (0, 0), DETAIL_SIGMA)
     levels = np.clip(np.rint(grey * LEVELS_PER_STD + 128), 0, 255).astype(np.uint8)
-    return Thumbnail(levels, detail, texture)
+    return Thumbnail(levels, detail, texture, colours, light)
+
+
+def _colour_histogram(small: np.ndarray, full_scale: int) -> np.ndarray:
+    cv2 = opencv()
+    # OpenCV's float HSV: hue in degrees, saturation 0 … 1 (uint16 has no HSV conversion).
+    hsv = cv2.cvtColor(np.ascontiguousarray(small, dtype=np.float32) / full_scale, cv2.COLOR_RGB2HSV)
+    histogram = cv2.calcHist([hsv], [0, 1], None, list(COLOUR_BINS), [0, 360, 0, 1 + 1e-6]).ravel()
+    return histogram / max(float(histogram.sum()), 1.0)
 
 
 def _unexplained_share(thumb0: Thumbnail, thumb1: Thumbnail, flow: np.ndarray, back: np.ndarray) -> float:
@@ -150,6 +189,29 @@ class MotionEvidence:
                       + _unexplained_share(thumb1, thumb0, flow_10, flow_01))
 
 
+@dataclass(frozen=True)
+class ColourEvidence:
+    """How a pair's colours changed, and how those of the pairs before it did (oldest first)."""
+
+    #: half the L1 distance of the two pictures' colour histograms, 0 … 1
+    change: float
+    #: change of mean brightness, in units of full scale
+    light: float
+    context: tuple[float, ...] = ()
+
+    @staticmethod
+    def of(thumb0: Thumbnail, thumb1: Thumbnail, context: tuple[float, ...] = ()) -> ColourEvidence:
+        return ColourEvidence(0.5 * float(np.abs(thumb0.colours - thumb1.colours).sum()),
+                              abs(thumb1.light - thumb0.light), context)
+
+    def stands_out(self) -> bool:
+        """A jump in colour the context does not show, and not one a change of light explains."""
+        if self.light >= STEADY_LIGHT or len(self.context) < MIN_CONTEXT:
+            return False
+        level = max(float(np.median(self.context)), self.context[-1])
+        return self.change >= max(COLOUR_FLOOR, COLOUR_RATIO * level + 0.04)
+
+
 def scene_change_score(image0: np.ndarray, image1: np.ndarray) -> float:
     """The score of one pair of H×W×3 images: the textured share of the picture motion cannot explain, 0 … 1."""
     return MotionEvidence().score(thumbnail(image0), thumbnail(image1))
@@ -164,6 +226,7 @@ class SceneCutDetector:
         # (image, its thumbnail); holding the image itself keeps `is` comparisons safe from id reuse
         self._cached: tuple[np.ndarray, Thumbnail] | None = None
         self._recent: deque[float] = deque(maxlen=CONTEXT_PAIRS)
+        self._recent_colours: deque[float] = deque(maxlen=CONTEXT_PAIRS)
         #: the score of the last pair judged (for logs and the benchmark)
         self.last_score = 0.0
 
@@ -176,22 +239,33 @@ class SceneCutDetector:
 
     def score(self, frame0: VideoFrame, frame1: VideoFrame) -> float:
         """The pair's score (call in order: frame1's thumbnail is kept for the next pair)."""
+        return self._evidence_of(frame0, frame1)[0]
+
+    def _evidence_of(self, frame0: VideoFrame, frame1: VideoFrame) -> tuple[float, ColourEvidence | None]:
         if frame0.image.shape != frame1.image.shape:
-            return 1.0  # a change of picture size mid-stream is a cut by any measure
-        return self._evidence.score(self._thumbnail(frame0), self._thumbnail(frame1))
+            return 1.0, None  # a change of picture size mid-stream is a cut by any measure
+        thumb0 = self._thumbnail(frame0)
+        thumb1 = self._thumbnail(frame1)
+        colour = ColourEvidence.of(thumb0, thumb1, tuple(self._recent_colours))
+        return self._evidence.score(thumb0, thumb1), colour
 
     def is_cut(self, frame0: VideoFrame, frame1: VideoFrame) -> bool:
         """True when the pair straddles a scene cut; pairs must come in order (the decision uses the last ones)."""
-        score = self.last_score = self.score(frame0, frame1)
-        cut = decide(score, list(self._recent), self.threshold)
+        score, colour = self._evidence_of(frame0, frame1)
+        self.last_score = score
+        cut = decide(score, list(self._recent), self.threshold, colour)
         self._recent.append(score)
+        self._recent_colours.append(colour.change if colour is not None else 1.0)
         return cut
 
 
-def decide(score: float, context: list[float], threshold: float) -> bool:
-    """The cut decision for a pair's score given the scores of the pairs before it (oldest first)."""
-    if score <= threshold:
-        return False
+def decide(score: float, context: list[float], threshold: float, colour: ColourEvidence | None = None) -> bool:
+    """The cut decision for a pair's score given the scores of the pairs before it (oldest first), and, when
+    known, how its colours changed."""
     if len(context) < MIN_CONTEXT:
-        return score >= LONE_THRESHOLD
-    return score >= float(np.median(context)) + CONTEXT_MARGIN
+        return score > threshold and score >= LONE_THRESHOLD
+    median = float(np.median(context))
+    if score > threshold and score >= median + CONTEXT_MARGIN:
+        return True
+    corroborated = score >= CORROBORATED_SHARE * threshold and score >= MOTION_RATIO * median + 0.02
+    return corroborated and colour is not None and colour.stands_out()
