@@ -17,10 +17,9 @@ void instantiate_tiled() {
 // Launches with an empty grid, so the host-side stubs are generated too (never executed).
 template <typename scalar_t>
 void instantiate_all() {
-    const vidinterp::Strides s = {0, 0, 0};
-    vidinterp::warp_forward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0, s, s);
-    vidinterp::warp_backward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, 0, 0,
-                                                        s, s);
+    vidinterp::warp_forward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    vidinterp::warp_backward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, 0, 0, 0, 0,
+                                                        0, 0, 0, 0);
     vidinterp::correlation_forward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
     vidinterp::correlation_backward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0,
                                                                0, 0);

@@ -76,8 +76,6 @@ void launch(Body body) {
             }
 }
 
-vidinterp::Strides strides(const long long* s) { return {s[0], s[1], s[2]}; }
-
 }  // namespace
 
 extern "C" void vidinterp_set_launch(unsigned grid_x, unsigned grid_y, unsigned block_x, unsigned block_y) {
@@ -91,7 +89,7 @@ extern "C" void vidinterp_set_launch(unsigned grid_x, unsigned grid_y, unsigned 
                                           int W, int padding, const long long* is, const long long* fs) {      \
         launch([&] {                                                                                           \
             vidinterp::warp_forward_kernel<T>((const T*)image, (const T*)flow, (T*)out, N, C, H, W, padding,    \
-                                              strides(is), strides(fs));                                       \
+                                              is[0], is[1], is[2], fs[0], fs[1], fs[2]);                                       \
         });                                                                                                    \
     }                                                                                                          \
     extern "C" void warp_backward_##SUFFIX(const void* grad, const void* image, const void* flow,               \
@@ -99,7 +97,7 @@ extern "C" void vidinterp_set_launch(unsigned grid_x, unsigned grid_y, unsigned 
                                            int padding, const long long* is, const long long* fs) {            \
         launch([&] {                                                                                           \
             vidinterp::warp_backward_kernel<T>((const T*)grad, (const T*)image, (const T*)flow, grad_image,     \
-                                               (T*)grad_flow, N, C, H, W, padding, strides(is), strides(fs));  \
+                                               (T*)grad_flow, N, C, H, W, padding, is[0], is[1], is[2], fs[0], fs[1], fs[2]);  \
         });                                                                                                    \
     }                                                                                                          \
     extern "C" void correlation_forward_##SUFFIX(const void* f0, const void* f1, void* out, int N, int C, int H, \

@@ -31,10 +31,11 @@ at::Tensor backward_warp_cuda(const at::Tensor& image_in, const at::Tensor& flow
     const long long total = (long long)N * H * W;
     if (out.numel() == 0 || total == 0) return out.zero_();
     auto stream = c10::cuda::getCurrentCUDAStream();
+    const Strides is = strides_of(image), fs = strides_of(flow);
     VIDINTERP_DISPATCH_KERNEL_TYPES(image.scalar_type(), "vidinterp_warp_forward", [&] {
         warp_forward_kernel<typename KernelType<scalar_t>::type><<<warp_forward_grid(total, C), kThreads, 0, stream>>>(
             kernel_ptr<scalar_t>(image), kernel_ptr<scalar_t>(flow), kernel_ptr<scalar_t>(out), N, C, H, W,
-            (int)padding, strides_of(image), strides_of(flow));
+            (int)padding, is.batch, is.channel, is.pixel, fs.batch, fs.channel, fs.pixel);
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     return out;
@@ -67,13 +68,14 @@ std::tuple<at::Tensor, at::Tensor> backward_warp_backward_cuda(const at::Tensor&
     }
     if (total > 0 && (need_image || need_flow)) {
         auto stream = c10::cuda::getCurrentCUDAStream();
+        const Strides is = strides_of(image), fs = strides_of(flow);
         VIDINTERP_DISPATCH_KERNEL_TYPES(image.scalar_type(), "vidinterp_warp_backward", [&] {
             warp_backward_kernel<typename KernelType<scalar_t>::type>
                 <<<warp_backward_grid(N, H, W), dim3(kWarpTileX, kWarpTileY), 0, stream>>>(
                     kernel_ptr<scalar_t>(grad), kernel_ptr<scalar_t>(image), kernel_ptr<scalar_t>(flow),
                     need_image ? grad_image_acc.data_ptr<float>() : nullptr,
                     need_flow ? kernel_ptr<scalar_t>(grad_flow) : nullptr, N, C, H, W, (int)padding,
-                    strides_of(image), strides_of(flow));
+                    is.batch, is.channel, is.pixel, fs.batch, fs.channel, fs.pixel);
         });
         C10_CUDA_KERNEL_LAUNCH_CHECK();
     }

@@ -103,7 +103,10 @@ constexpr int kWarpChannelGroup = 8;
 template <typename scalar_t>
 __global__ void warp_forward_kernel(const scalar_t* __restrict__ image, const scalar_t* __restrict__ flow,
                                     scalar_t* __restrict__ out, int N, int C, int H, int W, int padding,
-                                    Strides is, Strides fs) {
+                                    long long is_batch, long long is_channel, long long is_pixel, long long fs_batch,
+                                    long long fs_channel, long long fs_pixel) {
+    // Strides come as plain integers so CuPy can pass them too (kernels/common.cuh's Strides).
+    const Strides is = {is_batch, is_channel, is_pixel}, fs = {fs_batch, fs_channel, fs_pixel};
     const long long hw = (long long)H * W;
     const bool packed = is.channel == 1 && is.pixel % 4 == 0 && is.batch % 4 == 0 && aligned_for_pack4(image);
     VIDINTERP_KERNEL_LOOP(i, (long long)N * hw) {
@@ -161,7 +164,10 @@ template <typename scalar_t>
 __global__ void warp_backward_kernel(const scalar_t* __restrict__ grad_out, const scalar_t* __restrict__ image,
                                      const scalar_t* __restrict__ flow, float* __restrict__ grad_image,
                                      scalar_t* __restrict__ grad_flow, int N, int C, int H, int W, int padding,
-                                     Strides is, Strides fs) {
+                                     long long is_batch, long long is_channel, long long is_pixel, long long fs_batch,
+                                    long long fs_channel, long long fs_pixel) {
+    // Strides come as plain integers so CuPy can pass them too (kernels/common.cuh's Strides).
+    const Strides is = {is_batch, is_channel, is_pixel}, fs = {fs_batch, fs_channel, fs_pixel};
     constexpr int kAreaY = kWarpTileY + 2 * kWarpHalo, kAreaX = kWarpTileX + 2 * kWarpHalo;
     __shared__ float area[kWarpChannelChunk][kAreaY][kAreaX];
     const int bx = (int)blockDim.x, by = (int)blockDim.y;

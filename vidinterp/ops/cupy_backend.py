@@ -21,6 +21,8 @@ from vidinterp.ops.sources import kernel_dir
 NAME = "cupy"
 _KERNEL_TYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16"}
 _KERNELS = ("warp_forward_kernel", "warp_backward_kernel", "correlation_forward_kernel", "correlation_backward_kernel")
+# The launch shapes of csrc/warp_cuda.cu (kernels/warp.cuh's constants).
+_WARP_CHANNEL_GROUP, _WARP_TILE = 8, (32, 8)
 _THREADS = 256
 _MAX_BLOCKS = 65535 * 32  # the kernels use grid-stride loops
 
@@ -81,8 +83,23 @@ def _launch(kernel: str, dtype: torch.dtype, device: torch.device, total: int, a
     blocks = max(1, min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS))
     # None is a null pointer: an output nobody asked for (the kernel skips it).
     converted = tuple(np.int32(a) if isinstance(a, int) else np.uint64(0) if a is None else _pointer(a) for a in args)
+    grid, block = (blocks,), (_THREADS,)
+    if kernel == "warp_forward_kernel":  # one row of blocks per channel group, as csrc/warp_cuda.cu launches it
+        grid = (blocks, max(1, min(65535, -(-args[4] // _WARP_CHANNEL_GROUP))))
+    elif kernel == "warp_backward_kernel":  # one block per 32×8 tile
+        n, h, w = args[5], args[7], args[8]
+        tiles = n * -(-h // _WARP_TILE[1]) * -(-w // _WARP_TILE[0])
+        grid, block = (max(1, min(tiles, _MAX_BLOCKS)),), _WARP_TILE
+    if kernel.startswith("warp"):  # the strides (NCHW-contiguous tensors here) are 64-bit
+        converted = converted[:-6] + tuple(np.int64(a) for a in args[-6:])
     with cupy.cuda.Device(device.index), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
-        function((blocks,), (_THREADS,), converted)
+        function(grid, block, converted)
+
+
+def _nchw_strides(tensor: torch.Tensor) -> tuple[int, int, int]:
+    """kernels/common.cuh's (batch, channel, pixel) strides of an NCHW-contiguous tensor."""
+    _, c, h, w = tensor.shape
+    return c * h * w, h * w, 1
 
 
 def alert_not_deterministic(caller: str) -> None:
@@ -113,7 +130,7 @@ class _CupyWarp(torch.autograd.Function):
         if out.numel() == 0:
             return out
         _launch("warp_forward_kernel", image.dtype, image.device, n * h * w,
-                (image, flow, out, n, c, h, w, PADDING_CODES[padding]))
+                (image, flow, out, n, c, h, w, PADDING_CODES[padding], *_nchw_strides(image), *_nchw_strides(flow)))
         return out
 
     @staticmethod
@@ -130,7 +147,8 @@ class _CupyWarp(torch.autograd.Function):
             alert_not_deterministic("vidinterp backward_warp backward (CuPy, image gradient)")
         if (need_image or need_flow) and n * h * w > 0:
             _launch("warp_backward_kernel", image.dtype, image.device, n * h * w,
-                    (grad, image, flow, grad_image, grad_flow, n, c, h, w, PADDING_CODES[ctx.padding]))
+                    (grad, image, flow, grad_image, grad_flow, n, c, h, w, PADDING_CODES[ctx.padding],
+                     *_nchw_strides(image), *_nchw_strides(flow)))
         elif grad_flow is not None:
             grad_flow.zero_()
         return (grad_image.to(image.dtype) if need_image else None,
