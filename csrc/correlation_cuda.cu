@@ -1,6 +1,8 @@
 // CUDA implementations of vidinterp::correlation and its backward (kernels in kernels/correlation.cuh).
 #include <torch/library.h>
 
+#include <type_traits>
+
 #include "kernels/correlation.cuh"
 #include "launch.h"
 
@@ -58,23 +60,51 @@ std::tuple<at::Tensor, at::Tensor> correlation_backward_cuda(const at::Tensor& g
     const at::Tensor f0 = f0_in.contiguous();
     const at::Tensor f1 = f1_in.contiguous();
     const int N = f0.size(0), C = f0.size(1), H = f0.size(2), W = f0.size(3), d = (int)max_displacement;
-    at::Tensor grad_f0 = at::empty_like(f0, at::MemoryFormat::Contiguous);
-    at::Tensor grad_f1 = at::empty_like(f1, at::MemoryFormat::Contiguous);
-    const long long total = f0.numel();
-    // The kernel computes both gradients in one pass; the mask only decides what is returned.
-    const auto masked = [&]() -> std::tuple<at::Tensor, at::Tensor> {
-        return {output_mask[0] ? grad_f0 : f0.new_empty({0}), output_mask[1] ? grad_f1 : f1.new_empty({0})};
+    // Only the gradients autograd asked for are computed; an unrequested one comes back as an empty tensor.
+    const auto gradient = [&](bool wanted, const at::Tensor& like) {
+        return wanted ? at::empty(like.sizes(), like.options().memory_format(at::MemoryFormat::Contiguous))
+                      : like.new_empty({0});
     };
-    if (total == 0) return masked();
+    at::Tensor grad_f0 = gradient(output_mask[0], f0);
+    at::Tensor grad_f1 = gradient(output_mask[1], f1);
+    const long long total = f0.numel();
+    if (total == 0 || !(output_mask[0] || output_mask[1])) return {grad_f0, grad_f1};
     auto stream = c10::cuda::getCurrentCUDAStream();
     VIDINTERP_DISPATCH_KERNEL_TYPES(f0.scalar_type(), "vidinterp_correlation_backward", [&] {
-        correlation_backward_kernel<typename KernelType<scalar_t>::type>
-            <<<grid_for(total, kThreads), kThreads, 0, stream>>>(
-                kernel_ptr<scalar_t>(grad), kernel_ptr<scalar_t>(f0), kernel_ptr<scalar_t>(f1),
-                kernel_ptr<scalar_t>(grad_f0), kernel_ptr<scalar_t>(grad_f1), N, C, H, W, d);
+        using kernel_t = typename KernelType<scalar_t>::type;
+        const kernel_t* g = kernel_ptr<scalar_t>(grad);
+        const kernel_t* a = kernel_ptr<scalar_t>(f0);
+        const kernel_t* b = kernel_ptr<scalar_t>(f1);
+        kernel_t* g0 = output_mask[0] ? kernel_ptr<scalar_t>(grad_f0) : nullptr;
+        kernel_t* g1 = output_mask[1] ? kernel_ptr<scalar_t>(grad_f1) : nullptr;
+        if (d > kCorrTiledMaxD) {  // larger windows than the model uses: the untiled kernel, both in one pass
+            correlation_backward_kernel<kernel_t><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
+                g, a, b, g0, g1, N, C, H, W, d);
+            return;
+        }
+        const dim3 block(kCorrTileX, kCorrTileY);
+        const dim3 grid = grid_for(
+            (long long)N * ((H + kCorrTileY - 1) / kCorrTileY) * ((W + kCorrTileX - 1) / kCorrTileX), 1);
+        // One launch per requested gradient (the radius is a template parameter so the sums stay in registers).
+        const auto run = [&](auto radius) {
+            constexpr int D = decltype(radius)::value;
+            if (g0 != nullptr)
+                correlation_backward_tiled_kernel<kernel_t, D, false><<<grid, block, 0, stream>>>(g, a, b, g0, N, C,
+                                                                                                 H, W);
+            if (g1 != nullptr)
+                correlation_backward_tiled_kernel<kernel_t, D, true><<<grid, block, 0, stream>>>(g, a, b, g1, N, C,
+                                                                                                H, W);
+        };
+        switch (d) {
+            case 0: run(std::integral_constant<int, 0>{}); break;
+            case 1: run(std::integral_constant<int, 1>{}); break;
+            case 2: run(std::integral_constant<int, 2>{}); break;
+            case 3: run(std::integral_constant<int, 3>{}); break;
+            default: run(std::integral_constant<int, 4>{}); break;
+        }
     });
     C10_CUDA_KERNEL_LAUNCH_CHECK();
-    return masked();
+    return {grad_f0, grad_f1};
 }
 
 }  // namespace

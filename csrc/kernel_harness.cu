@@ -5,27 +5,29 @@
 
 namespace {
 
+template <typename scalar_t, int D>
+void instantiate_tiled() {
+    vidinterp::correlation_forward_tiled_kernel<scalar_t, D><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
+    vidinterp::correlation_backward_tiled_kernel<scalar_t, D, false><<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, 0,
+                                                                               0, 0, 0);
+    vidinterp::correlation_backward_tiled_kernel<scalar_t, D, true><<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, 0,
+                                                                              0, 0, 0);
+}
+
+// Launches with an empty grid, so the host-side stubs are generated too (never executed).
 template <typename scalar_t>
 void instantiate_all() {
-    void (*warp_fwd)(const scalar_t*, const scalar_t*, scalar_t*, int, int, int, int, int) =
-        vidinterp::warp_forward_kernel<scalar_t>;
-    void (*warp_bwd)(const scalar_t*, const scalar_t*, const scalar_t*, float*, scalar_t*, int, int, int, int, int) =
-        vidinterp::warp_backward_kernel<scalar_t>;
-    void (*corr_fwd)(const scalar_t*, const scalar_t*, scalar_t*, int, int, int, int, int) =
-        vidinterp::correlation_forward_kernel<scalar_t>;
-    void (*corr_bwd)(const scalar_t*, const scalar_t*, const scalar_t*, scalar_t*, scalar_t*, int, int, int, int,
-                     int) = vidinterp::correlation_backward_kernel<scalar_t>;
-    // Launch with a null grid so the host-side stubs are generated too (never executed).
-    if (warp_fwd == nullptr || warp_bwd == nullptr || corr_fwd == nullptr || corr_bwd == nullptr) return;
-    warp_fwd<<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
-    warp_bwd<<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
-    corr_fwd<<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
-    corr_bwd<<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
-    vidinterp::correlation_forward_tiled_kernel<scalar_t, 0><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
-    vidinterp::correlation_forward_tiled_kernel<scalar_t, 1><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
-    vidinterp::correlation_forward_tiled_kernel<scalar_t, 2><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
-    vidinterp::correlation_forward_tiled_kernel<scalar_t, 3><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
-    vidinterp::correlation_forward_tiled_kernel<scalar_t, 4><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0);
+    vidinterp::warp_forward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    vidinterp::warp_backward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0, 0, 0, 0, 0,
+                                                        0, 0, 0, 0);
+    vidinterp::correlation_forward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, 0, 0, 0, 0, 0);
+    vidinterp::correlation_backward_kernel<scalar_t><<<0, 1>>>(nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0, 0,
+                                                               0, 0);
+    instantiate_tiled<scalar_t, 0>();
+    instantiate_tiled<scalar_t, 1>();
+    instantiate_tiled<scalar_t, 2>();
+    instantiate_tiled<scalar_t, 3>();
+    instantiate_tiled<scalar_t, 4>();
 }
 
 }  // namespace

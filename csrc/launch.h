@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/common.cuh"
+
 // The kernels exist for float, half and bfloat16 only (float64 CUDA tensors use the PyTorch backend).
 #define VIDINTERP_DISPATCH_KERNEL_TYPES(TYPE, NAME, ...)            \
     AT_DISPATCH_SWITCH(TYPE, NAME, AT_DISPATCH_CASE(at::kFloat, __VA_ARGS__) \
@@ -29,6 +31,19 @@ struct KernelType<at::BFloat16> { using type = __nv_bfloat16; };
 template <typename T>
 inline typename KernelType<T>::type* kernel_ptr(const at::Tensor& t) {
     return reinterpret_cast<typename KernelType<T>::type*>(t.data_ptr<T>());
+}
+
+// The (batch, channel, pixel) strides of kernels/warp.cuh for a tensor the kernels can read in place: NCHW-contiguous
+// or channels-last. Anything else is copied to NCHW-contiguous first by read_in_place.
+inline at::Tensor read_in_place(const at::Tensor& t) {
+    if (t.is_contiguous() || t.is_contiguous(at::MemoryFormat::ChannelsLast)) return t;
+    return t.contiguous();
+}
+
+inline Strides strides_of(const at::Tensor& t) {
+    const long long C = t.size(1), hw = t.size(2) * t.size(3);
+    if (t.is_contiguous()) return {C * hw, hw, 1};  // checked first: a tensor can be both (C = 1 or H·W = 1)
+    return {hw * C, 1, C};
 }
 
 inline dim3 grid_for(long long total, int threads) {

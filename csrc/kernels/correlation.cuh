@@ -97,7 +97,8 @@ __global__ void correlation_forward_tiled_kernel(const scalar_t* __restrict__ f0
     }
 }
 
-// One thread per input element (n, c, y, x) computes both gradients by gathering (no atomics):
+// The untiled backward, for windows larger than the model uses: one thread per input element (n, c, y, x) gathers
+// (no atomics); a null grad_f0 or grad_f1 is not asked for and not computed.
 //   grad_f0[y, x] = (1/C) Σ_k g[k, y, x] · f1[y+dy, x+dx]
 //   grad_f1[y, x] = (1/C) Σ_k g[k, y-dy, x-dx] · f0[y-dy, x-dx]
 template <typename scalar_t>
@@ -119,16 +120,78 @@ __global__ void correlation_backward_kernel(const scalar_t* __restrict__ grad_ou
         for (int k = 0; k < K * K; ++k) {
             const int dy = k / K - d, dx = k % K - d;
             const int yf = y + dy, xf = x + dx;  // where f1 is read for grad_f0
-            if (yf >= 0 && yf < H && xf >= 0 && xf < W)
+            if (grad_f0 != nullptr && yf >= 0 && yf < H && xf >= 0 && xf < W)
                 acc0 += to_float(g[k * hw + pixel]) * to_float(b[(long long)yf * W + xf]);
             const int yb = y - dy, xb = x - dx;  // the output pixel that read f1 here
-            if (yb >= 0 && yb < H && xb >= 0 && xb < W) {
+            if (grad_f1 != nullptr && yb >= 0 && yb < H && xb >= 0 && xb < W) {
                 const long long q = (long long)yb * W + xb;
                 acc1 += to_float(g[k * hw + q]) * to_float(a[q]);
             }
         }
-        grad_f0[i] = from_float<scalar_t>(acc0 * inv_c);
-        grad_f1[i] = from_float<scalar_t>(acc1 * inv_c);
+        if (grad_f0 != nullptr) grad_f0[i] = from_float<scalar_t>(acc0 * inv_c);
+        if (grad_f1 != nullptr) grad_f1[i] = from_float<scalar_t>(acc1 * inv_c);
+    }
+}
+
+// The tiled backward (d ≤ kCorrTiledMaxD), one launch per gradient asked for (kGradF1 false: grad_f0, true:
+// grad_f1), tiled like the forward. The untiled kernel re-reads all (2d+1)² planes of grad_out once per channel;
+// here each thread loads the (2d+1)² gradient values its pixel needs into registers once:
+//   grad_f0[c, p] = (1/C) Σ_k g[k, p] · f1[c, p + δ_k]          (g at its own pixel)
+//   grad_f1[c, p] = (1/C) Σ_k g[k, p − δ_k] · f0[c, p − δ_k]    (g of the output pixel that read f1 at p)
+// and, per chunk of channels, the block stages the other feature map's tile with its d-pixel halo in shared memory
+// (zero outside the image), so every input is read from global memory about once and every gradient plane is
+// written once, x fastest. No atomics: each thread writes only its own pixel's gradients.
+template <typename scalar_t, int D, bool kGradF1>
+__global__ void correlation_backward_tiled_kernel(const scalar_t* __restrict__ grad_out,
+                                                  const scalar_t* __restrict__ f0, const scalar_t* __restrict__ f1,
+                                                  scalar_t* __restrict__ grad_f, int N, int C, int H, int W) {
+    constexpr int K = 2 * D + 1;
+    __shared__ float tile[kCorrChannelChunk][kCorrTileY + 2 * D][kCorrTileX + 2 * D];
+    const scalar_t* __restrict__ other = kGradF1 ? f0 : f1;  // the map multiplied with the gradient
+    const int bx = (int)blockDim.x, by = (int)blockDim.y;
+    const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
+    const int threads = bx * by, thread = ty * bx + tx;
+    const int hx = bx + 2 * D, hy = by + 2 * D;
+    const long long hw = (long long)H * W;
+    const long long tiles_x = (W + bx - 1) / bx, tiles_y = (H + by - 1) / by;
+    const long long tiles = (long long)N * tiles_x * tiles_y;
+    const float inv_c = C > 0 ? 1.f / (float)C : 0.f;
+    for (long long tile_index = blockIdx.x; tile_index < tiles; tile_index += gridDim.x) {
+        const long long n = tile_index / (tiles_x * tiles_y);
+        const long long rest = tile_index - n * tiles_x * tiles_y;
+        const int y0 = (int)(rest / tiles_x) * by, x0 = (int)(rest % tiles_x) * bx;
+        const int y = y0 + ty, x = x0 + tx;
+        const bool inside = y < H && x < W;
+        float g[K * K];
+#pragma unroll
+        for (int k = 0; k < K * K; ++k) {
+            const int dy = k / K - D, dx = k % K - D;
+            const int yg = kGradF1 ? y - dy : y, xg = kGradF1 ? x - dx : x;
+            const bool ok = inside && yg >= 0 && yg < H && xg >= 0 && xg < W;
+            g[k] = ok ? to_float(grad_out[(n * K * K + k) * hw + (long long)yg * W + xg]) : 0.f;
+        }
+        for (int c0 = 0; c0 < C; c0 += kCorrChannelChunk) {
+            const int cc = C - c0 < kCorrChannelChunk ? C - c0 : kCorrChannelChunk;
+            __syncthreads();  // every thread is done reading the previous chunk
+            for (int i = thread; i < cc * hy * hx; i += threads) {
+                const int ch = i / (hy * hx), r = i - ch * (hy * hx);
+                const int yy = y0 - D + r / hx, xx = x0 - D + r % hx;
+                const bool in_image = yy >= 0 && yy < H && xx >= 0 && xx < W;
+                tile[ch][r / hx][r % hx] =
+                    in_image ? to_float(other[(n * C + c0 + ch) * hw + (long long)yy * W + xx]) : 0.f;
+            }
+            __syncthreads();
+            if (!inside) continue;
+            for (int ch = 0; ch < cc; ++ch) {
+                float acc = 0.f;
+#pragma unroll
+                for (int k = 0; k < K * K; ++k) {
+                    const int dy = k / K - D, dx = k % K - D;
+                    acc += g[k] * (kGradF1 ? tile[ch][ty - dy + D][tx - dx + D] : tile[ch][ty + dy + D][tx + dx + D]);
+                }
+                grad_f[(n * C + c0 + ch) * hw + (long long)y * W + x] = from_float<scalar_t>(acc * inv_c);
+            }
+        }
     }
 }
 

@@ -21,6 +21,13 @@ from vidinterp.ops.sources import kernel_dir
 NAME = "cupy"
 _KERNEL_TYPES = {torch.float32: "float", torch.float16: "__half", torch.bfloat16: "__nv_bfloat16"}
 _KERNELS = ("warp_forward_kernel", "warp_backward_kernel", "correlation_forward_kernel", "correlation_backward_kernel")
+# The launch shapes of csrc/warp_cuda.cu (kernels/warp.cuh's constants).
+_WARP_CHANNEL_GROUP, _WARP_TILE = 8, (32, 8)
+# csrc/correlation_cuda.cu's tiled correlation kernels (d ≤ 4, d a template parameter) and their 32×8 tiles.
+_CORR_TILED_MAX_D, _CORR_TILE = 4, (32, 8)
+_TILED = tuple(f"correlation_forward_tiled_kernel<{{t}}, {d}>" for d in range(_CORR_TILED_MAX_D + 1)) + tuple(
+    f"correlation_backward_tiled_kernel<{{t}}, {d}, {side}>" for d in range(_CORR_TILED_MAX_D + 1)
+    for side in ("false", "true"))
 _THREADS = 256
 _MAX_BLOCKS = 65535 * 32  # the kernels use grid-stride loops
 
@@ -40,6 +47,10 @@ def availability() -> tuple[bool, str]:
 
 
 def _name(kernel: str, dtype: torch.dtype) -> str:
+    """The C++ name of `kernel` for `dtype`: "warp_forward_kernel" or a tiled one with its other template
+    arguments and a {t} where the type goes ("correlation_forward_tiled_kernel<{t}, 3>")."""
+    if "{t}" in kernel:
+        return "vidinterp::" + kernel.format(t=_KERNEL_TYPES[dtype])
     return f"vidinterp::{kernel}<{_KERNEL_TYPES[dtype]}>"
 
 
@@ -60,7 +71,7 @@ def _function(kernel: str, dtype: torch.dtype, device: torch.device):
                 module = cupy.RawModule(
                     code='#include "warp.cuh"\n#include "correlation.cuh"\n',
                     options=tuple(options),
-                    name_expressions=[_name(k, t) for k in _KERNELS for t in _KERNEL_TYPES],
+                    name_expressions=[_name(k, t) for k in _KERNELS + _TILED for t in _KERNEL_TYPES],
                 )
             _modules[index] = module
     return module.get_function(_name(kernel, dtype))
@@ -81,8 +92,27 @@ def _launch(kernel: str, dtype: torch.dtype, device: torch.device, total: int, a
     blocks = max(1, min((total + _THREADS - 1) // _THREADS, _MAX_BLOCKS))
     # None is a null pointer: an output nobody asked for (the kernel skips it).
     converted = tuple(np.int32(a) if isinstance(a, int) else np.uint64(0) if a is None else _pointer(a) for a in args)
+    grid, block = (blocks,), (_THREADS,)
+    if kernel == "warp_forward_kernel":  # one row of blocks per channel group, as csrc/warp_cuda.cu launches it
+        grid = (blocks, max(1, min(65535, -(-args[4] // _WARP_CHANNEL_GROUP))))
+    elif kernel == "warp_backward_kernel":  # one block per 32×8 tile
+        n, h, w = args[5], args[7], args[8]
+        tiles = n * -(-h // _WARP_TILE[1]) * -(-w // _WARP_TILE[0])
+        grid, block = (max(1, min(tiles, _MAX_BLOCKS)),), _WARP_TILE
+    elif kernel.startswith("correlation") and "tiled" in kernel:  # one block per 32×8 tile
+        n, h, w = args[-4], args[-2], args[-1]
+        tiles = n * -(-h // _CORR_TILE[1]) * -(-w // _CORR_TILE[0])
+        grid, block = (max(1, min(tiles, _MAX_BLOCKS)),), _CORR_TILE
+    if kernel.startswith("warp"):  # the strides (NCHW-contiguous tensors here) are 64-bit
+        converted = converted[:-6] + tuple(np.int64(a) for a in args[-6:])
     with cupy.cuda.Device(device.index), cupy.cuda.ExternalStream(torch.cuda.current_stream(device).cuda_stream):
-        function((blocks,), (_THREADS,), converted)
+        function(grid, block, converted)
+
+
+def _nchw_strides(tensor: torch.Tensor) -> tuple[int, int, int]:
+    """kernels/common.cuh's (batch, channel, pixel) strides of an NCHW-contiguous tensor."""
+    _, c, h, w = tensor.shape
+    return c * h * w, h * w, 1
 
 
 def alert_not_deterministic(caller: str) -> None:
@@ -113,7 +143,7 @@ class _CupyWarp(torch.autograd.Function):
         if out.numel() == 0:
             return out
         _launch("warp_forward_kernel", image.dtype, image.device, n * h * w,
-                (image, flow, out, n, c, h, w, PADDING_CODES[padding]))
+                (image, flow, out, n, c, h, w, PADDING_CODES[padding], *_nchw_strides(image), *_nchw_strides(flow)))
         return out
 
     @staticmethod
@@ -130,7 +160,8 @@ class _CupyWarp(torch.autograd.Function):
             alert_not_deterministic("vidinterp backward_warp backward (CuPy, image gradient)")
         if (need_image or need_flow) and n * h * w > 0:
             _launch("warp_backward_kernel", image.dtype, image.device, n * h * w,
-                    (grad, image, flow, grad_image, grad_flow, n, c, h, w, PADDING_CODES[ctx.padding]))
+                    (grad, image, flow, grad_image, grad_flow, n, c, h, w, PADDING_CODES[ctx.padding],
+                     *_nchw_strides(image), *_nchw_strides(flow)))
         elif grad_flow is not None:
             grad_flow.zero_()
         return (grad_image.to(image.dtype) if need_image else None,
@@ -149,7 +180,10 @@ class _CupyCorrelation(torch.autograd.Function):
         n, c, h, w = f0.shape
         k = 2 * max_displacement + 1
         out = f0.new_empty(n, k * k, h, w)
-        if out.numel() > 0:
+        if out.numel() > 0 and max_displacement <= _CORR_TILED_MAX_D:
+            _launch(f"correlation_forward_tiled_kernel<{{t}}, {max_displacement}>", f0.dtype, f0.device,
+                    out.numel(), (f0, f1, out, n, c, h, w))
+        elif out.numel() > 0:
             _launch("correlation_forward_kernel", f0.dtype, f0.device, out.numel(),
                     (f0, f1, out, n, c, h, w, max_displacement))
         return out
@@ -160,12 +194,19 @@ class _CupyCorrelation(torch.autograd.Function):
         f0, f1 = ctx.saved_tensors
         grad = grad_output.to(f0.dtype).contiguous()
         n, c, h, w = f0.shape
-        grad_f0 = torch.empty_like(f0)
-        grad_f1 = torch.empty_like(f1)
-        if f0.numel() > 0:
+        d = ctx.max_displacement
+        # Only the gradients asked for are computed (None: not asked for).
+        grad_f0 = torch.empty_like(f0) if ctx.needs_input_grad[0] else None
+        grad_f1 = torch.empty_like(f1) if ctx.needs_input_grad[1] else None
+        if f0.numel() > 0 and d <= _CORR_TILED_MAX_D:
+            for side, target in (("false", grad_f0), ("true", grad_f1)):
+                if target is not None:
+                    _launch(f"correlation_backward_tiled_kernel<{{t}}, {d}, {side}>", f0.dtype, f0.device,
+                            f0.numel(), (grad, f0, f1, target, n, c, h, w))
+        elif f0.numel() > 0 and (grad_f0 is not None or grad_f1 is not None):
             _launch("correlation_backward_kernel", f0.dtype, f0.device, f0.numel(),
-                    (grad, f0, f1, grad_f0, grad_f1, n, c, h, w, ctx.max_displacement))
-        return grad_f0, grad_f1.to(ctx.f1_dtype), None
+                    (grad, f0, f1, grad_f0, grad_f1, n, c, h, w, d))
+        return grad_f0, None if grad_f1 is None else grad_f1.to(ctx.f1_dtype), None
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor, padding: str) -> torch.Tensor:

@@ -246,7 +246,8 @@ def correlation_backward(
                 window = _f1_window(grad_b, image, dy, wq, tiles, tile, d)
                 window[:, :tile].add_(scattered[:, :tile])
                 plane = grad_b[image]
-                tail = plane.as_strided((tiles, 2 * d, c), (tile * c, c, 1), plane.storage_offset() + (dy * wq + tile) * c)
+                offset = plane.storage_offset() + (dy * wq + tile) * c
+                tail = plane.as_strided((tiles, 2 * d, c), (tile * c, c, 1), offset)
                 tail.add_(scattered[:, tile:])
     grad_f0 = grad_f1 = None
     if grad_a is not None:
