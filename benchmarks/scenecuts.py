@@ -97,7 +97,8 @@ LOOK_ALIKE = {
                    "intel-iot-devkit__sample-videos/night.mkv", "intel-iot-devkit__sample-videos/please.mkv"],
     "talking-head": ["KwaiVGI__LivePortrait/s18.mp4", "KwaiVGI__LivePortrait/s32.mp4", "KwaiVGI__LivePortrait/d9.mp4",
                      "KwaiVGI__LivePortrait/d3.mp4", "KwaiVGI__LivePortrait/d6.mp4"],
-    "gift-video": ["aigc-apps__VideoX-Fun/--C66yU3LjM_2-Scene-001.mp4", "aigc-apps__VideoX-Fun/--C66yU3LjM_2-Scene-003.mp4",
+    "gift-video": ["aigc-apps__VideoX-Fun/--C66yU3LjM_2-Scene-001.mp4",
+                   "aigc-apps__VideoX-Fun/--C66yU3LjM_2-Scene-003.mp4",
                    "aigc-apps__VideoX-Fun/--C66yU3LjM_2-Scene-005.mp4"],
     "action-cam": ["showlab__Tune-A-Video/man-skiing.mp4", "showlab__Tune-A-Video/man-surfing.mp4",
                    "OpenGVLab__Ask-Anything/hitting_baseball.mp4", "brjathu__PHALP/vid.mp4"],
@@ -345,8 +346,8 @@ def time_pairs(root: Path, threshold: float, pairs: int = 20) -> dict:
     frames = []
     with av.open(str(root / "SysCV__sam-pt/bees.mp4")) as container:
         for decoded in container.decode(video=0):
-            frames.append(VideoFrame(decoded.to_ndarray(format="rgb24", width=1280, height=720), Fraction(len(frames), 25),
-                                     len(frames)))
+            image = decoded.to_ndarray(format="rgb24", width=1280, height=720)
+            frames.append(VideoFrame(image, Fraction(len(frames), 25), len(frames)))
             if len(frames) > pairs:
                 break
     detector = SceneCutDetector(threshold)
@@ -370,8 +371,8 @@ def print_report(summary: dict, cost: dict, threshold: float, out) -> None:
             print(f"{category:18} {split:9} {row['pairs']:>5}  {cells[0]:>16}  {cells[1]:>16}", file=out)
     for mode, figures in summary["overall"].items():
         print(f"overall {mode:8} precision {figures['precision']:.3f} recall {figures['recall']:.3f}", file=out)
-    print(f"cost per pair at 1280×720 (median of 20): {cost['wall'] * 1000:.2f} ms wall, {cost['cpu'] * 1000:.2f} ms CPU",
-          file=out)
+    print(f"cost per pair at 1280×720 (median of 20): {cost['wall'] * 1000:.2f} ms wall, "
+          f"{cost['cpu'] * 1000:.2f} ms CPU", file=out)
 
 
 def main() -> None:

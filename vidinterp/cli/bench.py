@@ -37,9 +37,11 @@ def _progress_line() -> Callable[[dict], None] | None:
 def register(app: typer.Typer) -> None:
     @app.command("bench", epilog=EPILOG)
     def bench(
-        ops: Annotated[Optional[str], typer.Option(help="Operators to time, comma-separated: warp, correlation.")] = None,
+        ops: Annotated[Optional[str], typer.Option(
+            help="Operators to time, comma-separated: warp, correlation.")] = None,
         backends: Annotated[Optional[str], typer.Option(
-            help="Backends, comma-separated: cuda, cupy, torch (default: all available; grid_sample comes with torch)."
+            help="Backends, comma-separated: cuda, cupy, torch (default: all available; grid_sample comes with "
+                 "torch)."
         )] = None,
         resolutions: Annotated[Optional[str], typer.Option(help="Frame sizes: 720p, 1080p, 4k.")] = None,
         scales: Annotated[Optional[str], typer.Option(help="Pyramid levels as divisors: 1,2,4,8,16.")] = None,
@@ -52,7 +54,8 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or cuda[:N].")] = "auto",
         repeats: Annotated[Optional[int], typer.Option(help="Timed runs per measurement; the median is reported.",
                                                        min=1)] = None,
-        quick: Annotated[bool, typer.Option("--quick", help="A small sweep that finishes in well under a minute.")] = False,
+        quick: Annotated[bool, typer.Option(
+            "--quick", help="A small sweep that finishes in well under a minute.")] = False,
         backward: Annotated[bool, typer.Option(help="Also time forward+backward.")] = True,
         skip_ops: Annotated[bool, typer.Option("--skip-ops", help="Do not time the operators.")] = False,
         end_to_end: Annotated[bool, typer.Option(
