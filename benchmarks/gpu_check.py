@@ -156,7 +156,8 @@ class UtilisationSampler:
     def summary(self) -> dict:
         if not self.samples:
             return {"source": self.source or "unavailable"}
-        return {"source": self.source, "samples": len(self.samples), "mean_pct": round(statistics.mean(self.samples), 1),
+        return {"source": self.source, "samples": len(self.samples),
+                "mean_pct": round(statistics.mean(self.samples), 1),
                 "median_pct": statistics.median(self.samples), "max_pct": max(self.samples)}
 
 
@@ -390,7 +391,8 @@ def plan(out_dir: Path) -> list[tuple[str, str, Callable[[dict], dict]]]:
          step_inference_mode_choice),
         ("large-inputs", "warp and correlation past 2^31 elements, checked exactly", step_large_inputs),
         ("side-stream", "both ops on a side stream match the default stream, per backend", step_side_stream),
-        ("bench", "vidinterp bench at 1080p, the model's scales and channels", lambda state: step_bench(state, out_dir)),
+        ("bench", "vidinterp bench at 1080p, the model's scales and channels",
+         lambda state: step_bench(state, out_dir)),
         ("upsample-1080p", "vidinterp upsample --factor 2 of a 1080p clip per backend, GPU utilisation sampled",
          lambda state: step_upsample_1080p(state, out_dir)),
     ]

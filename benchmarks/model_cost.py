@@ -111,7 +111,10 @@ def main() -> int:
     runtime = interpolator.runtime
     result = {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "inference_parameters": sum(p.numel() for n, p in model.named_parameters() if not n.startswith("autoencoder.decoder")),
+        # the keyframe decoder serves the training's reconstruction loss only; inference skips it
+        "inference_parameters": sum(
+            p.numel() for n, p in model.named_parameters() if not n.startswith("autoencoder.decoder")
+        ),
         "threads": args.threads,
         "load_average_1min": os.getloadavg()[0],
         "coarsest_search_radius_px": config.coarsest_search_radius,
@@ -127,7 +130,8 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"parameters: {result['parameters']:,} ({result['inference_parameters']:,} used at inference)", file=sys.stderr)
+    print(f"parameters: {result['parameters']:,} ({result['inference_parameters']:,} used at inference)",
+          file=sys.stderr)
     print(f"coarsest correlation covers ±{config.coarsest_search_radius} px; {args.threads} threads; "
           f"load average {result['load_average_1min']:.2f}", file=sys.stderr)
     peak = result["cpu_peak_gflops_per_s"]

@@ -44,7 +44,8 @@ def parse_baselines(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
     """{set name: {method: (psnr, mae)}} from a BASELINES.md table whose cells read 'PSNR / MAE'."""
     if not path.is_file():
         return {}
-    rows = [line.strip().strip("|").split("|") for line in path.read_text().splitlines() if line.strip().startswith("|")]
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    rows = [line.strip("|").split("|") for line in lines if line.startswith("|")]
     if len(rows) < 3:
         return {}
     header = [cell.strip() for cell in rows[0]]
@@ -54,7 +55,8 @@ def parse_baselines(path: Path) -> dict[str, dict[str, tuple[float, float]]]:
         set_name = cells[0].split()[0] if cells and cells[0] else ""
         for method, key in BASELINE_COLUMNS.items():
             column = next((i for i, title in enumerate(header) if key in title.lower()), None)
-            match = re.match(r"([\d.]+)\s*/\s*([\d.]+)", cells[column]) if column is not None and column < len(cells) else None
+            cell = cells[column] if column is not None and column < len(cells) else None
+            match = re.match(r"([\d.]+)\s*/\s*([\d.]+)", cell) if cell is not None else None
             if match:
                 table.setdefault(set_name, {})[method] = (float(match[1]), float(match[2]))
     return table
@@ -90,9 +92,13 @@ def make_interpolator(method: str, model: Path | None, precision: str | None = N
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def markdown_table(sets: list[TripletSet], results: dict, methods: list[str], baselines: dict, limit: int | None = None) -> str:
+def markdown_table(
+    sets: list[TripletSet], results: dict, methods: list[str], baselines: dict, limit: int | None = None
+) -> str:
     """The table in BASELINES.md's shape; cells 'PSNR / SSIM / MAE', with the reference PSNR / MAE in brackets."""
-    header = ["set", "triplets"] + [f"{method} (ours [BASELINES])" if method in BASELINE_COLUMNS else method for method in methods]
+    header = ["set", "triplets"] + [
+        f"{method} (ours [BASELINES])" if method in BASELINE_COLUMNS else method for method in methods
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for dataset in sets:
         cells = [dataset.name, str(len(dataset.items[:limit]))]
@@ -112,13 +118,22 @@ def markdown_table(sets: list[TripletSet], results: dict, methods: list[str], ba
 
 def main(
     data_root: Annotated[Path, typer.Option("--data-root", help="Folder holding the eval sets.")] = DEFAULT_ROOT,
-    sets: Annotated[Optional[str], typer.Option("--sets", help="Comma-separated set names (default: all found).", show_default=False)] = None,
-    methods: Annotated[str, typer.Option("--methods", help="Comma-separated: blend, minterpolate, classical, model, new.")] = ",".join(METHODS),
-    new_model: Annotated[Optional[Path], typer.Option("--new-model", help="Candidate weights for 'new' (e.g. a run's snapshot), beside the shipped model.", show_default=False)] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", help="Model weights for 'model' (default: the shipped ones).", show_default=False)] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="At most N triplets per set.", min=1, show_default=False)] = None,
-    json_out: Annotated[Path, typer.Option("--json-out", help="Where to write the JSON results.")] = Path("quality_results.json"),
-    precision: Annotated[Optional[str], typer.Option("--precision", help="Model precision: auto (bf16 on AMX CPUs, else fp32), fp32 or bf16. bf16 cost ≤ 0.01 dB on every set with the shipped model.", show_default=False)] = None,
+    sets: Annotated[Optional[str], typer.Option(
+        "--sets", help="Comma-separated set names (default: all found).", show_default=False)] = None,
+    methods: Annotated[str, typer.Option(
+        "--methods", help="Comma-separated: blend, minterpolate, classical, model, new.")] = ",".join(METHODS),
+    new_model: Annotated[Optional[Path], typer.Option(
+        "--new-model", help="Candidate weights for 'new' (e.g. a run's snapshot), beside the shipped model.",
+        show_default=False)] = None,
+    model: Annotated[Optional[Path], typer.Option(
+        "--model", help="Model weights for 'model' (default: the shipped ones).", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        "--limit", help="At most N triplets per set.", min=1, show_default=False)] = None,
+    json_out: Annotated[Path, typer.Option(
+        "--json-out", help="Where to write the JSON results.")] = Path("quality_results.json"),
+    precision: Annotated[Optional[str], typer.Option(
+        "--precision", help="Model precision: auto (bf16 on AMX CPUs, else fp32), fp32 or bf16. bf16 cost ≤ 0.01 dB "
+        "on every set with the shipped model.", show_default=False)] = None,
 ) -> None:
     """Run the quality benchmark and print the Markdown table."""
     chosen = [method.strip() for method in methods.split(",") if method.strip()]
@@ -126,7 +141,8 @@ def main(
     if unknown:
         raise typer.BadParameter(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     if not data_root.is_dir():
-        raise VidinterpError(f"no eval data at {data_root}: put the data at ../shared/data beside this clone or pass --data-root DIR")
+        raise VidinterpError(f"no eval data at {data_root}: put the data at ../shared/data beside this clone or pass "
+                             "--data-root DIR")
     found = [dataset for dataset in discover(data_root) if isinstance(dataset, TripletSet)]
     if sets:
         wanted = [name.strip() for name in sets.split(",")]
@@ -149,14 +165,26 @@ def main(
             start = time.perf_counter()
             (result,) = evaluate([dataset], interpolator, EvalOptions(limit=limit))
             summary = result.summary()
-            results[method][dataset.name] = {**summary, "wall_seconds": time.perf_counter() - start, "items_detail": [vars(item) for item in result.items]}
-            print(f"{method:>12} {dataset.name:<12} PSNR {summary['psnr']:.2f}  MAE {summary['mae']:.2f}  SSIM {summary['ssim']:.4f}  {summary['seconds_per_item']:.3f} s/item", file=sys.stderr)
+            results[method][dataset.name] = {**summary, "wall_seconds": time.perf_counter() - start,
+                                             "items_detail": [vars(item) for item in result.items]}
+            print(f"{method:>12} {dataset.name:<12} PSNR {summary['psnr']:.2f}  MAE {summary['mae']:.2f}  "
+                  f"SSIM {summary['ssim']:.4f}  {summary['seconds_per_item']:.3f} s/item", file=sys.stderr)
 
     baselines = parse_baselines(data_root / "BASELINES.md")
     print(markdown_table(found, results, chosen, baselines, limit))
     for method, reason in notes.items():
         print(f"\n{method}: n/a — {reason}")
-    document = {"data_root": str(data_root), "limit": limit, "model": str(model) if model else None, "new_model": str(new_model) if new_model else None, "precision": precision, "versions": versions(), "results": results, "not_run": notes, "baselines_md": {k: {m: list(v) for m, v in d.items()} for k, d in baselines.items()}}
+    document = {
+        "data_root": str(data_root),
+        "limit": limit,
+        "model": str(model) if model else None,
+        "new_model": str(new_model) if new_model else None,
+        "precision": precision,
+        "versions": versions(),
+        "results": results,
+        "not_run": notes,
+        "baselines_md": {name: {method: list(v) for method, v in row.items()} for name, row in baselines.items()},
+    }
     temporary = json_out.with_name(f".{json_out.name}.partial")
     temporary.write_text(json.dumps(document, indent=2) + "\n")
     os.replace(temporary, json_out)

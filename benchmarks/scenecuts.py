@@ -396,8 +396,7 @@ def print_report(summary: dict, cost: dict, threshold: float, out) -> None:
     for mode, figures in summary["overall"].items():
         print(f"overall {mode:8} precision {figures['precision']:.3f} recall {figures['recall']:.3f}", file=out)
     print(f"cost per pair at 1280×720 (median of 20): {cost['wall'] * 1000:.2f} ms wall, "
-          f"{cost['cpu'] * 1000:.2f} ms CPU",
-          file=out)
+          f"{cost['cpu'] * 1000:.2f} ms CPU", file=out)
 
 
 def main() -> None:

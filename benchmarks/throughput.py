@@ -33,13 +33,17 @@ from vidinterp.interpolators import default_method
 
 
 def main(
-    clip: Annotated[Optional[list[Path]], typer.Option(help="Source clip(s); default: the talking-head and the high-motion training clips (or the bundled sample).", show_default=False)] = None,
+    clip: Annotated[Optional[list[Path]], typer.Option(
+        help="Source clip(s); default: the talking-head and the high-motion training clips (or the bundled sample).",
+        show_default=False)] = None,
     sizes: Annotated[str, typer.Option(help="Comma-separated output sizes: 720p, 1080p.")] = "720p,1080p",
     frames: Annotated[int, typer.Option(min=2, help="Input frames to use from each clip.")] = 48,
     factor: Annotated[int, typer.Option(min=2, help="Frame-rate factor for every contender.")] = 2,
-    model: Annotated[Optional[Path], typer.Option(help="Weights for the model contender (default: the shipped weights).", show_default=False)] = None,
+    model: Annotated[Optional[Path], typer.Option(
+        help="Weights for the model contender (default: the shipped weights).", show_default=False)] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Timed runs per contender, round-robin (median reported).")] = 3,
-    json_out: Annotated[Optional[Path], typer.Option(help="Write all figures, every run, hardware and versions here as JSON.", show_default=False)] = None,
+    json_out: Annotated[Optional[Path], typer.Option(
+        help="Write all figures, every run, hardware and versions here as JSON.", show_default=False)] = None,
 ) -> None:
     """Output frames per second and peak memory of vidinterp upsample and ffmpeg minterpolate."""
     chosen = [s.strip() for s in sizes.split(",") if s.strip()]

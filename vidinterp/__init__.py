@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vidinterp.lazy import lazy_exports as _lazy_exports
-
-__version__ = "0.1.0"
+from vidinterp.version import __version__ as __version__  # the one place it is set
 
 # Public name → the module that defines it.
 _EXPORTS = {

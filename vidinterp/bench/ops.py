@@ -178,7 +178,9 @@ def _row_base(op, backend, resolution, scale, h, w, c, dtype_name, d=None) -> di
             "height": h, "width": w, "channels": c, "dtype": dtype_name, "max_displacement": d}
 
 
-def _time_pair(forward: Callable, inputs: list[torch.Tensor], grad: torch.Tensor, device, config) -> tuple[float, float | None]:
+def _time_pair(
+    forward: Callable, inputs: list[torch.Tensor], grad: torch.Tensor, device, config
+) -> tuple[float, float | None]:
     """(forward seconds without autograd, forward+backward seconds or None)."""
     with torch.no_grad():
         fwd = median_seconds(lambda: forward(*inputs), device, config.repeats, config.warmup)
@@ -240,7 +242,8 @@ def run_ops_bench(config: OpsBenchConfig, on_row: Callable[[dict], None] | None 
                             if flow_kind is not None:
                                 row["flow"] = flow_kind
                             if working > max_bytes:
-                                row["skipped"] = f"working set {working / 2**30:.1f} GiB > limit {max_bytes / 2**30:.1f} GiB"
+                                gib, limit = working / 2**30, max_bytes / 2**30
+                                row["skipped"] = f"working set {gib:.1f} GiB > limit {limit:.1f} GiB"
                                 emit(row)
                                 continue
                             if op == "warp":
@@ -265,7 +268,9 @@ def run_ops_bench(config: OpsBenchConfig, on_row: Callable[[dict], None] | None 
                                 forward_backward_ms=None if fwdbwd is None else fwdbwd * 1e3,
                                 forward_gbps=fwd_bytes / fwd / 1e9,
                                 forward_copy_share=fwd_bytes / fwd / copy_bps,
-                                forward_backward_gbps=None if fwdbwd is None else (fwd_bytes + bwd_bytes) / fwdbwd / 1e9,
+                                forward_backward_gbps=(
+                                    None if fwdbwd is None else (fwd_bytes + bwd_bytes) / fwdbwd / 1e9
+                                ),
                                 forward_tflops=None if flops is None else flops / fwd / 1e12,
                             )
                             emit(row)

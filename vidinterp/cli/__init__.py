@@ -45,7 +45,7 @@ def build_app() -> typer.Typer:
         ctx: typer.Context, version: bool = typer.Option(False, "--version", help="Print the version and exit.")
     ) -> None:
         if version:
-            from vidinterp import __version__
+            from vidinterp.version import __version__
 
             typer.echo(f"vidinterp {__version__}")
             raise typer.Exit()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from vidinterp.api.train import DEFAULT_RECIPE, TEACHERS
 from vidinterp.errors import Interrupted, UsageError
-from vidinterp.train.config import RIFE_TEACHERS, TEACHER_PRESETS
 
 HELP = (
     "Train a frame interpolation model on your own footage.\n\n"
@@ -32,11 +31,8 @@ HELP = (
     "Multi-GPU / multi-process: torchrun --nproc_per_node N -m vidinterp train ..."
 )
 
-#: the recipe used when --recipe is not given
-DEFAULT_RECIPE = "default"
-
 #: the teacher presets as choices, so --help lists them and a typo is refused while parsing
-Teacher = enum.Enum("Teacher", {name: name for name in (*TEACHER_PRESETS, *RIFE_TEACHERS)}, type=str)
+Teacher = enum.Enum("Teacher", {name: name for name in TEACHERS}, type=str)
 
 
 @dataclass(frozen=True)
@@ -69,9 +65,9 @@ def _setting(
 
 @functools.cache
 def _defaults() -> dict[str, Any]:
-    from vidinterp.train.config import field_defaults, load_recipe
+    from vidinterp.api.train import recipe_defaults
 
-    return {**field_defaults(), **load_recipe(DEFAULT_RECIPE)}
+    return recipe_defaults()
 
 
 def _recipe_default(field: str) -> str | None:
@@ -293,59 +289,27 @@ def _resume(given: dict[str, Any]) -> None:
             f"--resume keeps the run's saved settings; only --steps and --quiet may be given "
             f"(got {', '.join(refused)})."
         )
-    from vidinterp.train.train import resume
+    from vidinterp.api.train import resume_training
 
-    _interruptible(run_dir, lambda: resume(run_dir, given["steps"], quiet=given["quiet"]))
+    _interruptible(run_dir, lambda: resume_training(run_dir, given["steps"], quiet=given["quiet"]))
 
 
 def _start(given: dict[str, Any]) -> None:
-    from vidinterp.train.config import TrainConfig, apply_overrides, load_recipe
+    from vidinterp.api.train import start_training
 
     data_dir, out = given["data_dir"], given["out"]
     if data_dir is None:
         raise UsageError("give DATA_DIR (a folder of training videos), or --resume RUN_DIR.")
     if out is None:
         raise UsageError("give --out RUN_DIR: the folder for checkpoints and logs.")
-    recipe = given["recipe"] or DEFAULT_RECIPE
-    config = apply_overrides(TrainConfig(), load_recipe(recipe), f"recipe {recipe}")
-    overrides: dict[str, Any] = {"data_dir": str(data_dir), "out_dir": str(out), "quiet": given["quiet"]}
-    for option in OPTIONS:
-        if option.field is not None and given[option.name] is not None:
-            overrides[option.field] = option.to_config(given[option.name])
-    overrides.update(_interval_overrides(given["interval"], given["clip_length"], config.clip_length))
-    if given["loss"]:
-        from vidinterp.losses import parse_loss_spec
-
-        overrides["loss"] = parse_loss_spec(given["loss"])
-    if given["init"] is not None:
-        from vidinterp.interpolators import check_weights_path
-
-        check_weights_path(given["init"], "--init")
-    if given["model_config"] is not None:
-        overrides["model"] = _read_model_config(given["model_config"])
-    config = apply_overrides(config, overrides, "command line")
-    from vidinterp.train.train import train
-
-    _interruptible(out, lambda: train(config))
-
-
-def _interval_overrides(interval: str | None, clip_length: int | None, recipe_clip_length: int) -> dict[str, int]:
-    if interval is None:
-        return {}
-    from vidinterp.train.config import parse_interval
-
-    low, high = parse_interval(interval)
-    values = {"interval_min": low, "interval_max": high}
-    if clip_length is None and recipe_clip_length < high + 1:
-        values["clip_length"] = high + 1  # the recipe's clip is too short for this interval
-    return values
-
-
-def _read_model_config(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read --model-config {path}: {exc}") from exc
+    settings = {
+        option.field: option.to_config(given[option.name])
+        for option in OPTIONS
+        if option.field is not None and given[option.name] is not None
+    }
+    options = dict(recipe=given["recipe"], settings=settings, interval=given["interval"], loss=given["loss"],
+                   model_config=given["model_config"], quiet=given["quiet"])
+    _interruptible(out, lambda: start_training(data_dir, out, **options))
 
 
 def _flag(option: Option) -> str:

@@ -43,7 +43,7 @@ def versions() -> dict[str, str]:
     import numpy
     import torch
 
-    from vidinterp import __version__
+    from vidinterp.version import __version__
 
     return {
         "vidinterp": __version__,

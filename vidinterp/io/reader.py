@@ -145,7 +145,8 @@ class VideoReader:
             self.info = self._read_info(self._peeked[0])
             first = self._peeked[0]
             #: source time (seconds) of the first frame; output time 0 maps to it (the audio is shifted to match)
-            self.start_time = Fraction(first.pts) * Fraction(first.time_base) if first.pts is not None and first.time_base else Fraction(0)
+            has_time = first.pts is not None and first.time_base
+            self.start_time = Fraction(first.pts) * Fraction(first.time_base) if has_time else Fraction(0)
             #: the video's timeline: follows restarts of the clock, counts frames dropped for broken timestamps
             self.timeline = Timeline(has_discontinuous_timestamps(self._container))
         except BaseException:
@@ -240,7 +241,8 @@ class VideoReader:
             except av.error.FFmpegError as exc:
                 # The container itself is damaged past this point: keep what was decoded, say so.
                 self._damage_reason = exc.strerror
-                self._warn(f"stopped reading at damaged data in {_describe(self.path)} ({exc.strerror}); the rest of the video is skipped")
+                self._warn(f"stopped reading at damaged data in {_describe(self.path)} ({exc.strerror}); "
+                           "the rest of the video is skipped")
                 self.stopped_at_damage = True
                 self.audio_finished = True
                 return
@@ -254,7 +256,8 @@ class VideoReader:
                 self.corrupt_packets += 1
                 if self.corrupt_packets == 1:
                     self._damage_reason = exc.strerror
-                    self._warn(f"skipping damaged video data in {_describe(self.path)} ({exc.strerror}); the frames around it are held")
+                    self._warn(f"skipping damaged video data in {_describe(self.path)} ({exc.strerror}); "
+                               "the frames around it are held")
                 continue
             yield from frames
 
@@ -289,7 +292,8 @@ class VideoReader:
         """Fail with a clear message unless the video has at least `count` frames."""
         have = len(self.peek(count))
         if have < count:
-            raise VidinterpError(f"{_describe(self.path)} has only {have} frame{'s' if have != 1 else ''}; at least {count} are needed")
+            frames = f"{have} frame{'s' if have != 1 else ''}"
+            raise VidinterpError(f"{_describe(self.path)} has only {frames}; at least {count} are needed")
 
     def _raw_frames(self) -> Iterator[av.VideoFrame]:
         while self._peeked:
@@ -313,7 +317,8 @@ class VideoReader:
                 continue
             if self.timeline.restarts > restarts and restarts == 0:
                 log.warning("the timestamps of %s restart or jump after frame %d (concatenated segments?); the "
-                            "frames after it follow on without a gap, as ffmpeg plays them", _describe(self.path), index)
+                            "frames after it follow on without a gap, as ffmpeg plays them",
+                            _describe(self.path), index)
             image = raw.to_ndarray(format=rgb_format, src_color_range=raw.color_range or None)
             yield VideoFrame(image=np.ascontiguousarray(image), time=time, index=index)
             index += 1
