@@ -117,7 +117,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def judder(frames: list[np.ndarray]) -> float:
     """std / mean of the mean DIS flow magnitude between consecutive frames (the spread of per-frame motion)."""
-    from vidinterp.models.classical import DisFlow
+    from vidinterp.execution.prior import DisFlow
 
     flow = DisFlow(preset="medium", threads=1)
     greys = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in frames]
@@ -189,13 +189,13 @@ def run(
 
 def markdown(rows: list[dict]) -> str:
     """Medians over clips: one line per pattern and rate, without and with --dedupe side by side."""
-    lines = ["| pattern | rate | held frames: PSNR dB (holds) | PSNR dB (--dedupe) | judder (holds) | judder (--dedupe) | "
-             "judder of the originals |", "|---|---|---|---|---|---|---|"]
+    lines = ["| pattern | rate | held frames: PSNR dB (holds) | PSNR dB (--dedupe) | judder (holds) "
+             "| judder (--dedupe) | judder of the originals |", "|---|---|---|---|---|---|---|"]
     for pattern in PATTERNS:
         for mode in ("1x", "2x"):
             def median(key: str, dedupe: bool, pattern: str = pattern, mode: str = mode) -> float:
-                return statistics.median(row[key] for row in rows
-                                         if row["pattern"] == pattern and row["rate"] == mode and row["dedupe"] == dedupe)
+                return statistics.median(row[key] for row in rows if row["pattern"] == pattern
+                                         and row["rate"] == mode and row["dedupe"] == dedupe)
             lines.append(f"| {pattern} | {mode} | {median('psnr', False):.2f} | {median('psnr', True):.2f} | "
                          f"{median('judder', False):.3f} | {median('judder', True):.3f} | "
                          f"{median('original_judder', False):.3f} |")
@@ -290,7 +290,8 @@ def thresholds(
                 for stat, function in (("min", np.min), ("p1", lambda c: np.percentile(c, 1)),
                                        ("p99", lambda c: np.percentile(c, 99)), ("max", np.max))}}
 
-    document = {"thresholds": vars(DEFAULT_THRESHOLDS), "repeats_by_crf": {crf: describe(v) for crf, v in repeats.items()},
+    document = {"thresholds": vars(DEFAULT_THRESHOLDS),
+                "repeats_by_crf": {crf: describe(v) for crf, v in repeats.items()},
                 "repeats_found_by_crf": {crf: {"found": a, "of": b} for crf, (a, b) in found.items()},
                 "live_action": describe(live), "live_action_frames_judged_repeats": dropped,
                 "live_action_dropped_psnr_against_the_picture_kept": {

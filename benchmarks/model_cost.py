@@ -34,7 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidinterp.bench.environment import hardware_info, software_versions
-from vidinterp.bench.frames import benchmark_pair
+from vidinterp.bench.frames import benchmark_images
 from vidinterp.interpolators.model import ModelInterpolator
 from vidinterp.interpolators.runtime import PRECISIONS
 from vidinterp.models import ModelConfig, VFIModel, load_model
@@ -59,7 +59,8 @@ def matmul_peak_gflops(dtype: torch.dtype, size: int = PEAK_SIZE, repeats: int =
 def measure(interpolator: ModelInterpolator, height: int, width: int, repeats: int,
             clip: str | None = None) -> dict[str, float]:
     """GFLOPs and latency statistics (seconds) for one pair of the given size, through the interpolator's runtime."""
-    f0, f1 = benchmark_pair(height, width, clip)
+    image0, image1 = benchmark_images(height, width, clip)
+    f0, f1 = [image0], [image1]
     index, t = torch.tensor([0]), torch.tensor([0.5])
     with torch.inference_mode():
         with FlopCounterMode(display=False) as counter:
@@ -111,7 +112,8 @@ def main() -> int:
     runtime = interpolator.runtime
     result = {
         "parameters": sum(p.numel() for p in model.parameters()),
-        "inference_parameters": sum(p.numel() for n, p in model.named_parameters() if not n.startswith("autoencoder.decoder")),
+        "inference_parameters": sum(p.numel() for n, p in model.named_parameters()
+                                    if not n.startswith("autoencoder.decoder")),
         "threads": args.threads,
         "load_average_1min": os.getloadavg()[0],
         "coarsest_search_radius_px": config.coarsest_search_radius,
@@ -127,7 +129,8 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"parameters: {result['parameters']:,} ({result['inference_parameters']:,} used at inference)", file=sys.stderr)
+    print(f"parameters: {result['parameters']:,} ({result['inference_parameters']:,} used at inference)",
+          file=sys.stderr)
     print(f"coarsest correlation covers ±{config.coarsest_search_radius} px; {args.threads} threads; "
           f"load average {result['load_average_1min']:.2f}", file=sys.stderr)
     peak = result["cpu_peak_gflops_per_s"]

@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from vidinterp.bench.frames import benchmark_pair
+from vidinterp.bench.frames import benchmark_images
 from vidinterp.bench.timing import median_seconds
 
 E2E_SIZES = ((640, 480), (1280, 720))
@@ -42,11 +42,11 @@ def run_e2e_bench(
     for method, interpolator in candidates:
         dev = torch.device(interpolator.device)
         for width, height in sizes:
-            f0, f1 = benchmark_pair(height, width, device=dev)
+            f0, f1 = benchmark_images(height, width)
             row = {"method": method, "device": str(dev), "width": width, "height": height}
             try:
                 with torch.inference_mode():
-                    seconds = median_seconds(lambda: interpolator.interpolate(f0, f1, 0.5), dev, repeats, warmup)
+                    seconds = median_seconds(lambda: interpolator.interpolate([f0], [f1], 0.5), dev, repeats, warmup)
                 row.update(ms=seconds * 1e3, fps=1.0 / seconds)
             except Exception as exc:  # noqa: BLE001
                 row["error"] = f"{type(exc).__name__}: {exc}"
