@@ -117,7 +117,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def judder(frames: list[np.ndarray]) -> float:
     """std / mean of the mean DIS flow magnitude between consecutive frames (the spread of per-frame motion)."""
-    from vidinterp.models.classical import DisFlow
+    from vidinterp.execution.prior import DisFlow
 
     flow = DisFlow(preset="medium", threads=1)
     greys = [cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in frames]

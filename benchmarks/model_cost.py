@@ -34,7 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vidinterp.bench.environment import hardware_info, software_versions
-from vidinterp.bench.frames import benchmark_pair
+from vidinterp.bench.frames import benchmark_images
 from vidinterp.interpolators.model import ModelInterpolator
 from vidinterp.interpolators.runtime import PRECISIONS
 from vidinterp.models import ModelConfig, VFIModel, load_model
@@ -59,7 +59,8 @@ def matmul_peak_gflops(dtype: torch.dtype, size: int = PEAK_SIZE, repeats: int =
 def measure(interpolator: ModelInterpolator, height: int, width: int, repeats: int,
             clip: str | None = None) -> dict[str, float]:
     """GFLOPs and latency statistics (seconds) for one pair of the given size, through the interpolator's runtime."""
-    f0, f1 = benchmark_pair(height, width, clip)
+    image0, image1 = benchmark_images(height, width, clip)
+    f0, f1 = [image0], [image1]
     index, t = torch.tensor([0]), torch.tensor([0.5])
     with torch.inference_mode():
         with FlopCounterMode(display=False) as counter:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from synthetic import pattern_frame, write_clip
-from vidinterp.bench.frames import FIRST_FRAME, benchmark_pair
-from vidinterp.pipeline.convert import to_tensor
+from vidinterp.bench.frames import FIRST_FRAME, benchmark_images, benchmark_pair
+from vidinterp.execution.frames import to_tensor
 
 
 def test_the_packaged_sample_at_any_size_laid_out_like_the_pipeline():
@@ -17,6 +17,9 @@ def test_the_packaged_sample_at_any_size_laid_out_like_the_pipeline():
         assert frame.is_contiguous(memory_format=torch.channels_last)  # what to_tensor gives the interpolators
         assert 0 <= frame.min() and frame.max() <= 1
     assert (f0 - f1).abs().mean() > 1e-4  # two different moments of a moving scene
+    image0, image1 = benchmark_images(72, 128)  # the same frames as the pipeline hands them to an interpolator
+    assert image0.shape == (72, 128, 3) and image0.dtype.name == "uint8"
+    torch.testing.assert_close(to_tensor([image0], torch.device("cpu")), f0)
 
 
 def test_frames_of_a_given_clip(tmp_path):

@@ -10,15 +10,16 @@ import threading
 import numpy as np
 import pytest
 import torch
+from tensor_frames import interpolate, prepare, synthesize
 
 from synthetic import pattern_frame
 from vidinterp.errors import UsageError
+from vidinterp.execution.prior import DIS_PRESETS, DisFlow, check_preset, grey_images, grey_uint8
 from vidinterp.interpolators import create_interpolator
 from vidinterp.interpolators.classical import ClassicalInterpolator
 from vidinterp.interpolators.model import ModelInterpolator
 from vidinterp.models import ModelConfig, VFIModel, load_model, save_model, tiny_config
 from vidinterp.models import io as model_io
-from vidinterp.models.classical import DIS_PRESETS, DisFlow, check_preset, grey_uint8
 from vidinterp.train.train import teacher_prior
 
 
@@ -76,18 +77,15 @@ def test_dis_flow_of_frames_too_small_for_dis_is_zero_and_bad_input_is_refused()
         check_preset("slow")
 
 
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_grey_matches_opencv_luma(channels_last):
+def test_grey_matches_opencv_luma_from_tensors_and_from_arrays():
     import cv2
 
     image = pattern_frame(0.3, 64, 48)
     expected = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.int16)
     frames = _tensor(image).repeat(2, 1, 1, 1)
-    if channels_last:  # the pipeline's layout, which takes OpenCV's conversion
-        frames = frames.contiguous(memory_format=torch.channels_last)
-    grey = grey_uint8(frames)
-    assert grey.shape == (2, 48, 64) and grey.dtype == np.uint8
-    assert np.abs(grey.astype(np.int16) - expected).max() <= 1
+    for grey in (grey_uint8(frames), grey_images(list(frames.permute(0, 2, 3, 1).contiguous().numpy()))):
+        assert grey.shape == (2, 48, 64) and grey.dtype == np.uint8
+        assert np.abs(grey.astype(np.int16) - expected).max() <= 1
 
 
 def test_dis_flow_depends_only_on_the_frames():
@@ -134,15 +132,36 @@ def test_an_untrained_prior_model_is_exactly_the_classical_baseline():
     model = VFIModel.from_config(config).eval()
     frame0, frame1 = _shifted_pair()
     t = torch.tensor([0.25, 0.5, 0.8])
-    ours = ModelInterpolator(model=model).synthesize(ModelInterpolator(model=model).prepare(
+    ours = synthesize(ModelInterpolator(model=model), prepare(ModelInterpolator(model=model),
         frame0, frame1), torch.zeros(3, dtype=torch.long), t)
     classical = ClassicalInterpolator()
-    baseline = classical.synthesize(classical.prepare(frame0, frame1), torch.zeros(3, dtype=torch.long), t)
+    baseline = synthesize(classical, prepare(classical, frame0, frame1), torch.zeros(3, dtype=torch.long), t)
     torch.testing.assert_close(ours, baseline, atol=1e-5, rtol=0)
     # and the baseline does interpolate: it is far better than a cross-fade on this motion
     truth = _tensor(pattern_frame(0.5, 128, 96, (3.0, -2.0)))
     blend = 0.5 * (frame0 + frame1)
     assert (baseline[1:2] - truth).abs().mean() < 0.5 * (blend - truth).abs().mean()
+
+
+def test_the_model_takes_its_prior_as_tensors_and_holds_no_opencv():
+    """The model is pure torch (like torchvision's RAFT, it is handed its inputs): a DIS model asks for the prior
+    flows rather than running OpenCV itself, and nothing under vidinterp/models imports OpenCV."""
+    import ast
+    from pathlib import Path
+
+    import vidinterp.models
+
+    model = VFIModel.from_config(tiny_config("dis")).eval()
+    assert model.interpolation.uses_prior
+    frame0, frame1 = _shifted_pair(64, 48)
+    with pytest.raises(ValueError, match="pass prior="):
+        model.estimate_motion(frame0, frame1)
+    for path in Path(vidinterp.models.__file__).parent.glob("*.py"):
+        names = {alias.name for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Import)
+                 for alias in node.names}
+        names |= {node.module or "" for node in ast.walk(ast.parse(path.read_text()))
+                  if isinstance(node, ast.ImportFrom)}
+        assert not {name for name in names if name.startswith(("cv2", "vidinterp.execution"))}, path
 
 
 def test_a_precomputed_prior_is_used_as_given():
@@ -165,13 +184,14 @@ def test_overlapped_prior_gives_the_inline_result_and_runs_dis_off_the_calling_t
             p.add_(torch.randn_like(p) * 0.05)  # a "trained" model: the refiner acts on the prior
     pairs = [_shifted_pair(64, 48, speed=(s, 1.0)) for s in (1.0, 2.0, -2.0, 0.5, 3.0)]
     frame0, frame1 = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
-    inline = ModelInterpolator(model=model, overlap_prior=False).interpolate(frame0, frame1, 0.4)
+    inline = interpolate(ModelInterpolator(model=model, overlap_prior=False), frame0, frame1, 0.4)
     threads = []
     original = DisFlow.from_grey
-    monkeypatch.setattr(DisFlow, "from_grey", lambda self, *a: threads.append(threading.current_thread().name) or original(self, *a))
+    monkeypatch.setattr(DisFlow, "from_grey",
+                        lambda self, *a: threads.append(threading.current_thread().name) or original(self, *a))
     overlapped = ModelInterpolator(model=model, overlap_prior=True)
     assert ModelInterpolator(model=model).overlap_prior is False  # on the CPU the prior runs inline by default
-    result = overlapped.interpolate(frame0, frame1, 0.4)
+    result = interpolate(overlapped, frame0, frame1, 0.4)
     torch.testing.assert_close(result, inline, atol=1e-6, rtol=0)
     chunks = -(-5 // ModelInterpolator.PRIOR_CHUNK)
     assert len(threads) == chunks and all(name.startswith("vidinterp-prior") for name in threads)
@@ -207,7 +227,7 @@ def test_prior_model_files_written_before_the_small_frame_rule_keep_their_prior(
     from safetensors.torch import load_file, save_file
 
     save_file(load_file(str(weights)), str(weights), metadata={model_io.CONFIG_KEY: json.dumps(old)})
-    prior = load_model(weights).interpolation.prior
+    prior = DisFlow.for_config(load_model(weights).config)
     assert prior.preset == "medium" and prior.full_resolution_pixels == 0
 
 
@@ -235,7 +255,7 @@ def test_classical_method_is_offered_and_takes_no_weights(tmp_path):
     interpolator = create_interpolator("classical", device="cpu")
     assert isinstance(interpolator, ClassicalInterpolator) and interpolator.name == "classical"
     frame0, frame1 = _shifted_pair(50, 30)  # any size: no padding needed
-    assert interpolator.interpolate(frame0, frame1, 0.5).shape == (1, 3, 30, 50)
+    assert interpolate(interpolator, frame0, frame1, 0.5).shape == (1, 3, 30, 50)
     with pytest.raises(UsageError, match="--model only applies to --method model"):
         create_interpolator("classical", model_path=tmp_path / "w.safetensors", device="cpu")
 
@@ -253,9 +273,10 @@ def test_large_frames_run_the_network_shrunk_and_keep_full_resolution_detail():
     # Full-size frames are padded only to the shrink factor; the network's own multiple applies to the shrunk ones.
     assert half.pad_multiple_for(96, 160) == 2 and full.pad_multiple_for(96, 160) == 1
     error = lambda out: (out - truth)[..., 16:-16, 16:-16].abs().mean().item()  # noqa: E731 - away from the borders
-    out_full, out_half = full.interpolate(frame0, frame1, 0.5), half.interpolate(frame0, frame1, 0.5)
+    out_full, out_half = interpolate(full, frame0, frame1, 0.5), interpolate(half, frame0, frame1, 0.5)
     assert out_half.shape == out_full.shape == (1, 3, 96, 160)
-    blurred = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(out_full, 2), scale_factor=2, mode="bilinear")
+    blurred = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(out_full, 2), scale_factor=2,
+                                              mode="bilinear")
     assert error(out_half) < 0.5 * error(blurred)
     assert error(out_full) < 1e-3 and error(out_half) < 0.01  # within 2.5/255: motion found at half size is coarser
     with pytest.raises(ValueError, match="max_side"):

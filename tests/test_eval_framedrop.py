@@ -88,13 +88,13 @@ def test_video_protocol_on_a_synthetic_clip(clip):
     # The temporal error is the mean over every frame pair of the reconstruction F0 P1 P2 F3 | F3 P4 F6: the
     # group cut short by --limit (2 pairs) weighs less than the full one (3 pairs).
     from vidinterp.evaluate import metrics
-    from vidinterp.evaluate.evaluate import image_to_255, image_to_tensor
+    from vidinterp.execution.frames import to_levels
     from vidinterp.io.reader import open_video
 
     with open_video(clip) as reader:
         frames = [frame.image for frame in reader.frames()][:7]
-    blend = lambda a, b, t: metrics.quantize((1 - t) * image_to_tensor(frames[a]) + t * image_to_tensor(frames[b]))  # noqa: E731
-    truth = [image_to_255(f) for f in frames]
+    blend = lambda a, b, t: metrics.quantize(((1 - t) * to_levels([frames[a]]) + t * to_levels([frames[b]])) / 255)  # noqa: E731
+    truth = [to_levels([f]) for f in frames]
     predicted = [truth[0], blend(0, 3, 1 / 3), blend(0, 3, 2 / 3), truth[3], blend(3, 6, 1 / 3), truth[6]]
     real = [truth[i] for i in (0, 1, 2, 3, 4, 6)]
     changes = [(predicted[i + 1] - predicted[i]) - (real[i + 1] - real[i]) for i in range(5)]

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 import vidinterp.interpolators.model as model_module
+from vidinterp.execution.prior import DisFlow
 from vidinterp.interpolators.model import ModelInterpolator
 from vidinterp.models import MotionState, VFIModel
-from vidinterp.models.classical import DisFlow
 from vidinterp.models.config import tiny_config
 
 DIS_S = 0.05  # host cost of one DIS flow (sleeps release the GIL like OpenCV does)

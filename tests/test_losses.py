@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from tensor_frames import run_model
 
 from vidinterp.errors import UsageError
 from vidinterp.losses import (
@@ -132,11 +133,11 @@ def test_reconstruction_loss():
     torch.manual_seed(0)
     model = VFIModel.from_config(tiny_config())
     f0, f1 = _image(6, (1, 3, 16, 16)), _image(7, (1, 3, 16, 16))
-    out = model(f0, f1, 0.5)
+    out = run_model(model, f0, f1, 0.5)
     expected = 0.5 * ((out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean())
     torch.testing.assert_close(reconstruction_loss(out, f0, f1), expected)
     with pytest.raises(ValueError, match="reconstruct=True"):
-        reconstruction_loss(model(f0, f1, 0.5, reconstruct=False), f0, f1)
+        reconstruction_loss(run_model(model, f0, f1, 0.5, reconstruct=False), f0, f1)
 
 
 @pytest.mark.parametrize("name", ["l1", "charbonnier", "census", "gradient", "ssim"])
@@ -153,7 +154,7 @@ def test_warping_loss_is_the_mean_of_its_four_warps():
     torch.manual_seed(0)
     model = VFIModel.from_config(tiny_config())
     f0, f1, target = _image(9, (1, 3, 16, 16)), _image(10, (1, 3, 16, 16)), _image(11, (1, 3, 16, 16))
-    out = model(f0, f1, 0.5)
+    out = run_model(model, f0, f1, 0.5)
     expected = (
         charbonnier_loss(out.warped0, target)
         + charbonnier_loss(out.warped1, target)
@@ -168,7 +169,7 @@ def test_warping_loss_vanishes_for_a_static_scene_and_trains_the_flow():
     torch.manual_seed(0)
     model = VFIModel.from_config(tiny_config())
     frame = _image(12, (1, 3, 16, 16))
-    out = model(frame, frame, 0.5)
+    out = run_model(model, frame, frame, 0.5)
     loss = warping_loss(out, frame, frame, frame)
     assert loss.item() < 0.05
     loss.backward()
@@ -180,7 +181,7 @@ def test_objective_adds_the_weighted_warping_term():
     torch.manual_seed(0)
     model = VFIModel.from_config(tiny_config())
     f0, f1, target = _image(13, (1, 3, 16, 16)), _image(14, (1, 3, 16, 16)), _image(15, (1, 3, 16, 16))
-    out = model(f0, f1, 0.5)
+    out = run_model(model, f0, f1, 0.5)
     plain, _ = Objective({"l1": 1.0})(out, f0, f1, target)
     total, terms = Objective({"l1": 1.0}, warp_weight=0.25)(out, f0, f1, target)
     assert terms["warp"] == pytest.approx(warping_loss(out, f0, f1, target).item())

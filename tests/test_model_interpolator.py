@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import torch
+from tensor_frames import interpolate, prepare, run_model, synthesize
 
 from vidinterp.errors import VidinterpError
 from vidinterp.interpolators.base import Interpolator
@@ -28,13 +29,13 @@ def test_interpolate_odd_sized_frames(saved_tiny):
     assert isinstance(interp, Interpolator) and interp.pad_multiple == model.pad_multiple == 8
     g = torch.Generator().manual_seed(0)
     f0, f1 = torch.rand(3, 3, 37, 51, generator=g), torch.rand(3, 3, 37, 51, generator=g)
-    out = interp.interpolate(f0, f1, torch.tensor([0.25, 0.5, 0.75]))
+    out = interpolate(interp, f0, f1, torch.tensor([0.25, 0.5, 0.75]))
     assert out.shape == (3, 3, 37, 51) and out.dtype == torch.float32
     assert out.min() >= 0 and out.max() <= 1
     # same as running the model on replicate-padded frames and cropping
     padded = [torch.nn.functional.pad(f, (0, 5, 0, 3), mode="replicate") for f in (f0, f1)]
     with torch.no_grad():
-        direct = model(*padded, torch.tensor([0.25, 0.5, 0.75]), reconstruct=False).frame[..., :37, :51]
+        direct = run_model(model, *padded, torch.tensor([0.25, 0.5, 0.75]), reconstruct=False).frame[..., :37, :51]
     # The runtime may run channels_last (another convolution summation order): a padding or cropping mistake
     # would differ by whole levels, float rounding stays far below one 8-bit level (1/255).
     torch.testing.assert_close(out, direct, atol=1e-3, rtol=1e-3)
@@ -45,14 +46,14 @@ def test_one_motion_estimate_serves_many_times(saved_tiny):
     interp = ModelInterpolator(model_path=path, precision="fp32")  # the contract, whatever the CPU's default
     g = torch.Generator().manual_seed(1)
     f0, f1 = torch.rand(2, 3, 20, 30, generator=g), torch.rand(2, 3, 20, 30, generator=g)
-    prepared = interp.prepare(f0, f1)
+    prepared = prepare(interp, f0, f1)
     index = torch.tensor([0, 0, 0, 1, 1, 1])
     t = torch.tensor([0.25, 0.5, 0.75] * 2)
-    many = interp.synthesize(prepared, index, t)
+    many = synthesize(interp, prepared, index, t)
     assert many.shape == (6, 3, 20, 30)
-    torch.testing.assert_close(many[4:5], interp.interpolate(f0[1:], f1[1:], 0.5))
+    torch.testing.assert_close(many[4:5], interpolate(interp, f0[1:], f1[1:], 0.5))
     # t ≈ 0 gives back frame 0 for any model (the flow to frame 0 vanishes, the blend weight → 1)
-    torch.testing.assert_close(interp.interpolate(f0, f1, 0.0), f0, atol=2e-3, rtol=0)
+    torch.testing.assert_close(interpolate(interp, f0, f1, 0.0), f0, atol=2e-3, rtol=0)
 
 
 def test_fp16_on_cpu_falls_back_to_fp32_with_a_warning(saved_tiny, caplog):
@@ -78,8 +79,8 @@ def test_fp16_on_cuda(saved_tiny):
     full = ModelInterpolator(model_path=path, device="cuda")
     assert half.dtype == torch.float16 and full.dtype == torch.float32
     f0 = torch.rand(1, 3, 24, 40, generator=torch.Generator().manual_seed(0))
-    out = half.interpolate(f0, f0.flip(-1), 0.5)
+    out = interpolate(half, f0, f0.flip(-1), 0.5)
     assert out.dtype == torch.float32 and out.shape == (1, 3, 24, 40) and out.is_cuda
     # half precision changes the last bits, not the picture: within a few 8-bit levels of the float32 result
-    reference = full.interpolate(f0, f0.flip(-1), 0.5)
+    reference = interpolate(full, f0, f0.flip(-1), 0.5)
     assert (out - reference).abs().max().item() < 4 / 255

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 import torch
+from tensor_frames import model_prior, run_model
 
 from synthetic import pattern_frame
 from tolerances import assert_close_to_scale, assert_tensors_close_to_scale
@@ -28,7 +29,7 @@ from vidinterp.models.motion import SoftArgmax
 
 def _frames(batch: int, height: int, width: int, dtype=torch.float32, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.rand(batch, 3, height, width, generator=g, dtype=dtype), torch.rand(batch, 3, height, width, generator=g, dtype=dtype))
+    return tuple(torch.rand(batch, 3, height, width, generator=g, dtype=dtype) for _ in range(2))
 
 
 PRIORS = ["dis", "none"]
@@ -53,7 +54,7 @@ def test_forward_shapes_and_ranges_default_config(batch, height, width):
     torch.manual_seed(0)
     model = VFIModel.from_config()
     f0, f1 = _frames(batch, height, width)
-    out = model(f0, f1, torch.rand(batch))
+    out = run_model(model, f0, f1, torch.rand(batch))
     assert out.frame.shape == (batch, 3, height, width) and out.frame.dtype == torch.float32
     assert out.recon0.shape == out.recon1.shape == (batch, 3, height, width)
     for flow in (out.flow_t0, out.flow_t1, out.flow_01, out.flow_10):
@@ -68,7 +69,7 @@ def test_forward_shapes_and_ranges_default_config(batch, height, width):
 def test_tiny_model_dtypes_and_odd_batch(dtype, prior):
     model = _tiny(dtype=dtype, prior=prior)
     f0, f1 = _frames(5, 24, 40, dtype=dtype)
-    out = model(f0, f1, 0.5, reconstruct=False)
+    out = run_model(model, f0, f1, 0.5, reconstruct=False)
     assert out.frame.shape == (5, 3, 24, 40) and out.frame.dtype == dtype
     assert out.recon0 is None and out.recon1 is None
 
@@ -78,9 +79,9 @@ def test_sizes_not_multiple_of_pad_multiple_are_rejected():
     assert model.pad_multiple == 8 and VFIModel.from_config().pad_multiple == 2 ** len(ModelConfig().encoder_channels)
     f0, f1 = _frames(1, 20, 24)
     with pytest.raises(ValueError, match="multiples of 8"):
-        model(f0, f1, 0.5)
+        run_model(model, f0, f1, 0.5)
     with pytest.raises(ValueError, match="one value per sample"):
-        model(*_frames(2, 16, 16), torch.rand(3))
+        run_model(model, *_frames(2, 16, 16), torch.rand(3))
 
 
 @pytest.mark.parametrize("prior", PRIORS)
@@ -88,7 +89,7 @@ def test_output_depends_on_t(prior):
     model = _tiny(prior=prior)
     f0, f1 = _frames(2, 32, 32)
     with torch.no_grad():
-        early, late = model(f0, f1, 0.1).frame, model(f0, f1, 0.9).frame
+        early, late = run_model(model, f0, f1, 0.1).frame, run_model(model, f0, f1, 0.9).frame
     assert (early - late).abs().mean() > 1e-2
 
 
@@ -98,7 +99,7 @@ def test_keyframe_times_return_the_keyframes(prior):
     model = _tiny(prior=prior)
     f0, f1 = _frames(2, 32, 40)
     with torch.no_grad():
-        at0, at1 = model(f0, f1, 0.0), model(f0, f1, 1.0)
+        at0, at1 = run_model(model, f0, f1, 0.0), run_model(model, f0, f1, 1.0)
     assert torch.equal(at0.flow_t0, torch.zeros_like(at0.flow_t0))
     assert torch.equal(at1.flow_t1, torch.zeros_like(at1.flow_t1))
     torch.testing.assert_close(at0.frame, f0, atol=2e-3, rtol=0)
@@ -152,9 +153,9 @@ def test_estimate_motion_then_synthesize_equals_forward(prior):
     pair_index = torch.tensor([2, 0, 2, 1, 2])
     t = torch.tensor([0.25, 0.5, 0.5, 0.9, 0.75])
     with torch.no_grad():
-        state = model.estimate_motion(f0, f1)
+        state = model.estimate_motion(f0, f1, prior=model_prior(model, f0, f1))
         split = model.synthesize(state, pair_index, t)
-        joint = model(f0[pair_index], f1[pair_index], t, reconstruct=False).frame
+        joint = run_model(model, f0[pair_index], f1[pair_index], t, reconstruct=False).frame
     assert split.shape == (5, 3, 24, 32)
     torch.testing.assert_close(split, joint, atol=1e-5, rtol=1e-5)
 
@@ -163,7 +164,7 @@ def test_estimate_motion_then_synthesize_equals_forward(prior):
 def test_default_config_is_small_and_refines_a_dis_prior():
     config = ModelConfig()
     model = VFIModel.from_config(config)
-    assert config.motion_prior == "dis" and model.interpolation.prior is not None
+    assert config.motion_prior == "dis" and model.interpolation.uses_prior
     assert sum(p.numel() for p in model.parameters()) <= 3_000_000
     # DIS sees large motion; the correlation corrects it by up to ±(radius · stride) full-resolution pixels.
     assert config.coarsest_search_radius >= 16
@@ -174,14 +175,15 @@ def test_learned_motion_config_is_small_and_sees_large_motion():
 
     config = ModelConfig(**load_recipe("learned")["model"])
     model = VFIModel.from_config(config)
-    assert model.interpolation.prior is None
+    assert not model.interpolation.uses_prior
     assert sum(p.numel() for p in model.parameters()) <= 3_000_000
     # The coarsest correlation (radius d at stride 2**levels) must cover ≥ 64 px of motion at 720p.
     assert config.max_displacement[-1] * model.pad_multiple == config.coarsest_search_radius >= 64
     assert config.total_search_radius > config.coarsest_search_radius
 
 
-@pytest.mark.parametrize("displacements, first_level, radius", [((4,), 3, 64), ((3, 4), 2, 24 + 64), ((2, 3, 4), 1, 8 + 24 + 64)])
+@pytest.mark.parametrize("displacements, first_level, radius",
+                         [((4,), 3, 64), ((3, 4), 2, 24 + 64), ((2, 3, 4), 1, 8 + 24 + 64)])
 def test_motion_levels_are_the_coarsest_ones(displacements, first_level, radius):
     """One displacement per motion level, coarsest last; flows come out at the finest of them, at any size."""
     config = ModelConfig(encoder_channels=(16, 24, 48, 96), decoder_widths=(96, 48, 32, 16), motion_prior="none",
@@ -190,8 +192,8 @@ def test_motion_levels_are_the_coarsest_ones(displacements, first_level, radius)
     model = VFIModel.from_config(config).eval()
     f0, f1 = _frames(1, 32, 48)
     with torch.no_grad():
-        state = model.estimate_motion(f0, f1)
-        out = model(f0, f1, 0.5, reconstruct=False)
+        state = model.estimate_motion(f0, f1, prior=model_prior(model, f0, f1))
+        out = run_model(model, f0, f1, 0.5, reconstruct=False)
     assert model.interpolation.flow_estimator.first_level == first_level
     assert state.flow_01.shape == out.flow_01.shape == out.flow_t0.shape == (1, 2, 32, 48)
     assert out.frame.shape == (1, 3, 32, 48)
@@ -229,7 +231,7 @@ def test_gradients_reach_every_parameter(prior):
 
     def backward() -> list[str]:
         model.zero_grad()
-        out = model(f0, f1, torch.tensor([0.3, 0.6]))
+        out = run_model(model, f0, f1, torch.tensor([0.3, 0.6]))
         loss = (out.frame - target).abs().mean() + (out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean()
         loss.backward()
         return [name for name, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
@@ -260,7 +262,7 @@ def test_save_load_round_trip_is_bit_identical(tmp_path):
     assert not loaded.training and loaded.config == model.config
     f0, f1 = _frames(2, 16, 24)
     with torch.no_grad():
-        assert torch.equal(model(f0, f1, 0.4).frame, loaded(f0, f1, 0.4).frame)
+        assert torch.equal(run_model(model, f0, f1, 0.4).frame, run_model(loaded, f0, f1, 0.4).frame)
     assert list(tmp_path.iterdir()).__len__() == 2  # no temp files left behind
 
 
@@ -276,7 +278,8 @@ def test_load_errors_are_clear(tmp_path, monkeypatch):
 
     state = load_file(str(tmp_path / "net.safetensors"))
     state.pop(next(iter(state)))
-    save_file(state, str(tmp_path / "bad.safetensors"), metadata={model_io.CONFIG_KEY: json.dumps(tiny_config().to_dict())})
+    save_file(state, str(tmp_path / "bad.safetensors"),
+              metadata={model_io.CONFIG_KEY: json.dumps(tiny_config().to_dict())})
     with pytest.raises(VidinterpError, match="does not match"):
         load_model(tmp_path / "bad")
     monkeypatch.setattr(model_io, "DEFAULT_WEIGHTS", tmp_path / "none" / "default.safetensors")
@@ -299,8 +302,9 @@ def test_tiny_model_overfits_one_pair():
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
 
     def loss_fn():
-        out = model(f0, f1, 0.5)
-        return (out.frame - target).abs().mean() + 0.1 * ((out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean())
+        out = run_model(model, f0, f1, 0.5)
+        recon = (out.recon0 - f0).abs().mean() + (out.recon1 - f1).abs().mean()
+        return (out.frame - target).abs().mean() + 0.1 * recon
 
     first = loss_fn().item()
     best = first
@@ -382,7 +386,10 @@ def test_forward_on_distinct_pairs_equals_the_forward_on_repeated_pairs(prior):
 
     def run(shared: bool):
         model = _tiny(dtype=torch.float64, prior=prior)
-        out = model(f0, f1, t, pair_index=pair_index) if shared else model(f0[pair_index], f1[pair_index], t)
+        if shared:
+            out = run_model(model, f0, f1, t, pair_index=pair_index)
+        else:
+            out = run_model(model, f0[pair_index], f1[pair_index], t)
         loss = (out.frame - target).abs().mean() + (out.recon0 - f0[pair_index]).abs().mean() + out.flow_01.abs().mean()
         loss.backward()
         return out, {name: p.grad for name, p in model.named_parameters()}

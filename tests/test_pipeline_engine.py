@@ -13,10 +13,10 @@ import torch
 
 from synthetic import pattern_frame
 from vidinterp.errors import VidinterpError
+from vidinterp.execution.frames import blend_images
 from vidinterp.interpolators import BlendInterpolator, Interpolator
 from vidinterp.io.frames import VideoFrame
 from vidinterp.pipeline import RetimeOptions, RetimeStats, retime
-from vidinterp.pipeline.convert import blend_images
 
 NTSC = Fraction(30000, 1001)
 
@@ -101,11 +101,11 @@ def test_factor4_prepares_each_pair_once(batch_size):
 
 
 def test_each_input_frame_is_converted_to_a_tensor_once_with_one_pair_per_batch(monkeypatch):
-    from vidinterp.pipeline import engine
+    from vidinterp.interpolators import base
 
     converted = []
-    real = engine.to_tensor
-    monkeypatch.setattr(engine, "to_tensor", lambda images, device: converted.extend(images) or real(images, device))
+    real = base.to_tensor
+    monkeypatch.setattr(base, "to_tensor", lambda images, *args: converted.extend(images) or real(images, *args))
     frames = numbered_frames([i / 24 for i in range(6)])
     _, fake = run(frames, RetimeOptions(factor=2, batch_size=1))
     assert fake.prepared_pairs == [[(i, i + 1)] for i in range(5)]  # the shared tensor is the right frame
@@ -116,7 +116,8 @@ def test_batch_size_does_not_change_output():
     frames = numbered_frames([Fraction(i, 24) for i in range(10)])
     outputs = []
     for batch_size in (1, 2, 5, 64):
-        for options in (RetimeOptions(factor=3, batch_size=batch_size), RetimeOptions(fps=Fraction(61), batch_size=batch_size)):
+        for options in (RetimeOptions(factor=3, batch_size=batch_size),
+                        RetimeOptions(fps=Fraction(61), batch_size=batch_size)):
             out, _ = run(frames, options, BlendInterpolator("cpu"))
             outputs.append((options.factor, [(f.index, f.time, f.image.tobytes()) for f in out]))
     by_mode = {}
@@ -145,7 +146,8 @@ def reference_fps_plan(times, fps, end):
         ([Fraction(i, 24) for i in range(8)], Fraction(60)),  # CFR up
         ([Fraction(i, 60) for i in range(15)], Fraction(24)),  # CFR down
         ([Fraction(i) / NTSC for i in range(9)], Fraction(60000, 1001)),  # NTSC doubling
-        ([Fraction(0), Fraction(40, 1000), Fraction(100, 1000), Fraction(130, 1000), Fraction(210, 1000)], Fraction(50)),  # VFR
+        ([Fraction(0), Fraction(40, 1000), Fraction(100, 1000), Fraction(130, 1000), Fraction(210, 1000)],
+         Fraction(50)),  # VFR
         ([Fraction(0), Fraction(7, 100), Fraction(9, 100), Fraction(30, 100)], Fraction(25, 2)),  # VFR down
     ],
 )
@@ -224,7 +226,8 @@ def other_scene(i: int, width: int = 96, height: int = 64) -> np.ndarray:
     """A second, unrelated shot: different colours and texture, also moving."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     xs = xs - 1.5 * i
-    image = np.stack([128 + 100 * np.cos(xs / 5 + ys / 3), 128 + 90 * np.sin(ys / 4), 128 + 80 * np.cos((xs - ys) / 6)], -1)
+    image = np.stack([128 + 100 * np.cos(xs / 5 + ys / 3), 128 + 90 * np.sin(ys / 4),
+                      128 + 80 * np.cos((xs - ys) / 6)], -1)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
@@ -288,7 +291,8 @@ def test_no_false_cuts_on_fast_smooth_motion():
 
 # -- streaming ------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("options", [RetimeOptions(factor=4, batch_size=4, scene_cut="off"), RetimeOptions(fps=Fraction(50), batch_size=4)])
+@pytest.mark.parametrize("options", [RetimeOptions(factor=4, batch_size=4, scene_cut="off"),
+                                     RetimeOptions(fps=Fraction(50), batch_size=4)])
 def test_memory_does_not_grow_with_length(options):
     """Count input pictures still alive while a long stream goes through; the consumer drops outputs at once."""
     alive = 0

@@ -8,6 +8,7 @@ import types
 import numpy as np
 import pytest
 import torch
+from tensor_frames import run_model
 
 from synthetic import pattern_frame
 from vidinterp.data.dataset import split_targets
@@ -78,7 +79,7 @@ def _model_output(seed: int = 0):
     model = VFIModel.from_config(tiny_config())
     clip = _clip(3, (2.0, 1.0), 32).float() / 255
     f0, target, f1 = clip[0:1], clip[1:2], clip[2:3]
-    return model, model(f0, f1, 0.5), f0, f1, target
+    return model, run_model(model, f0, f1, 0.5), f0, f1, target
 
 
 def test_distillation_is_zero_when_the_model_agrees_with_its_teacher():

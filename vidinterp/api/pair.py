@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from vidinterp.errors import UsageError
+from vidinterp.execution.frames import images_tensor, tensor_images
+from vidinterp.execution.loop import synthesize_in_chunks
 from vidinterp.interpolators import Interpolator, create_interpolator, default_method
 from vidinterp.methods import check_model_settings
 from vidinterp.pipeline.timing import default_batch_size
@@ -38,14 +40,15 @@ def _integer_top(dtype: object) -> int | None:
 FLOAT_SLACK = 0.5 / 255
 
 
-def _as_batch(frame: np.ndarray | torch.Tensor, which: str) -> torch.Tensor:
-    """A NumPy H×W×3 image or a torch (B×)3×H×W tensor → B×3×H×W float32 in [0, 1] (on the tensor's device)."""
+def _as_frames(frame: np.ndarray | torch.Tensor, which: str) -> list[np.ndarray]:
+    """A NumPy H×W×3 image or a torch (B×)3×H×W tensor → the interpolators' frames: B H×W×3 arrays, uint8 and
+    uint16 as they are, floats as float32 clamped to [0, 1] (a tensor on a GPU comes to the host once)."""
     if isinstance(frame, np.ndarray):
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise UsageError(f"{which} must be an H×W×3 RGB array, got shape {frame.shape}")
         if frame.dtype not in _ARRAY_DTYPES:
             raise UsageError(f"{which} must be uint8, uint16 or float (0..1), got {frame.dtype}")
-        batch = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+        batch = frame[None]
     elif isinstance(frame, torch.Tensor):
         if frame.ndim not in (3, 4) or frame.shape[-3] != 3:
             raise UsageError(f"{which} must be a B×3×H×W (or 3×H×W) RGB tensor, got shape {tuple(frame.shape)}")
@@ -58,14 +61,21 @@ def _as_batch(frame: np.ndarray | torch.Tensor, which: str) -> torch.Tensor:
         batch = frame if frame.ndim == 4 else frame[None]
     else:
         raise UsageError(f"{which} must be a NumPy array or a torch tensor, got {type(frame).__name__}")
-    if 0 in batch.shape[-2:]:
-        raise UsageError(f"{which} is {batch.shape[-1]}×{batch.shape[-2]} pixels; frames need at least 1×1")
-    top = _integer_top(frame.dtype)
-    batch = batch.to(torch.float32)
-    if top:
-        return batch / top
-    _check_float_range(batch, which)
-    return batch.clamp(0, 1)
+    if 0 in batch.shape[-2:] or (isinstance(frame, np.ndarray) and 0 in frame.shape[:2]):
+        height, width = frame.shape[:2] if isinstance(frame, np.ndarray) else batch.shape[-2:]
+        raise UsageError(f"{which} is {width}×{height} pixels; frames need at least 1×1")
+    if isinstance(frame, torch.Tensor):
+        batch = batch.detach()
+        if frame.is_floating_point():
+            batch = batch.to(torch.float32)
+            _check_float_range(batch, which)
+            batch = batch.clamp(0, 1)
+        return tensor_images(batch)
+    if _integer_top(frame.dtype):
+        return [np.ascontiguousarray(frame)]
+    floats = frame.astype(np.float32)  # a copy: the caller's array is never written through
+    _check_float_range(torch.from_numpy(floats), which)
+    return [np.clip(floats, 0, 1, out=floats)]
 
 
 def _check_float_range(batch: torch.Tensor, which: str) -> None:
@@ -84,13 +94,12 @@ def _check_float_range(batch: torch.Tensor, which: str) -> None:
         raise UsageError(f"{which} holds float values from {low:g} to {high:g}; float frames must be in 0..1{hint}")
 
 
-def _like(result: torch.Tensor, original: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """B×3×H×W in [0, 1] → the kind, layout, dtype (rounded for integers) and device of `original`."""
-    top = _integer_top(original.dtype)
-    if top:
-        result = result.mul(top).round_().clamp_(0, top)
+def _like(images: list[np.ndarray], original: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """The interpolator's frames (B ≥ 1 H×W×3, uint8/uint16 as the input, float32 for float input) → the
+    kind, layout, dtype and device of `original`."""
     if isinstance(original, np.ndarray):
-        return np.ascontiguousarray(result[0].permute(1, 2, 0).cpu().numpy().astype(original.dtype))
+        return images[0].astype(original.dtype, copy=False)
+    result = images_tensor(images)
     result = result if original.ndim == 4 else result[0]
     return result.to(device=original.device, dtype=original.dtype)
 
@@ -180,40 +189,36 @@ class FrameInterpolator:
         times, single = _times(t)
         if type(frame0) is not type(frame1):
             raise UsageError("frame0 and frame1 must be of the same kind (both NumPy arrays or both tensors)")
-        batch0, batch1 = _as_batch(frame0, "frame0"), _as_batch(frame1, "frame1")
-        if batch0.shape != batch1.shape:
+        images0, images1 = _as_frames(frame0, "frame0"), _as_frames(frame1, "frame1")
+        if tuple(frame0.shape) != tuple(frame1.shape):
             raise UsageError(f"frame0 and frame1 differ in shape: {tuple(frame0.shape)} and {tuple(frame1.shape)}")
-        if batch0.shape[0] == 0:  # an empty batch in, empty batches out (as torch's own modules do)
-            results = [batch0 for _ in times]
-        else:
-            results = self._synthesize(batch0, batch1, times)
-        outputs = [_like(result, frame0) for result in results]
+        # no frames: t = 0 or 1 (replaced by the inputs below), or a batch of no pairs (empty in, empty out)
+        outputs = [_like(images, frame0) if images else frame0[:0] for images in self._synthesize(
+            images0, images1, times)]
         for k, value in enumerate(times):  # the ends are the inputs themselves, not the model's guess at them
             if value in (0.0, 1.0):
                 source = frame0 if value == 0.0 else frame1
                 outputs[k] = source.copy() if isinstance(source, np.ndarray) else source.clone()
         return outputs[0] if single else outputs
 
-    def _synthesize(self, batch0: torch.Tensor, batch1: torch.Tensor, times: list[float]) -> list[torch.Tensor]:
-        """One `prepare` for the pair batch, then `synthesize` in chunks of `batch_size` requests."""
-        pairs = batch0.shape[0]
+    def _synthesize(self, images0: list[np.ndarray], images1: list[np.ndarray],
+                    times: list[float]) -> list[list[np.ndarray]]:
+        """The frames of every pair at each inner t (`synthesize_in_chunks`: one `prepare`, then chunks of
+        `batch_size` requests); an empty list for t = 0 and 1 (the inputs stand in) and for no pairs."""
+        pairs = len(images0)
         inner = [value for value in times if 0 < value < 1]
         requests = [(pair, value) for value in inner for pair in range(pairs)]
-        made: list[torch.Tensor] = []
+        made: list[np.ndarray] = []
         if requests:
-            prepared = self.interpolator.prepare(batch0, batch1)
-            for start in range(0, len(requests), self.batch_size):
-                chunk = requests[start : start + self.batch_size]
-                pair_index = torch.tensor([pair for pair, _ in chunk], dtype=torch.long)
-                t = torch.tensor([value for _, value in chunk], dtype=torch.float32)
-                made.extend(self.interpolator.synthesize(prepared, pair_index, t).float())
+            for _, images in synthesize_in_chunks(self.interpolator, images0, images1, requests, self.batch_size):
+                made.extend(images)
         results, position = [], 0
         for value in times:
             if 0 < value < 1:
-                results.append(torch.stack(made[position : position + pairs]))
+                results.append(made[position : position + pairs])
                 position += pairs
             else:
-                results.append(batch0 if value == 0 else batch1)  # replaced by exact copies of the inputs
+                results.append([])
         return results
 
     def __repr__(self) -> str:

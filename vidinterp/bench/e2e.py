@@ -8,7 +8,7 @@ from typing import Callable
 
 import torch
 
-from vidinterp.bench.frames import benchmark_pair
+from vidinterp.bench.frames import benchmark_images
 from vidinterp.bench.timing import median_seconds
 
 E2E_SIZES = ((640, 480), (1280, 720))
@@ -43,12 +43,12 @@ def run_e2e_bench(
     for method, interpolator in candidates:
         dev = torch.device(interpolator.device)
         for width, height in sizes:
-            f0, f1 = benchmark_pair(height, width, device=dev)
+            f0, f1 = benchmark_images(height, width)
             row = {"method": method, "device": str(dev), "width": width, "height": height}
             try:
                 with torch.inference_mode():
                     # partial binds this pass's interpolator and frames (a lambda would read the loop's names)
-                    pair = functools.partial(interpolator.interpolate, f0, f1, 0.5)
+                    pair = functools.partial(interpolator.interpolate, [f0], [f1], 0.5)
                     seconds = median_seconds(pair, dev, repeats, warmup)
                 row.update(ms=seconds * 1e3, fps=1.0 / seconds)
             except Exception as exc:  # noqa: BLE001

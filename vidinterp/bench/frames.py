@@ -1,12 +1,8 @@
 """The frame pair that latency benchmarks time: two consecutive frames of real video, laid out as the pipeline
-hands them to an interpolator.
+hands them to an interpolator (H×W×3 uint8 arrays).
 
-Random noise, what the benchmarks timed before, is the wrong input on two counts. DIS flow and the warps cost
-what they cost on structured, moving images, not on noise. And the pipeline converts decoded H×W×3 images
-with `to_tensor`, which gives channels-last float32 frames: the CPU paths read those without a copy (OpenCV's
-shrink, grey conversion and render), while plain N×3×H×W tensors cost each of them a transposing copy that
-users never pay. (For the shipped model at 720p, a random N×3×H×W pair measured 135 ms and a real pair in the
-pipeline's layout 105 ms.)
+Random noise, what the benchmarks timed before, is the wrong input: DIS flow and the warps cost what they
+cost on structured, moving images, not on noise.
 """
 
 from __future__ import annotations
@@ -36,20 +32,27 @@ def _decoded_pair(clip: str) -> tuple[np.ndarray, np.ndarray]:
     return images[-2], images[-1]
 
 
-def benchmark_pair(height: int, width: int, clip: str | Path | None = None,
-                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def benchmark_images(height: int, width: int, clip: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frames FIRST_FRAME and FIRST_FRAME + 1 of `clip` (the last two of a shorter clip; default: the packaged
-    sample, 480×270), resized to width × height (bicubic), as two 1×3×H×W float32 tensors in [0, 1] made by
-    the pipeline's `to_tensor`."""
+    sample, 480×270), resized to width × height (bicubic): two H×W×3 uint8 arrays, the frames the pipeline hands
+    an interpolator."""
     import cv2
 
     from vidinterp.io.sample import sample_clip_path
-    from vidinterp.pipeline.convert import to_tensor
 
     images = _decoded_pair(str(clip or sample_clip_path()))
     resized = [cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC) for image in images]
+    return resized[0], resized[1]
+
+
+def benchmark_pair(height: int, width: int, clip: str | Path | None = None,
+                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """`benchmark_images` as two 1×3×H×W float32 tensors in [0, 1] (`execution.frames.to_tensor`), for the
+    benchmarks of single ops."""
+    from vidinterp.execution.frames import to_tensor
+
     device = torch.device(device)
-    return to_tensor([resized[0]], device), to_tensor([resized[1]], device)
+    return tuple(to_tensor([image], device) for image in benchmark_images(height, width, clip))
 
 
-__all__ = ["FIRST_FRAME", "benchmark_pair"]
+__all__ = ["FIRST_FRAME", "benchmark_images", "benchmark_pair"]

@@ -98,7 +98,7 @@ def video_flow(height: int, width: int) -> torch.Tensor:
     """1×2×H×W float32 DIS flow (preset medium) between two consecutive frames of real video at this size, on the
     CPU: the motion the warp sees in use (see `vidinterp.bench.frames`)."""
     from vidinterp.bench.frames import benchmark_pair
-    from vidinterp.models.classical import DisFlow
+    from vidinterp.execution.prior import DisFlow
 
     frame0, frame1 = benchmark_pair(height, width)
     flow_01, _ = DisFlow("medium")(frame0, frame1)

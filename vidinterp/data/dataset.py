@@ -22,6 +22,7 @@ from torch.utils.data import Dataset, Sampler
 from vidinterp.data.augment import AugmentConfig, augment_clip, center_crop_box, random_crop_box
 from vidinterp.data.cache import CachedClip
 from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.execution.frames import images_tensor
 
 
 def window_length(clip_length: int, interval: int) -> int:
@@ -147,7 +148,7 @@ class ClipDataset(Dataset):
         start = window.start + offset
         sample = np.asarray(frames[start : start + length, y : y + self.crop, x : x + self.crop])
         sample = augment_clip(sample, self.augment, rng)
-        tensor = torch.from_numpy(np.array(sample)).permute(0, 3, 1, 2).contiguous()  # copy: memmap views are read-only
+        tensor = images_tensor(sample)  # a copy: memmap views are read-only
         item = {"frames": tensor, "interval": interval}
         if self.teacher is not None:
             item["teacher"] = self.teacher.clip_flows(tensor, interval)
@@ -280,6 +281,6 @@ def held_out_triplets(clips: list[CachedClip], windows: list[Window], crop: int)
         clip = clips[w.clip]
         y, x = center_crop_box(clip.height, clip.width, crop)
         frames = np.asarray(clip.frames()[w.start : w.start + 3, y : y + crop, x : x + crop])
-        tensor = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).contiguous()
+        tensor = images_tensor(frames)
         triplets.append(ValidationTriplet(tensor[0], tensor[2], tensor[1], 0.5, f"{clip.source}@{w.start + 1}"))
     return triplets

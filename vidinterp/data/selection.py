@@ -158,29 +158,33 @@ def load_selection(root: str | Path) -> list[SelectionItem]:
     return [SelectionItem(**entry) for entry in json.loads(path.read_text())["items"]]
 
 
-def _read_rgb(path: Path) -> torch.Tensor:
+def _read_rgb(path: Path) -> np.ndarray:
     import cv2
 
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise VidinterpError(f"cannot read {path}")
-    return torch.from_numpy(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)).permute(2, 0, 1)[None].contiguous()
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def score_selection(root: str | Path, interpolator, limit: int | None = None) -> list[dict]:
     """Per target: {item, factor, t, motion, psnr, ssim, mae} of `interpolator` on the selection set."""
     from vidinterp.evaluate import metrics
+    from vidinterp.execution.frames import to_levels, to_tensor, to_unit_array
+    from vidinterp.execution.loop import synthesize_in_chunks
 
     root = Path(root)
     rows = []
+    cpu = torch.device("cpu")
     for item in load_selection(root)[:limit]:
         path0, path1, targets = item.frame_paths(root)
-        frame0, frame1 = (_read_rgb(p).float() / 255 for p in (path0, path1))
-        prepared = interpolator.prepare(frame0, frame1)
+        frame0, frame1 = (to_unit_array(_read_rgb(p)) for p in (path0, path1))
         t = torch.arange(1, item.factor, dtype=torch.float32) / item.factor
-        out = interpolator.synthesize(prepared, torch.zeros(len(t), dtype=torch.long), t)
-        truth = torch.cat([_read_rgb(p) for p in targets]).double()
-        levels = metrics.quantize(out.cpu())
+        requests = [(0, float(value)) for value in t]
+        out = [image for _, chunk in synthesize_in_chunks(interpolator, [frame0], [frame1], requests, len(requests))
+               for image in chunk]
+        truth = to_levels([_read_rgb(p) for p in targets])
+        levels = metrics.quantize(to_tensor(out, cpu))
         for j, (p, s, m) in enumerate(
             zip(metrics.psnr(levels, truth), metrics.ssim(levels, truth), metrics.mae(levels, truth))
         ):

@@ -1,7 +1,7 @@
 """Score an interpolator on triplet datasets (t = 0.5) and on videos (frame-drop protocol).
 
-Every prediction goes through `Interpolator.interpolate`/`prepare`+`synthesize`, the same padding and
-cropping path as production, and is quantized like a saved frame before it is scored (see `metrics`).
+Every prediction goes through `execution.loop.synthesize_in_chunks`, the same loop, padding and cropping
+path as production, and is quantized like a saved frame before it is scored (see `metrics`).
 Time per item is the interpolation alone (prepare + synthesize, device synchronised), not decoding or scoring.
 """
 
@@ -26,6 +26,8 @@ from vidinterp.evaluate.perceptual import LpipsMetric
 from vidinterp.evaluate.visualize import ComparisonText, save_comparison
 from vidinterp.evaluate.vmaf import MIN_SIDE as VMAF_MIN_SIDE
 from vidinterp.evaluate.vmaf import VmafMetric
+from vidinterp.execution.frames import levels_to_image, to_levels, to_tensor, to_unit_array
+from vidinterp.execution.loop import synthesize_in_chunks
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import max_value
 from vidinterp.io.images import read_image
@@ -96,26 +98,6 @@ class EvalOptions:
 ItemCallback = Callable[[str, ItemResult], None]
 
 
-def image_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """H×W×3 uint8/uint16 → 1×3×H×W float32 in [0, 1]."""
-    return metrics.to_unit_scale(
-        torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None], max_value(image.dtype)
-    )
-
-
-def image_to_255(image: np.ndarray) -> torch.Tensor:
-    """H×W×3 uint8/uint16 → 1×3×H×W float64 on the 0..255 scale (the scale all metrics use)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].double() * (
-        255 / max_value(image.dtype)
-    )
-
-
-def tensor_to_image(levels: torch.Tensor, dtype: np.dtype) -> np.ndarray:
-    """1×3×H×W quantized values on the 0..255 scale → H×W×3 array of `dtype` (for saving pictures)."""
-    array = torch.round(levels[0].permute(1, 2, 0) * (max_value(dtype) / 255)).numpy()
-    return array.astype(dtype)
-
-
 def _synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -125,10 +107,23 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "item"
 
 
-def _score(pred: torch.Tensor, truth: np.ndarray, options: EvalOptions) -> tuple[torch.Tensor, dict]:
-    """Quantize predictions (M×3×H×W in [0, 1]) to the truth's bit depth and score them against M truths."""
-    levels = metrics.quantize(pred.cpu(), max_value(truth.dtype))
-    target = image_to_255(truth)
+def _predict(interpolator: Interpolator, image0: np.ndarray, image1: np.ndarray,
+             times: list[float]) -> tuple[list[np.ndarray], float]:
+    """The frames at `times` between two frames (one `prepare`, one chunk), as float32 in [0, 1] so that
+    `_score` quantizes them like a saved frame of the truth's depth, and the seconds that took per frame."""
+    start = time.perf_counter()
+    requests = [(0, t) for t in times]
+    unit0, unit1 = to_unit_array(image0), to_unit_array(image1)
+    preds = [image for _, chunk in synthesize_in_chunks(interpolator, [unit0], [unit1], requests, len(requests))
+             for image in chunk]
+    _synchronize(interpolator.device)
+    return preds, (time.perf_counter() - start) / len(times)
+
+
+def _score(pred: np.ndarray, truth: np.ndarray, options: EvalOptions) -> tuple[torch.Tensor, dict]:
+    """Quantize a prediction (H×W×3 float32 in [0, 1]) to the truth's bit depth and score it against the truth."""
+    levels = metrics.quantize(to_tensor([pred], torch.device("cpu")), max_value(truth.dtype))
+    target = to_levels([truth])
     scores = {
         "psnr": float(metrics.psnr(levels, target)[0]),
         "ssim": float(metrics.ssim(levels, target)[0]) if metrics.ssim_applies(levels) else None,
@@ -161,16 +156,13 @@ def evaluate_triplets(
     items = dataset.items[: options.limit] if options.limit is not None else dataset.items
     for item in items:
         frame0, frame1, truth = _load_triplet(item)
-        start = time.perf_counter()
-        pred = interpolator.interpolate(image_to_tensor(frame0), image_to_tensor(frame1), 0.5)
-        _synchronize(interpolator.device)
-        seconds = time.perf_counter() - start
+        (pred,), seconds = _predict(interpolator, frame0, frame1, [0.5])
         levels, scores = _score(pred, truth, options)
         item_result = ItemResult(item.name, 0.5, seconds=seconds, **scores)
         result.items.append(item_result)
         if options.save_dir is not None:
             picture = options.save_dir / _safe_name(dataset.name) / f"{_safe_name(item.name)}.png"
-            save_comparison(picture, frame0, frame1, tensor_to_image(levels, truth.dtype), truth, _caption(item_result))
+            save_comparison(picture, frame0, frame1, levels_to_image(levels, truth.dtype), truth, _caption(item_result))
         if on_item:
             on_item(dataset.name, item_result)
     return result
@@ -185,34 +177,30 @@ def _evaluate_group(
     on_item: ItemCallback | None,
 ) -> None:
     times = group.times
-    start = time.perf_counter()
-    prepared = interpolator.prepare(image_to_tensor(group.before.image), image_to_tensor(group.after.image))
-    preds = interpolator.synthesize(prepared, torch.zeros(len(times), dtype=torch.long), torch.tensor(times))
-    _synchronize(interpolator.device)
-    seconds = (time.perf_counter() - start) / len(times)
-    predicted_run = [image_to_255(group.before.image)]
-    true_run = [image_to_255(group.before.image)]
+    preds, seconds = _predict(interpolator, group.before.image, group.after.image, times)
+    predicted_run = [to_levels([group.before.image])]
+    true_run = [to_levels([group.before.image])]
     for pred, frame, t in zip(preds, group.dropped, times):
-        levels, scores = _score(pred[None], frame.image, options)
+        levels, scores = _score(pred, frame.image, options)
         item_result = ItemResult(f"frame {frame.index}", t, seconds=seconds, **scores)
         result.items.append(item_result)
         predicted_run.append(levels)
-        true_run.append(image_to_255(frame.image))
+        true_run.append(to_levels([frame.image]))
         if options.save_dir is not None:
             picture = options.save_dir / _safe_name(video_name) / f"frame_{frame.index:06d}.png"
             save_comparison(
                 picture,
                 group.before.image,
                 group.after.image,
-                tensor_to_image(levels, frame.image.dtype),
+                levels_to_image(levels, frame.image.dtype),
                 frame.image,
                 _caption(item_result, video_name),
             )
         if on_item:
             on_item(video_name, item_result)
     # Kept frames are shown as they are, so the run starts and ends on real frames.
-    predicted_run.append(image_to_255(group.after.image))
-    true_run.append(image_to_255(group.after.image))
+    predicted_run.append(to_levels([group.after.image]))
+    true_run.append(to_levels([group.after.image]))
     pairs = len(predicted_run) - 1
     result._temporal_parts.append((metrics.temporal_error(torch.cat(predicted_run), torch.cat(true_run)), pairs))
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from vidinterp.errors import VidinterpError
+from vidinterp.execution.frames import FrameCache, to_tensor, to_unit_array
 from vidinterp.interpolators.base import Interpolator
 
 
@@ -56,14 +57,19 @@ class MinterpolateInterpolator(Interpolator):
         if self.ffmpeg is None:
             raise VidinterpError("the minterpolate baseline needs the ffmpeg command-line tool on PATH")
 
+    def _prepare_frames(self, images0: list[np.ndarray], images1: list[np.ndarray], cache: FrameCache) -> Any:
+        # ffmpeg gets 8-bit RGB: the frames as they are, or rounded to 8 bits (exact for frames made from them).
+        def eight_bit(image: np.ndarray) -> np.ndarray:
+            return image if image.dtype == np.uint8 else np.rint(to_unit_array(image) * 255).astype(np.uint8)
+
+        return [eight_bit(image) for image in images0], [eight_bit(image) for image in images1]
+
     def _prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> Any:
-        # The frames come from 8-bit images as k/255, so rounding recovers them exactly.
-        to_uint8 = lambda x: torch.round(x.clamp(0, 1) * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()  # noqa: E731
-        return to_uint8(frame0), to_uint8(frame1)
+        raise NotImplementedError("ffmpeg takes the frames as arrays (see _prepare_frames)")
 
     def _synthesize(self, state: Any, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if not torch.allclose(t, torch.full_like(t, 0.5)):
             raise VidinterpError("the minterpolate baseline only makes the middle frame (t = 0.5)")
         frames0, frames1 = state
         out = [minterpolate_middle(frames0[i], frames1[i], self.ffmpeg) for i in pair_index.tolist()]
-        return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float() / 255
+        return to_tensor(out, torch.device("cpu"))

@@ -12,6 +12,8 @@ from vidinterp.errors import VidinterpError
 #: motion sources: "dis" refines OpenCV DIS optical flow with one correlation level (the default model);
 #: "none" learns motion from scratch, coarse to fine over every motion level (the first shipped model)
 MOTION_PRIORS = ("dis", "none")
+#: the DIS presets a "dis" prior may name (their parameters: `vidinterp.execution.prior.DIS_PRESETS`)
+PRIOR_PRESETS = ("ultrafast", "fast", "medium", "balanced")
 
 #: what a model file written before a field existed meant by leaving it out (see `vidinterp.models.io`)
 LEGACY_VALUES = {"motion_prior": "none", "prior_full_resolution_pixels": 0}
@@ -48,7 +50,7 @@ class ModelConfig:
     decoder_widths: tuple[int, ...] = (48, 32, 16)
     #: where motion starts: "dis" (classical prior, refined) or "none" (learned from scratch); see MOTION_PRIORS
     motion_prior: str = "dis"
-    #: DIS preset of the prior: ultrafast, fast, medium or balanced (see `vidinterp.models.classical.DIS_PRESETS`)
+    #: DIS preset of the prior: one of PRIOR_PRESETS (see `vidinterp.execution.prior.DIS_PRESETS`)
     prior_preset: str = "balanced"
     #: DIS runs on frames shrunk by powers of two until their longer side is at most this (0 = full size)
     prior_max_side: int = 0
@@ -63,14 +65,14 @@ class ModelConfig:
         if levels < 3:
             raise VidinterpError(f"model config: need at least 3 pyramid levels, got {levels}")
         if self.motion_prior not in MOTION_PRIORS:
-            raise VidinterpError(f"model config: motion_prior must be one of {', '.join(MOTION_PRIORS)}, got {self.motion_prior!r}")
+            raise VidinterpError(f"model config: motion_prior must be one of {', '.join(MOTION_PRIORS)}, "
+                                 f"got {self.motion_prior!r}")
         if self.motion_prior == "dis":
-            from vidinterp.models.classical import DIS_PRESETS
-
-            if self.prior_preset not in DIS_PRESETS:
-                raise VidinterpError(f"model config: prior_preset must be one of {', '.join(DIS_PRESETS)}")
+            if self.prior_preset not in PRIOR_PRESETS:
+                raise VidinterpError(f"model config: prior_preset must be one of {', '.join(PRIOR_PRESETS)}")
             if len(self.max_displacement) != 1:
-                raise VidinterpError("model config: a DIS prior is refined at one motion level (one max_displacement entry)")
+                raise VidinterpError("model config: a DIS prior is refined at one motion level "
+                                     "(one max_displacement entry)")
         if self.prior_max_side < 0:
             raise VidinterpError("model config: prior_max_side must be 0 (full size) or positive")
         if self.prior_full_resolution_pixels < 0:
@@ -81,7 +83,8 @@ class ModelConfig:
                 f"estimated at level 0) for {levels} pyramid levels, got {len(self.max_displacement)}"
             )
         if len(self.flow_decoder_widths) != len(self.max_displacement):
-            raise VidinterpError("model config: flow_decoder_widths needs one entry per motion level, like max_displacement")
+            raise VidinterpError("model config: flow_decoder_widths needs one entry per motion level, "
+                                 "like max_displacement")
         if len(self.decoder_widths) != levels:
             raise VidinterpError(f"model config: decoder_widths needs {levels} entries (one per pyramid level)")
         values = (*self.encoder_channels, *self.flow_decoder_widths, *self.decoder_widths,
@@ -123,7 +126,8 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in dataclasses.fields(self)}
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":

@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 from vidinterp import ops
 from vidinterp.models.blocks import NEGATIVE_SLOPE, conv, downsample_flow, small_init_, upsample_flow
-from vidinterp.models.classical import DisFlow
 from vidinterp.models.config import ModelConfig
 
 
@@ -27,7 +26,8 @@ class SoftArgmax(nn.Module):
         d = max_displacement
         offsets = torch.arange(-d, d + 1, dtype=torch.float32)
         dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
-        self.register_buffer("offsets", torch.stack([dx.reshape(-1), dy.reshape(-1)]).view(1, 2, -1, 1, 1), persistent=False)
+        offsets = torch.stack([dx.reshape(-1), dy.reshape(-1)]).view(1, 2, -1, 1, 1)
+        self.register_buffer("offsets", offsets, persistent=False)
         self.log_sharpness = nn.Parameter(torch.tensor(float(sharpness)).log())
 
     def forward(self, cost: torch.Tensor) -> torch.Tensor:
@@ -93,7 +93,8 @@ class PyramidFlowEstimator(nn.Module):
     a residual.
     """
 
-    def __init__(self, matchers: list[nn.Conv2d], decoders: list[FlowDecoder], max_displacement: tuple[int, ...], first_level: int) -> None:
+    def __init__(self, matchers: list[nn.Conv2d], decoders: list[FlowDecoder], max_displacement: tuple[int, ...],
+                 first_level: int) -> None:
         super().__init__()
         # matchers[i] / decoders[i] serve pyramid level first_level + i
         self.matchers = nn.ModuleList(matchers)
@@ -106,7 +107,8 @@ class PyramidFlowEstimator(nn.Module):
         """One 1×1 matching projection and one decoder per motion level, sized by the config."""
         channels = config.encoder_channels[config.finest_motion_level:]
         matchers = [nn.Conv2d(c, config.matching_channels, 1) for c in channels]
-        decoders = [FlowDecoder(SoftArgmax(d), d, c, w) for d, c, w in zip(config.max_displacement, channels, config.flow_decoder_widths)]
+        decoders = [FlowDecoder(SoftArgmax(d), d, c, w)
+                    for d, c, w in zip(config.max_displacement, channels, config.flow_decoder_widths)]
         return cls(matchers, decoders, config.max_displacement, config.finest_motion_level)
 
     @property
@@ -125,7 +127,8 @@ class PyramidFlowEstimator(nn.Module):
                 flow = source.new_zeros(source.shape[0], 2, *source.shape[-2:])
             else:
                 flow = upsample_flow(flow, 2)
-            cost = matching_cost(self.matchers[i](source), flow, self.max_displacement[i], warp=i < len(self.decoders) - 1)
+            cost = matching_cost(self.matchers[i](source), flow, self.max_displacement[i],
+                                 warp=i < len(self.decoders) - 1)
             flow = flow + self.decoders[i](cost, source, flow)
         return flow[:n], flow[n:]
 
@@ -133,10 +136,11 @@ class PyramidFlowEstimator(nn.Module):
 class PriorFlowRefiner(nn.Module):
     """Bidirectional flow: a classical prior (DIS) corrected by one correlation level of learned matching.
 
-    `forward(frame0, frame1, pyramid0, pyramid1, prior=None)` takes the frames (N×3×H×W in [0, 1]) and their
-    encoder pyramids and returns (flow_01, flow_10), N×2×H×W in full-resolution pixels (x then y, backward
-    convention as in `PyramidFlowEstimator`). `prior` is the precomputed (flow_01, flow_10) of `self.prior`,
-    so that a caller can compute it on CPU threads ahead of the GPU; None computes it here.
+    `forward(frame0, frame1, pyramid0, pyramid1, prior)` takes the frames (N×3×H×W in [0, 1]), their encoder
+    pyramids and the prior's (flow_01, flow_10), N×2×H×W tensors in full-resolution pixels (from
+    `vidinterp.execution.prior.DisFlow`: the model is pure torch, so whoever runs it computes the prior, e.g. on
+    CPU threads ahead of the GPU), and returns the refined (flow_01, flow_10), N×2×H×W in full-resolution pixels
+    (x then y, backward convention as in `PyramidFlowEstimator`).
 
     At pyramid `level` (stride s) the prior is box-filtered to that level, the targets' matching features are
     warped by it and correlated with the sources' (search radius `max_displacement` pixels of the level, so
@@ -145,9 +149,8 @@ class PriorFlowRefiner(nn.Module):
     correction is scaled by a learned gate that starts at 0: an untrained refiner returns the prior exactly.
     """
 
-    def __init__(self, prior: DisFlow, matcher: nn.Conv2d, decoder: FlowDecoder, max_displacement: int, level: int) -> None:
+    def __init__(self, matcher: nn.Conv2d, decoder: FlowDecoder, max_displacement: int, level: int) -> None:
         super().__init__()
-        self.prior = prior
         self.matcher = matcher
         self.decoder = decoder
         self.max_displacement = int(max_displacement)
@@ -156,21 +159,19 @@ class PriorFlowRefiner(nn.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> "PriorFlowRefiner":
-        """DIS with the config's preset and size limit, refined at the config's (single) motion level."""
+        """Refinement at the config's (single) motion level (its DIS settings are the prior's, not the model's)."""
         level = config.finest_motion_level
         channels, (d,), (width,) = config.encoder_channels[level], config.max_displacement, config.flow_decoder_widths
         return cls(
-            DisFlow(config.prior_preset, config.prior_max_side,
-                    full_resolution_pixels=config.prior_full_resolution_pixels),
             nn.Conv2d(channels, config.matching_channels, 1), FlowDecoder(SoftArgmax(d), d, channels, width), d, level,
         )
 
     def forward(
         self, frame0: torch.Tensor, frame1: torch.Tensor, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor],
-        prior: tuple[torch.Tensor, torch.Tensor] | None = None,
+        prior: tuple[torch.Tensor, torch.Tensor],
     ) -> tuple[torch.Tensor, torch.Tensor]:
         n = frame0.shape[0]
-        flow_01, flow_10 = prior if prior is not None else self.prior(frame0, frame1)
+        flow_01, flow_10 = prior
         full = torch.cat([flow_01, flow_10], dim=0).to(frame0.dtype)
         stride = 2 ** (self.level + 1)
         source = torch.cat([pyramid0[self.level], pyramid1[self.level]], dim=0)

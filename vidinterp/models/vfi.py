@@ -13,7 +13,8 @@ from vidinterp.models.config import ModelConfig
 from vidinterp.models.motion import PriorFlowRefiner, PyramidFlowEstimator
 from vidinterp.models.synthesis import ContextRefiner, FrameSynthesizer, IntermediateFlowRefiner, SynthesisResult
 
-#: a precomputed classical prior for N pairs: (flow_01, flow_10), N×2×H×W full-resolution pixels
+#: the classical prior of N pairs: (flow_01, flow_10), N×2×H×W full-resolution pixels, computed outside the
+#: model (`vidinterp.execution.prior.DisFlow.for_config(model.config)`) and handed in
 Prior = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -46,16 +47,19 @@ class InterpolationModule(nn.Module):
         return cls(estimator, synthesizer)
 
     @property
-    def prior(self):
-        """The classical motion prior (a `DisFlow`), or None for the learned-from-scratch path."""
-        return getattr(self.flow_estimator, "prior", None)
+    def uses_prior(self) -> bool:
+        """Whether motion refines a classical prior that callers must hand in (False: learned from scratch)."""
+        return isinstance(self.flow_estimator, PriorFlowRefiner)
 
     def estimate_motion(
         self, frame0: torch.Tensor, frame1: torch.Tensor, pyramid0: list[torch.Tensor], pyramid1: list[torch.Tensor],
         prior: Prior | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(flow_01, flow_10), N×2×H×W backward flows in full-resolution pixels (x then y)."""
-        if isinstance(self.flow_estimator, PriorFlowRefiner):
+        if self.uses_prior:
+            if prior is None:
+                raise ValueError("this model refines a DIS prior: pass prior=(flow_01, flow_10), e.g. from "
+                                 "vidinterp.execution.prior.DisFlow.for_config(model.config)")
             return self.flow_estimator(frame0, frame1, pyramid0, pyramid1, prior)
         flow_01, flow_10 = self.flow_estimator(pyramid0, pyramid1)
         stride = self.flow_estimator.output_stride
@@ -130,7 +134,8 @@ class VFIModel(nn.Module):
     value per sample). Output frames are in [0, 1].
     """
 
-    def __init__(self, autoencoder: KeyframeAutoencoder, interpolation: InterpolationModule, config: ModelConfig | None = None) -> None:
+    def __init__(self, autoencoder: KeyframeAutoencoder, interpolation: InterpolationModule,
+                 config: ModelConfig | None = None) -> None:
         super().__init__()
         self.autoencoder = autoencoder
         self.interpolation = interpolation
@@ -151,7 +156,8 @@ class VFIModel(nn.Module):
 
     def _check_frames(self, frame0: torch.Tensor, frame1: torch.Tensor) -> None:
         if frame0.shape != frame1.shape or frame0.ndim != 4 or frame0.shape[1] != 3:
-            raise ValueError(f"expected two B×3×H×W tensors of one shape, got {tuple(frame0.shape)} and {tuple(frame1.shape)}")
+            raise ValueError(f"expected two B×3×H×W tensors of one shape, got {tuple(frame0.shape)} and "
+                             f"{tuple(frame1.shape)}")
         m = self.pad_multiple
         if frame0.shape[-2] % m or frame0.shape[-1] % m:
             raise ValueError(f"frame height and width must be multiples of {m}, got {tuple(frame0.shape[-2:])}")
@@ -178,7 +184,8 @@ class VFIModel(nn.Module):
     def estimate_motion(self, frame0: torch.Tensor, frame1: torch.Tensor, prior: Prior | None = None) -> MotionState:
         """Encode both keyframes and estimate their bidirectional motion (everything that does not depend on t).
 
-        `prior`: the classical flows of these pairs if already computed (see `InterpolationModule.prior`)."""
+        `prior`: the classical flows of these pairs, for a model that refines them
+        (`InterpolationModule.uses_prior`)."""
         return self._motion(frame0, frame1, prior)[0]
 
     def synthesize_detailed(self, state: MotionState, pair_index: torch.Tensor, t: torch.Tensor) -> SynthesisResult:
@@ -190,7 +197,8 @@ class VFIModel(nn.Module):
         return self.interpolation.synthesize(s.frame0, s.frame1, s.features0, s.features1, s.flow_01, s.flow_10, t)
 
     def synthesize(self, state: MotionState, pair_index: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """M frames: request j is pair `pair_index[j]` (LongTensor[M]) at time `t[j]` (FloatTensor[M]). M×3×H×W in [0, 1]."""
+        """M frames: request j is pair `pair_index[j]` (LongTensor[M]) at time `t[j]` (FloatTensor[M]).
+        M×3×H×W in [0, 1]."""
         return self.synthesize_detailed(state, pair_index, t).frame
 
     def forward(

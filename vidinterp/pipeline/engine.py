@@ -17,12 +17,12 @@ from fractions import Fraction
 from typing import Iterable, Iterator
 
 import numpy as np
-import torch
 
 from vidinterp.errors import VidinterpError
+from vidinterp.execution.frames import FrameCache, blend_images
+from vidinterp.execution.loop import synthesize_in_chunks
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import VideoFrame
-from vidinterp.pipeline.convert import blend_images, to_images, to_tensor
 from vidinterp.pipeline.scenecut import SceneCutDetector
 from vidinterp.pipeline.timing import Interval, RetimeOptions, plan_intervals
 
@@ -82,47 +82,21 @@ class _Batch:
         self.requests.extend((pair_index, t, slot) for t, slot in requests)
 
 
-class _FrameTensors:
-    """Input pictures as the interpolator's tensors, each converted once although consecutive pairs share it.
-
-    With one pair per batch (the CPU default) pair k's second frame is pair k + 1's first: the tensor made for
-    the one is kept and handed out for the other (the interpolator only reads its inputs).
-    """
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self._image: np.ndarray | None = None
-        self._tensor: torch.Tensor | None = None
-
-    def __call__(self, images: list[np.ndarray]) -> torch.Tensor:
-        if len(images) == 1 and images[0] is self._image:
-            return self._tensor
-        tensor = to_tensor(images, self.device)
-        self._image, self._tensor = images[-1], tensor[-1:]
-        return tensor
-
-
 def _run_batch(batch: _Batch, interpolator: Interpolator, batch_size: int, stats: RetimeStats,
-               tensors: _FrameTensors) -> Iterator[None]:
-    """Interpolate every request of the batch into its slot: one prepare for all pairs, synthesize in chunks.
+               cache: FrameCache) -> Iterator[None]:
+    """Interpolate every request of the batch into its slot (`synthesize_in_chunks`: one prepare for all pairs).
 
     Yields after each chunk, so the caller can pass finished frames on before the next chunk is made: one pair
     may need more frames than `batch_size` (factor 16), and they must not all be held at once.
     """
-    dtype = batch.pairs[0][0].image.dtype
-    frame0 = tensors([pair[0].image for pair in batch.pairs])
-    frame1 = tensors([pair[1].image for pair in batch.pairs])
-    prepared = interpolator.prepare(frame0, frame1)
+    requests = [(pair, t) for pair, t, _ in batch.requests]
+    images0 = [pair[0].image for pair in batch.pairs]
+    images1 = [pair[1].image for pair in batch.pairs]
     stats.prepare_calls += 1
-    del frame0, frame1
-    for start in range(0, len(batch.requests), batch_size):
-        chunk = batch.requests[start : start + batch_size]
-        pair_index = torch.tensor([request[0] for request in chunk], dtype=torch.long)
-        t = torch.tensor([request[1] for request in chunk], dtype=torch.float32)
-        images = to_images(interpolator.synthesize(prepared, pair_index, t), dtype)
-        for (_, _, slot), image in zip(chunk, images):
+    for start, images in synthesize_in_chunks(interpolator, images0, images1, requests, batch_size, cache):
+        for (_, _, slot), image in zip(batch.requests[start:], images):
             slot.image = image
-        stats.interpolated_frames += len(chunk)
+        stats.interpolated_frames += len(images)
         yield
 
 
@@ -146,7 +120,8 @@ def retime(
     detector = SceneCutDetector(options.scene_threshold) if options.scene_cut != "off" else None
     queue: list[_Pending] = []  # output frames in order; those without an image wait for the batch
     batch = _Batch()
-    tensors = _FrameTensors(interpolator.device)
+    # The frames the decoder hands out are never changed afterwards, so one converted frame can serve two pairs.
+    cache = FrameCache()
     next_index = 0
 
     def counted(source: Iterable[VideoFrame]) -> Iterator[VideoFrame]:
@@ -157,7 +132,7 @@ def retime(
     def drain() -> Iterator[VideoFrame]:
         """Compute the batch (if any) and yield everything queued, in order, each frame as soon as it is ready."""
         nonlocal batch, next_index
-        chunks = _run_batch(batch, interpolator, options.batch_size, stats, tensors) if batch.requests else iter(())
+        chunks = _run_batch(batch, interpolator, options.batch_size, stats, cache) if batch.requests else iter(())
         batch = _Batch()
         position = 0
         for _ in itertools.chain(chunks, [None]):

@@ -5,7 +5,7 @@ interval. Refusing where there is no cut is just as visible: a held frame in the
 stutter. So the question is not "do these frames differ a lot?" (a fast pan changes every pixel) but "can
 motion explain the second frame from the first?".
 
-The evidence is the one the interpolator works with, optical flow: DIS flow both ways (`models.classical`) on
+The evidence is the one the interpolator works with, optical flow: DIS flow both ways (`execution.prior`) on
 grey thumbnails at most `THUMB_SIDE` pixels on their longer side, normalised to zero mean and unit standard
 deviation so flashes and fades (global brightness and contrast changes) are not differences. A pixel is
 *unexplained* when, over its neighbourhood, both
@@ -54,8 +54,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidinterp.execution.frames import opencv
+from vidinterp.execution.prior import DisFlow
 from vidinterp.io.frames import VideoFrame, max_value
-from vidinterp.models.classical import DisFlow, opencv
 
 #: Longer side of the thumbnails flow is estimated on. At 160 px the whole decision costs about 10 ms of CPU
 #: time a pair (a 720p frame included), and shots still differ in more than their large shapes.

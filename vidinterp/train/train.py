@@ -39,6 +39,7 @@ from vidinterp.data.dataset import (
 from vidinterp.data.holdout import blocked_frames, overlaps, parse_holdout, relative_name, wanted
 from vidinterp.data.sources import discover_sources
 from vidinterp.errors import UsageError, VidinterpError
+from vidinterp.execution.prior import DisFlow
 from vidinterp.interpolators.device import resolve_device
 from vidinterp.io.atomic import write_atomically
 from vidinterp.io.folders import check_folder_target, removed_if_left_empty
@@ -339,6 +340,9 @@ class Trainer:
                     state.get("num_windows"),
                     len(self.train_windows),
                 )
+        #: the DIS prior the model refines (None: motion learned from scratch): the model is pure torch, so the
+        #: trainer computes the prior and hands it in, unless the teacher's keyframe flows are that prior
+        self.prior = DisFlow.for_config(self.model.config) if self.model.interpolation.uses_prior else None
         self.forward = self.model
         if self.info.enabled:
             # Without the reconstruction term the keyframe decoder gets no gradient; DDP must be told to expect that.
@@ -381,8 +385,8 @@ class Trainer:
         teacher = make_teacher(config, self.cache_dir)
         dataset = ClipDataset(self.cache.clips, self.train_windows, config.crop, config.clip_length, augment, teacher)
         # The teacher's keyframe flows are the model's DIS prior when both use one preset: computed once, in the loader.
-        prior = self.model.interpolation.prior
-        self.reuse_teacher_prior = teacher is not None and prior is not None and prior.preset == config.teacher
+        self.reuse_teacher_prior = (teacher is not None and self.prior is not None
+                                    and self.prior.preset == config.teacher)
         workers = data_workers(config.workers, device)
         return torch.utils.data.DataLoader(
             dataset,
@@ -438,7 +442,10 @@ class Trainer:
         frame0, frame1, target = (x.float().div_(255) for x in (frame0, frame1, target))
         t, pair_index = t.to(device), pair_index.to(device)
         teacher = targets_first(batch["teacher"]).to(device, non_blocking=True) if "teacher" in batch else None
-        prior = teacher_prior(teacher, pair_index, frame0.shape[0]) if self.reuse_teacher_prior else None
+        if self.reuse_teacher_prior:
+            prior = teacher_prior(teacher, pair_index, frame0.shape[0])
+        else:
+            prior = self.prior(frame0, frame1) if self.prior is not None else None
         lr = learning_rate(self.step_count, config.lr, config.steps, config.warmup_steps, config.min_lr_ratio)
         for group in self.optimizer.param_groups:
             group["lr"] = lr

@@ -8,6 +8,8 @@ import torch.nn.functional as F
 from vidinterp.data.dataset import ValidationTriplet
 from vidinterp.errors import VidinterpError
 from vidinterp.evaluate import metrics
+from vidinterp.execution.frames import images_tensor
+from vidinterp.execution.prior import DisFlow
 
 
 @torch.no_grad()
@@ -22,6 +24,7 @@ def validate(
     was_training = model.training
     model.eval()
     multiple = getattr(model, "pad_multiple", 1)
+    dis = DisFlow.for_config(model.config) if model.interpolation.uses_prior else None
     scores: list[float] = []
     try:
         groups: dict[tuple[int, ...], list[ValidationTriplet]] = {}
@@ -40,7 +43,8 @@ def validate(
                 pad = (0, (-w) % multiple, 0, (-h) % multiple)
                 if any(pad):
                     f0, f1 = F.pad(f0, pad, mode="replicate"), F.pad(f1, pad, mode="replicate")
-                output = model(f0, f1, t, reconstruct=False).frame[..., :h, :w].float()
+                prior = dis(f0, f1) if dis is not None else None
+                output = model(f0, f1, t, reconstruct=False, prior=prior).frame[..., :h, :w].float()
                 scores.extend(metrics.psnr(output.clamp(0, 1) * metrics.PEAK, target * metrics.PEAK).tolist())
     finally:
         model.train(was_training)
@@ -59,7 +63,7 @@ def load_val_dir(path: str) -> list[ValidationTriplet]:
         image = read_image(image_path)
         if image.dtype != np.uint8:  # 16-bit ground truth: compare at 8 bits like the training data
             image = (image.astype(np.float64) / 257).round().astype(np.uint8)
-        return torch.from_numpy(image).permute(2, 0, 1).contiguous()
+        return images_tensor([image])[0]
 
     triplets = [
         ValidationTriplet(

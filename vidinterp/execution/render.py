@@ -1,4 +1,5 @@
-"""The full-size render of a frame synthesised on shrunk frames, on the CPU with OpenCV.
+"""The full-size render of a frame synthesised on shrunk frames, on the CPU with OpenCV, from the pipeline's
+frames as float32 arrays (`ModelInterpolator` on the CPU: no full-size frame becomes a tensor).
 
 `FrameSynthesizer.render` is the reference: upsample the result's flows (rescaled), mask and residual bilinearly
 to the full size, backward-warp both full-size frames, blend and add. At 720p it took a third of the model's
@@ -24,11 +25,12 @@ from __future__ import annotations
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from vidinterp.models.classical import opencv
+from vidinterp.execution.frames import opencv
 
 
 def _planes(tensor: torch.Tensor, index: int) -> list[np.ndarray]:
@@ -101,47 +103,46 @@ class _Request:
         np.clip(out, 0.0, 1.0, out=out)
 
 
-def render_opencv(frame0: torch.Tensor, frame1: torch.Tensor, pair_index: torch.Tensor, flow_t0: torch.Tensor,
-                  flow_t1: torch.Tensor, mask: torch.Tensor, residual: torch.Tensor,
-                  band_rows: int = BAND_ROWS, pool: ThreadPoolExecutor | None = None) -> torch.Tensor:
-    """M frames at t, M×3×H×W float32 in [0, 1], like `FrameSynthesizer.render` (see the module docstring).
+def render_opencv(frame0: Sequence[np.ndarray], frame1: Sequence[np.ndarray], pair_index: torch.Tensor,
+                  flow_t0: torch.Tensor, flow_t1: torch.Tensor, mask: torch.Tensor, residual: torch.Tensor,
+                  band_rows: int = BAND_ROWS, pool: ThreadPoolExecutor | None = None) -> list[np.ndarray]:
+    """M frames at t, H×W×3 float32 arrays clamped to [0, 1], like `FrameSynthesizer.render` (see the module
+    docstring).
 
-    frame0, frame1: N×3×H×W full-size CPU frames in [0, 1] (N pairs); request j renders pair `pair_index[j]`
+    frame0, frame1: N full-size H×W×3 float32 frames in [0, 1] (N pairs); request j renders pair `pair_index[j]`
     (LongTensor[M]). flow_t0, flow_t1: M×2×h×w flows from t to each frame in pixels of the small size; mask:
     M×1×h×w weight of frame 0; residual: M×3×h×w (already faded by t). H and W must be the same whole multiple
-    of h and w. The result is laid out channels-last (what the pipeline's conversion to images wants).
-    `band_rows`: output rows rendered at a time (rounded down to a multiple of the factor, at least one).
-    `pool`: threads the bands are shared out to (None: this thread renders them all). OpenCV releases the GIL,
-    and a call made while its own pool is busy runs on the calling thread, so the bands share the cores without
-    nested threading.
+    of h and w. `band_rows`: output rows rendered at a time (rounded down to a multiple of the factor, at least
+    one). `pool`: threads the bands are shared out to (None: this thread renders them all). OpenCV releases the
+    GIL, and a call made while its own pool is busy runs on the calling thread, so the bands share the cores
+    without nested threading.
     """
     cv2 = opencv()
-    height, width = frame0.shape[-2:]
+    height, width = frame0[0].shape[:2]
     n = flow_t0.shape[0]
     if pair_index.shape != (n,):
         raise ValueError(f"pair_index must hold one pair per request ({n}), got shape {tuple(pair_index.shape)}")
     factor = width // flow_t0.shape[-1]
     if factor * flow_t0.shape[-1] != width or factor * flow_t0.shape[-2] != height:
         raise ValueError(f"full size {height}×{width} is not a whole multiple of {tuple(flow_t0.shape[-2:])}")
-    # Pixels interleaved (N×H×W×3): one remap per frame. The pipeline's frames are laid out so already.
-    frame0, frame1 = (f.float().permute(0, 2, 3, 1).contiguous() for f in (frame0, frame1))
     columns, rows = _pixel_grid(height, width)
-    out = np.empty((n, height, width, 3), np.float32)
     step = max(1, band_rows // factor) * factor
     bands = [slice(top, min(height, top + step)) for top in range(0, height, step)]
-
+    out = []
     for i, pair in enumerate(pair_index.tolist()):
+        target = np.empty((height, width, 3), np.float32)
         request = _Request(
-            sources=((frame0[pair].numpy(), _planes(flow_t0, i)), (frame1[pair].numpy(), _planes(flow_t1, i))),
+            sources=((frame0[pair], _planes(flow_t0, i)), (frame1[pair], _planes(flow_t1, i))),
             weight=_planes(mask, i)[0], detail=residual[i].float().permute(1, 2, 0).contiguous().numpy(),
-            target=out[i], columns=columns, rows=rows, factor=factor,
+            target=target, columns=columns, rows=rows, factor=factor,
         )
         if pool is None or len(bands) == 1:
             for band in bands:
                 request.render(cv2, band)
         else:
             list(pool.map(functools.partial(request.render, cv2), bands))
-    return torch.from_numpy(out).permute(0, 3, 1, 2)
+        out.append(target)
+    return out
 
 
 __all__ = ["BAND_ROWS", "render_opencv"]
