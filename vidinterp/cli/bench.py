@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from vidinterp.cli.model_options import Device, Fp16, MaxSide, Method, Model, Precision
 from vidinterp.errors import UsageError
+from vidinterp.execution.settings import DEFAULT_DEVICE, Settings, build_settings
 
 EPILOG = """**Examples**
 
@@ -119,8 +121,10 @@ def run_bench(
     skip_ops: bool,
     end_to_end: bool,
     progress: bool = True,
+    settings: Settings | None = None,
 ) -> dict:
-    """Run the selected benchmarks and return the JSON-ready result (hardware, versions, rows)."""
+    """Run the selected benchmarks and return the JSON-ready result (hardware, versions, rows); `settings` say how
+    the end-to-end interpolators run (their method: only that one is timed)."""
     from vidinterp.bench import OpsBenchConfig, hardware_info, run_e2e_bench, run_ops_bench, software_versions
     from vidinterp.ops import backends as backend_registry
 
@@ -159,7 +163,8 @@ def run_bench(
                 sys.stderr.write("\n")
     if end_to_end:
         e2e_repeats = repeats or (2 if quick else 5)
-        result["end_to_end"] = run_e2e_bench(device=device, repeats=e2e_repeats)
+        methods = {} if settings is None or settings.method is None else {"methods": (settings.method,)}
+        result["end_to_end"] = run_e2e_bench(device=device, repeats=e2e_repeats, settings=settings, **methods)
         result["throughput"] = _throughput(quick, repeats)
     return result
 
@@ -184,7 +189,8 @@ def _throughput(quick: bool, repeats: int | None) -> list[dict]:
 def register(app: typer.Typer) -> None:
     @app.command("bench", epilog=EPILOG)
     def bench(
-        ops: Annotated[Optional[str], typer.Option(help="Operators to time, comma-separated: warp, correlation.")] = None,
+        ops: Annotated[Optional[str], typer.Option(
+            help="Operators to time, comma-separated: warp, correlation.")] = None,
         backends: Annotated[Optional[str], typer.Option(
             help="Backends, comma-separated: cuda, cupy, torch (default: all available; grid_sample comes with torch)."
         )] = None,
@@ -196,10 +202,16 @@ def register(app: typer.Typer) -> None:
                  "channels for correlation).")] = None,
         max_displacement: Annotated[Optional[int], typer.Option(
             help="Correlation search radius in pixels (default: the model's largest).", min=0)] = None,
-        device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or cuda[:N].")] = "auto",
+        device: Device = DEFAULT_DEVICE,
+        method: Method = None,
+        model: Model = None,
+        precision: Precision = None,
+        fp16: Fp16 = False,
+        max_side: MaxSide = None,
         repeats: Annotated[Optional[int], typer.Option(help="Timed runs per measurement; the median is reported.",
                                                        min=1)] = None,
-        quick: Annotated[bool, typer.Option("--quick", help="A small sweep that finishes in well under a minute.")] = False,
+        quick: Annotated[bool, typer.Option(
+            "--quick", help="A small sweep that finishes in well under a minute.")] = False,
         backward: Annotated[bool, typer.Option(help="Also time forward+backward.")] = True,
         skip_ops: Annotated[bool, typer.Option("--skip-ops", help="Do not time the operators.")] = False,
         end_to_end: Annotated[bool, typer.Option(
@@ -219,6 +231,8 @@ def register(app: typer.Typer) -> None:
                 set_backend(backend)
             except (BackendUnavailableError, ValueError) as exc:
                 raise UsageError(str(exc)) from None
+        settings = build_settings(method=method, model=model, device=device, precision=precision, fp16=fp16,
+                                  max_side=max_side)
         result = run_bench(
             ops=_csv(ops, OPS, "--ops"),
             backends=_csv(backends, BACKEND_NAMES, "--backends"),
@@ -233,6 +247,7 @@ def register(app: typer.Typer) -> None:
             backward=backward,
             skip_ops=skip_ops,
             end_to_end=end_to_end,
+            settings=settings,
         )
         _print_tables(result, to_stderr=as_json)
         if as_json:
