@@ -25,7 +25,11 @@ from vidinterp.execution.settings import OP_BACKENDS, environment_backend
 BACKEND_NAMES = OP_BACKENDS
 # Fastest first: the order `auto` tries them in.
 _AUTO_ORDER = ("cuda", "cupy", "torch")
-_MODULES = {"cuda": "vidinterp.ops.cuda_backend", "cupy": "vidinterp.ops.cupy_backend", "torch": "vidinterp.ops.torch_backend"}
+_MODULES = {
+    "cuda": "vidinterp.ops.cuda_backend",
+    "cupy": "vidinterp.ops.cupy_backend",
+    "torch": "vidinterp.ops.torch_backend",
+}
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -113,7 +117,8 @@ def _self_test(name: str, device: torch.device) -> str | None:
                 want_i, want_f = reference.warp_backward(grad.double(), image.double(), flow.double(), padding)
                 for got, exp in ((out, want), (i.grad, want_i), (f.grad, want_f)):
                     if not torch.allclose(got.double(), exp, atol=tol * 10, rtol=tol):
-                        return f"warp ({padding}, {dtype}) differs from the reference by {(got.double() - exp).abs().max():.3g}"
+                        worst = (got.double() - exp).abs().max()
+                        return f"warp ({padding}, {dtype}) differs from the reference by {worst:.3g}"
             f0 = torch.randn(2, 7, 11, 9, generator=gen).to(device, dtype)
             f1 = torch.randn(2, 7, 11, 9, generator=gen).to(device, dtype)
             a, b = f0.clone().requires_grad_(), f1.clone().requires_grad_()
@@ -145,7 +150,8 @@ def _auto_for(device: torch.device) -> str:
             if problem is None:
                 chosen = name
                 break
-            warnings.warn(f"vidinterp: the {name} backend failed its self-test and is not used: {problem}")
+            warnings.warn(f"vidinterp: the {name} backend failed its self-test and is not used: {problem}",
+                          stacklevel=2)
         _chosen_per_device[index] = chosen
         return chosen
 

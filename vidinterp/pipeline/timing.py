@@ -62,7 +62,9 @@ def parse_rate(value: Fraction | int | float | str) -> Fraction:
     try:
         rate = Fraction(text)
     except (ValueError, ZeroDivisionError, OverflowError):
-        raise UsageError(f"cannot read {text!r} as a frame rate; use a number like 60 or a ratio like 60000/1001") from None
+        raise UsageError(
+            f"cannot read {text!r} as a frame rate; use a number like 60 or a ratio like 60000/1001"
+        ) from None
     return representable_rate(rate)
 
 
@@ -171,7 +173,9 @@ class Interval:
     slots: list[OutputSlot] = field(default_factory=list)
 
 
-def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_rate: Fraction | None = None) -> Iterator[Interval]:
+def plan_intervals(
+    frames: Iterable[VideoFrame], options: RetimeOptions, input_rate: Fraction | None = None
+) -> Iterator[Interval]:
     """Walk the input and yield, per interval, the output frames it must produce; the last one holds the last frame.
 
     Frames whose time does not increase (broken timestamps) are skipped: they cannot be placed on the timeline.
@@ -220,7 +224,9 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
 
     def factor_slots(frame0: VideoFrame, span: Fraction, hold: bool) -> list[OutputSlot]:
         n = options.factor
-        return [OutputSlot(frame0.time + Fraction(k, n) * span, Fraction(0) if hold else Fraction(k, n)) for k in range(n)]
+        return [
+            OutputSlot(frame0.time + Fraction(k, n) * span, Fraction(0) if hold else Fraction(k, n)) for k in range(n)
+        ]
 
     for frame in iterator:
         if frame.time <= previous.time:
@@ -234,7 +240,10 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
         previous = frame
 
     if last_duration is None:
-        last_duration = 1 / Fraction(input_rate) if input_rate else (step if step is not None else FALLBACK_FRAME_DURATION)
+        if input_rate:
+            last_duration = 1 / Fraction(input_rate)
+        else:
+            last_duration = step if step is not None else FALLBACK_FRAME_DURATION
     if options.factor is not None:
         yield Interval(previous, None, factor_slots(previous, last_duration, hold=True))
     else:
