@@ -66,8 +66,8 @@ class UpsampleOptions(_SharesSettings):
     model: weights for the model method (.safetensors with its JSON config, or a shipped model's name); None =
         the shipped default.
     device: "auto", "cpu", "cuda" or "cuda:N".
-    precision: the model's precision, "auto" (bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA;
-        elsewhere "auto" with a warning); None = VIDINTERP_PRECISION, else "auto". fp16: the same as
+    precision: the model's precision, "auto" (bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA
+        only); None = VIDINTERP_PRECISION, else "auto". fp16: the same as
         precision="fp16" (the older switch; contradicting another precision is an error).
     max_side: the model works on frames shrunk by halves until their longer side is at most this (0 = full
         size; None = 1024).

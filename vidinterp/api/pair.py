@@ -243,8 +243,8 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
         or "blend" (cross-fade baseline, no weights).
     device: "auto" (the first CUDA GPU if there is one, else the CPU; also None), "cpu", "cuda" or "cuda:N", a
         torch.device, or a GPU's index N as torch takes it (0 = "cuda:0").
-    precision: "auto" (None; bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA; elsewhere "auto"
-        with a warning). fp16: the same as precision="fp16" (contradicting another precision is an error).
+    precision: "auto" (None; bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA only).
+        fp16: the same as precision="fp16" (contradicting another precision is an error).
     batch_size: frames per model call (None = the device's default: 1 on the CPU, where bigger batches only cost
         memory, 8 on a GPU). max_side: the model and the classical method work on frames shrunk by halves until
         their longer side is at most this (0 = full size; None = the method's default, 1024 for the model).

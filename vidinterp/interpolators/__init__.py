@@ -62,7 +62,7 @@ def create_interpolator(
 
     model_path: weights for "model": a .safetensors file with its JSON config beside it, or a shipped model's
     name ("default", "learned"); None = the shipped default.
-    fp16: the same as precision="fp16" (half precision on CUDA; elsewhere the device's "auto" with a warning).
+    fp16: the same as precision="fp16" (half precision, CUDA only).
     max_side: "model" and "classical" estimate motion on frames shrunk by halves until their longer side is at
     most this (0 = full size; None = the method's default: 1024 for the model, full size for classical).
     precision: "auto" (default; also VIDINTERP_PRECISION), "fp32", "bf16" or "fp16"; see

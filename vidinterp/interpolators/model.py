@@ -55,8 +55,7 @@ class ModelInterpolator(Interpolator):
     """Interpolates with a trained `VFIModel`: one motion estimate per pair, one cheap synthesis per output frame.
 
     `model_path` names a model saved by `save_model` or a shipped model's name (None = the shipped default).
-    `precision` ("auto", "fp32", "bf16", "fp16"; `fp16=True` is "fp16", which on the CPU falls back to "auto"
-    with a warning) and the layout/compile switches are decided by `resolve_settings`; or pass `settings`
+    `precision` ("auto", "fp32", "bf16", "fp16"; `fp16=True` is "fp16", CUDA only) and the layout/compile switches are decided by `resolve_settings`; or pass `settings`
     (resolved or not) instead of model_path, device, fp16, max_side and precision. `model` passes an already
     built `VFIModel` instead of a path (tests, training-time evaluation).
 
