@@ -39,8 +39,14 @@ def test_every_vidinterp_variable_is_read_in_the_settings_module_only():
 
 
 def test_options_win_over_the_environment_which_wins_over_the_defaults():
-    environ = {"VIDINTERP_PRECISION": "bf16", "VIDINTERP_RENDER": "torch", "VIDINTERP_COMPILE": "1",
-               "VIDINTERP_CHANNELS_LAST": "0", "VIDINTERP_BACKEND": "torch", "VIDINTERP_MALLOC_ARENAS": "0"}
+    environ = {
+        "VIDINTERP_PRECISION": "bf16",
+        "VIDINTERP_RENDER": "torch",
+        "VIDINTERP_COMPILE": "1",
+        "VIDINTERP_CHANNELS_LAST": "0",
+        "VIDINTERP_BACKEND": "torch",
+        "VIDINTERP_MALLOC_ARENAS": "0",
+    }
     from_environment = build_settings(environ=environ)
     assert (from_environment.precision, from_environment.render, from_environment.compile) == ("bf16", "torch", True)
     assert from_environment.channels_last is False and from_environment.backend == "torch"
@@ -48,13 +54,24 @@ def test_options_win_over_the_environment_which_wins_over_the_defaults():
     assert build_settings(precision="fp32", environ=environ).precision == "fp32"
     defaults = build_settings(environ={})
     assert defaults == Settings()
-    assert (defaults.precision, defaults.render, defaults.compile, defaults.channels_last) == ("auto", "auto", False,
-                                                                                                None)
+    assert (defaults.precision, defaults.render, defaults.compile, defaults.channels_last) == (
+        "auto",
+        "auto",
+        False,
+        None,
+    )
 
 
-@pytest.mark.parametrize("variable, value", [("VIDINTERP_PRECISION", "int8"), ("VIDINTERP_RENDER", "gpu"),
-                                             ("VIDINTERP_COMPILE", "maybe"), ("VIDINTERP_BACKEND", "fastest"),
-                                             ("VIDINTERP_MALLOC_ARENAS", "many")])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("VIDINTERP_PRECISION", "int8"),
+        ("VIDINTERP_RENDER", "gpu"),
+        ("VIDINTERP_COMPILE", "maybe"),
+        ("VIDINTERP_BACKEND", "fastest"),
+        ("VIDINTERP_MALLOC_ARENAS", "many"),
+    ],
+)
 def test_a_bad_variable_is_one_error_naming_it(variable, value):
     with pytest.raises(SettingError, match=f"{variable}='{value}'"):
         build_settings(environ={variable: value})
@@ -74,8 +91,9 @@ def test_fp16_is_precision_fp16_and_a_contradiction_is_an_error():
 
 def test_fp16_contradiction_on_the_command_line_is_one_line(tmp_path, capsys):
     source = make_clip(tmp_path / "in.mp4", n_frames=3, width=32, height=24)
-    code, out, err = run_upsample([source, tmp_path / "out.mp4", "--method", "blend", "--fp16", "--precision", "fp32"],
-                                  capsys)
+    code, out, err = run_upsample(
+        [source, tmp_path / "out.mp4", "--method", "blend", "--fp16", "--precision", "fp32"], capsys
+    )
     assert code == 2 and out == "" and err.count("\n") == 1
     assert err.startswith("vidinterp: error: --fp16 means --precision fp16, which contradicts --precision fp32")
     assert not (tmp_path / "out.mp4").exists()
@@ -83,9 +101,11 @@ def test_fp16_contradiction_on_the_command_line_is_one_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("batch_size", [0, -3, 1.5, True])
 def test_a_batch_size_below_one_is_refused_on_construction(batch_size):
-    for build in (lambda: vidinterp.UpsampleOptions(batch_size=batch_size),
-                  lambda: vidinterp.upsample("in.mp4", "out.mp4", {"batch_size": batch_size}),
-                  lambda: vidinterp.load(method="blend", device="cpu", batch_size=batch_size)):
+    for build in (
+        lambda: vidinterp.UpsampleOptions(batch_size=batch_size),
+        lambda: vidinterp.upsample("in.mp4", "out.mp4", {"batch_size": batch_size}),
+        lambda: vidinterp.load(method="blend", device="cpu", batch_size=batch_size),
+    ):
         with pytest.raises(UsageError, match=r"batch size \(--batch-size\) must be a whole number of at least 1"):
             build()
 
@@ -164,8 +184,7 @@ def test_options_share_one_settings_object_with_load():
     assert options.settings == build_settings(method="blend", device="cpu", max_side=64, batch_size=2)
     assert vidinterp.EvaluationOptions(method="classical", precision="fp32").settings.precision == "fp32"
     loaded = vidinterp.load(settings=options.settings)
-    assert (loaded.method, loaded.batch_size, str(loaded.device), loaded.settings.resolved) == ("blend", 2, "cpu",
-                                                                                                True)
+    assert (loaded.method, loaded.batch_size, str(loaded.device), loaded.settings.resolved) == ("blend", 2, "cpu", True)
     assert loaded.interpolator.device == torch.device("cpu")
     with pytest.raises(UsageError, match="either settings or the separate arguments"):
         vidinterp.load(method="blend", settings=options.settings)
@@ -203,3 +222,17 @@ def test_help_takes_its_defaults_from_the_constants():
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "Default 4321" in shown and "17 on the CPU" in shown and "23 on a GPU" in shown
     assert shown.splitlines()[-1] == settings_module.DEFAULT_DEVICE
+
+
+def test_an_op_backend_in_the_settings_is_the_one_the_ops_use_on_cuda():
+    from vidinterp.interpolators import runtime
+    from vidinterp.ops import backends
+
+    try:
+        # decided for a CUDA device without one here: only the backend choice is looked at
+        runtime._decide(build_settings(method="blend", precision="fp32").replace(backend="torch"), torch.device("cuda"))
+        assert backends.requested_backend() == "torch"
+    finally:
+        backends.set_backend("auto")
+    runtime._decide(build_settings(method="blend").replace(backend="torch"), torch.device("cpu"))
+    assert backends.requested_backend() == "auto"  # CPU tensors always use torch: nothing is forced

@@ -41,8 +41,9 @@ Model = Annotated[
 
 Device = Annotated[
     str,
-    typer.Option("--device", help="Where to run: auto (the first CUDA GPU if there is one, else the CPU), cpu, cuda or "
-                 "cuda:N."),
+    typer.Option(
+        "--device", help="Where to run: auto (the first CUDA GPU if there is one, else the CPU), cpu, cuda or cuda:N."
+    ),
 ]
 Precision = Annotated[
     Optional[str],

@@ -137,19 +137,23 @@ class Settings:
         if self.model is not None:
             if not isinstance(self.model, (str, os.PathLike)):
                 shown = " ".join(repr(self.model).split())[:60]
-                raise SettingError(f"model must be a path or a shipped model's name, got {type(self.model).__name__} "
-                                   f"{shown}")
+                raise SettingError(
+                    f"model must be a path or a shipped model's name, got {type(self.model).__name__} {shown}"
+                )
             object.__setattr__(self, "model", Path(self.model))
         check_method(self.method, self.model)
         if self.precision not in PRECISIONS:
-            raise SettingError(f"unknown precision (--precision) {self.precision!r}; choose one of: "
-                               f"{', '.join(PRECISIONS)}")
+            raise SettingError(
+                f"unknown precision (--precision) {self.precision!r}; choose one of: {', '.join(PRECISIONS)}"
+            )
         if self.max_side is not None and not _is_count(self.max_side, 0):
-            raise SettingError(f"--max-side must be 0 (full size) or a whole number of pixels, "
-                               f"got max_side={self.max_side!r}")
+            raise SettingError(
+                f"--max-side must be 0 (full size) or a whole number of pixels, got max_side={self.max_side!r}"
+            )
         if self.batch_size is not None and not _is_count(self.batch_size, 1):
-            raise SettingError(f"the batch size (--batch-size) must be a whole number of at least 1, "
-                               f"got {self.batch_size!r}")
+            raise SettingError(
+                f"the batch size (--batch-size) must be a whole number of at least 1, got {self.batch_size!r}"
+            )
         if self.render not in RENDERS:
             raise SettingError(f"unknown render {self.render!r}; choose one of: {', '.join(RENDERS)}")
         if self.backend not in ("auto", *OP_BACKENDS):
@@ -174,8 +178,11 @@ class Settings:
 
     def describe(self) -> str:
         """One line for the debug log: every field as name=value."""
-        return ", ".join(f"{field.name}={getattr(self, field.name)}" for field in dataclasses.fields(self)
-                         if field.name != "resolved")
+        return ", ".join(
+            f"{field.name}={getattr(self, field.name)}"
+            for field in dataclasses.fields(self)
+            if field.name != "resolved"
+        )
 
 
 def fold_fp16(precision: str | None, fp16: bool) -> str | None:
@@ -211,8 +218,13 @@ def build_settings(
     if precision is None:
         precision = _choice(environ, "precision", PRECISIONS, DEFAULT_PRECISION)
     return Settings(
-        method=method, model=model, device=DEFAULT_DEVICE if device is None else device, precision=precision,
-        max_side=max_side, batch_size=batch_size, threads=threads,
+        method=method,
+        model=model,
+        device=DEFAULT_DEVICE if device is None else device,
+        precision=precision,
+        max_side=max_side,
+        batch_size=batch_size,
+        threads=threads,
         render=_choice(environ, "render", RENDERS, DEFAULT_RENDER),
         compile=bool(_switch(environ, "compile")),
         channels_last=_switch(environ, "channels_last"),

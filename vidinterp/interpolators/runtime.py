@@ -19,6 +19,7 @@
   1080p, within 0.005 of an 8-bit level of them) and the model's own PyTorch `FrameSynthesizer.render` on CUDA,
   where the frames already are.
 * batch size and working size: the device's and the method's defaults when not given.
+* op backend: on CUDA, a backend named in the settings (not "auto") is the one the custom ops use.
 
 `Runtime` then applies the resolved settings to one model: device, dtype, layout, autocast and compile.
 """
@@ -38,6 +39,7 @@ import torch
 
 from vidinterp.errors import UsageError
 from vidinterp.execution.settings import (
+    DEFAULT_BACKEND,
     PRECISIONS,
     Settings,
     build_settings,
@@ -109,6 +111,17 @@ def resolve_settings(settings: Settings) -> Settings:
     return _decide(settings, resolve_device(settings.device))
 
 
+def _force_op_backend(name: str) -> None:
+    """Make the custom ops use backend `name` for CUDA tensors (process-wide, as VIDINTERP_BACKEND does)."""
+    from vidinterp.ops import backends
+
+    if backends.requested_backend() != name:
+        try:
+            backends.set_backend(name)
+        except backends.BackendUnavailableError as exc:
+            raise UsageError(str(exc)) from None
+
+
 def _decide(settings: Settings, device: torch.device) -> Settings:
     method = settings.method
     if method is None:
@@ -118,6 +131,8 @@ def _decide(settings: Settings, device: torch.device) -> Settings:
     precision = _precision(device, settings.precision, method)
     if settings.render == "opencv" and device.type != "cpu":
         raise UsageError("VIDINTERP_RENDER=opencv renders on the CPU only; use auto or torch on CUDA")
+    if device.type == "cuda" and settings.backend != DEFAULT_BACKEND:
+        _force_op_backend(settings.backend)
     compile_ = settings.compile
     if compile_ and device.type == "cpu" and cpp_compiler() is None:
         log.debug("torch.compile asked for, but there is no C++ compiler for inductor: running eagerly")
