@@ -7,11 +7,11 @@ import torch
 from tensor_frames import interpolate
 
 from vidinterp.errors import UsageError
+from vidinterp.execution.settings import build_settings, default_batch_size
 from vidinterp.interpolators import runtime
 from vidinterp.interpolators.model import ModelInterpolator
-from vidinterp.interpolators.runtime import Runtime, resolve_precision
+from vidinterp.interpolators.runtime import Runtime, resolve_settings
 from vidinterp.models import VFIModel, tiny_config
-from vidinterp.pipeline.timing import default_batch_size
 
 CPU = torch.device("cpu")
 
@@ -33,15 +33,21 @@ def _pair():
     return torch.rand(2, 3, 24, 40, generator=g), torch.rand(2, 3, 24, 40, generator=g)
 
 
+def resolve_precision(device, precision=None, fp16=False):
+    """The precision the model runs in (the device is not resolved: "cuda" works without a GPU here)."""
+    return runtime._precision(device, build_settings(precision=precision, fp16=fp16).precision, "model")
+
+
 def test_precision_defaults_and_overrides(monkeypatch):
     for hardware, auto in (("amx", "bf16"), ("avx512_bf16", "fp32"), (None, "fp32")):
         monkeypatch.setattr(runtime, "cpu_bf16_hardware", lambda hardware=hardware: hardware)
         assert resolve_precision(CPU) == auto
-        assert resolve_precision(CPU, fp16=True) == auto  # --fp16 is CUDA-only
+    for asked in ({"fp16": True}, {"precision": "fp16"}):  # two spellings of one switch: CUDA only
+        with pytest.raises(UsageError, match="fp16 runs only on CUDA"):
+            resolve_precision(CPU, **asked)
     assert resolve_precision(CPU, "fp32") == "fp32"
     assert resolve_precision(torch.device("cuda"), fp16=True) == "fp16"
-    with pytest.raises(UsageError, match="fp16 runs only on CUDA"):
-        resolve_precision(CPU, "fp16")
+    assert resolve_precision(torch.device("cuda"), "fp16") == "fp16"
     with pytest.raises(UsageError, match="unknown precision"):
         resolve_precision(CPU, "int8")
     monkeypatch.setenv("VIDINTERP_PRECISION", "fp32")
@@ -57,7 +63,8 @@ def test_layout_and_compile_switches(monkeypatch, caplog):
     with caplog.at_level("DEBUG", logger="vidinterp.interpolators.runtime"):
         decided = Runtime.decide(CPU, "fp32")
     assert not decided.channels_last and not decided.compile and decided.precision == "fp32"
-    assert any("model runtime on cpu" in r.getMessage() and r.levelname == "DEBUG" for r in caplog.records)
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("settings")]
+    assert len(logged) == 1 and "device=cpu" in logged[0] and "precision=fp32" in logged[0]
     monkeypatch.setattr(runtime, "cpu_bf16_hardware", lambda: "amx")
     assert Runtime.decide(CPU, "bf16").channels_last  # bf16 on the CPU goes NHWC
     monkeypatch.setenv("VIDINTERP_CHANNELS_LAST", "0")
@@ -113,6 +120,8 @@ def test_bf16_stays_close_to_fp32():
 def test_batch_size_defaults_per_device():
     assert default_batch_size("cpu") == 1
     assert default_batch_size("cuda") == 8
+    assert resolve_settings(build_settings(method="blend", device="cpu")).batch_size == 1
+    assert resolve_settings(build_settings(method="blend", device="cpu", batch_size=3)).batch_size == 3
 
 
 def test_running_the_model_imports_no_compiler_stack(tmp_path):

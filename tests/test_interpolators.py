@@ -17,8 +17,9 @@ def test_blend_factory_defaults():
     assert isinstance(interpolator, BlendInterpolator)
     assert interpolator.name == "blend" and interpolator.pad_multiple == 1
     assert interpolator.device == torch.device("cpu") and interpolator.dtype == torch.float32
-    # fp16 is a CUDA feature: on the CPU the blend stays in float32
-    assert create_interpolator("blend", device="cpu", fp16=True).dtype == torch.float32
+    # fp16 is a CUDA feature: on the CPU it is refused, whichever way it is asked for
+    with pytest.raises(UsageError, match="fp16 runs only on CUDA"):
+        create_interpolator("blend", device="cpu", fp16=True)
 
 
 def test_unknown_method_lists_the_choices():

@@ -173,7 +173,7 @@ def test_the_list_is_read_as_written(entries):
     """The parser sees the entries a reader sees (a parse that found nothing would check nothing)."""
     by_member = {member: entry for entry in entries for member in entry.members}
     assert entries[0].members == [
-        f"vidinterp/{name}.py" for name in ("errors", "methods", "lazy", "signals", "version")
+        f"vidinterp/{name}.py" for name in ("errors", "methods", "lazy", "signals", "version", "execution/settings")
     ]
     assert by_member["vidinterp/losses"].imports == ["models", "ops"]
     assert by_member["vidinterp/api"].imports == [EVERYTHING_ABOVE]

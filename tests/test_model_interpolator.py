@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 import torch
 from tensor_frames import interpolate, prepare, run_model, synthesize
 
-from vidinterp.errors import VidinterpError
+from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.interpolators.base import Interpolator
 from vidinterp.interpolators.model import ModelInterpolator
 from vidinterp.models import VFIModel, save_model, tiny_config
@@ -56,12 +54,13 @@ def test_one_motion_estimate_serves_many_times(saved_tiny):
     torch.testing.assert_close(interpolate(interp, f0, f1, 0.0), f0, atol=2e-3, rtol=0)
 
 
-def test_fp16_on_cpu_falls_back_to_fp32_with_a_warning(saved_tiny, caplog):
+def test_fp16_on_cpu_is_refused_like_precision_fp16(saved_tiny):
+    """--fp16 is --precision fp16: on the CPU both are one clear error (it used to be a warning for one spelling and
+    an error for the other)."""
     path, _ = saved_tiny
-    with caplog.at_level(logging.WARNING):
-        interp = ModelInterpolator(model_path=path, device="cpu", fp16=True)
-    assert interp.dtype == torch.float32 and "fp16" in caplog.text
-    assert next(interp.model.parameters()).dtype == torch.float32
+    for asked in ({"fp16": True}, {"precision": "fp16"}):
+        with pytest.raises(UsageError, match="fp16 runs only on CUDA"):
+            ModelInterpolator(model_path=path, device="cpu", **asked)
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path, monkeypatch):

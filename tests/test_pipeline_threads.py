@@ -10,7 +10,14 @@ import time
 import pytest
 import torch
 
+from vidinterp.execution.settings import build_settings
+from vidinterp.interpolators.runtime import resolve_settings
 from vidinterp.pipeline import configure_torch_threads, run_threaded
+
+
+def cpu_run(**changes):
+    """Resolved settings for a CPU run that sets its threads (every usable core unless threads is given)."""
+    return resolve_settings(build_settings(method="blend", device="cpu", **changes))
 
 
 class StageError(Exception):
@@ -148,11 +155,15 @@ def test_configure_torch_threads_uses_every_core_the_process_may_run_on(monkeypa
     try:
         if hasattr(os, "sched_getaffinity"):
             monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2})  # as under `taskset -c 0-2`
-            assert configure_torch_threads("cpu") == 3 and torch.get_num_threads() == 3
+            assert configure_torch_threads(cpu_run()) == 3 and torch.get_num_threads() == 3
             monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5})
-            assert configure_torch_threads("cpu") == 1 and torch.get_num_threads() == 1
+            assert configure_torch_threads(cpu_run()) == 1 and torch.get_num_threads() == 1
+        assert configure_torch_threads(cpu_run(threads=2)) == 2  # the settings' own count
         torch.set_num_threads(2)
-        assert configure_torch_threads("meta") == 2  # not the CPU: the pool is left alone
+        meta = cpu_run().replace(device=torch.device("meta"), threads=1)
+        assert configure_torch_threads(meta) == 2  # not the CPU: the pool is left alone
+        with pytest.raises(ValueError, match="resolved"):
+            configure_torch_threads(build_settings(method="blend", device="cpu"))
     finally:
         torch.set_num_threads(before)
 
@@ -166,7 +177,8 @@ def test_malloc_arenas_are_capped_unless_overridden(monkeypatch):
     assert threads.limit_malloc_arenas() is False
     monkeypatch.delenv("MALLOC_ARENA_MAX")
     monkeypatch.setenv("VIDINTERP_MALLOC_ARENAS", "0")
-    assert threads.limit_malloc_arenas() is False
+    assert build_settings().malloc_arenas == 0
+    assert threads.limit_malloc_arenas(build_settings().malloc_arenas) is False
     monkeypatch.delenv("VIDINTERP_MALLOC_ARENAS")
     if sys.platform.startswith("linux"):
         import platform

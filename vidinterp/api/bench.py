@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Optional
 
 from vidinterp.errors import UsageError
+from vidinterp.execution.settings import Settings
 
 
 def parse_list(text: Optional[str], option: str) -> tuple[str, ...] | None:
@@ -65,6 +66,7 @@ def run_bench(
     end_to_end: bool = False,
     backend: str | None = None,
     on_row: Callable[[dict], None] | None = None,
+    settings: Settings | None = None,
 ) -> dict:
     """Run the selected benchmarks and return the JSON-ready result: "hardware", "versions", and "ops" (the
     operator sweep, with "selected_backend"), "end_to_end" and "throughput" as asked for.
@@ -72,7 +74,8 @@ def run_bench(
     None means the sweep's default (`OpsBenchConfig`; with `quick`, its small sweep). `channels` sets both the
     warp's and the correlation's channel counts. `backend` sets the op backend the rest of the process uses
     (e.g. the end-to-end timings: auto, cuda, cupy or torch). `on_row` is called with each operator row as it is
-    measured (for a progress line).
+    measured (for a progress line). `settings` say how the end-to-end interpolators run (None: the defaults on
+    `device`); with a method set, only that method is timed.
     """
     from vidinterp.bench import OpsBenchConfig, hardware_info, run_e2e_bench, run_ops_bench, software_versions
     from vidinterp.bench.ops import DTYPES, OPS, RESOLUTIONS, resolve_bench_device
@@ -119,7 +122,9 @@ def run_bench(
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
     if end_to_end:
-        result["end_to_end"] = run_e2e_bench(device=device, repeats=repeats or (2 if quick else 5))
+        methods = {} if settings is None or settings.method is None else {"methods": (settings.method,)}
+        result["end_to_end"] = run_e2e_bench(device=device, repeats=repeats or (2 if quick else 5),
+                                             settings=settings, **methods)
         result["throughput"] = _throughput(quick, repeats)
     return result
 

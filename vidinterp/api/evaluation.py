@@ -77,8 +77,7 @@ def evaluate_on(
         check_folder_target(options.save_dir, "--save-dir")  # now, not after the first item was interpolated
     datasets = discover(path)
     if interpolator is None:
-        interpolator = load(options.model, method=options.method, device=options.device, fp16=options.fp16,
-                            precision=options.precision, max_side=options.max_side)
+        interpolator = load(settings=options.settings)
     skipped = (None, "not asked for")
     lpips_metric, lpips_reason = load_lpips(interpolator.device) if options.lpips is not False else skipped
     vmaf_metric, vmaf_reason = load_vmaf(interpolator.device) if options.vmaf is not False else skipped

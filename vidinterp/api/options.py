@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vidinterp.errors import UsageError
-from vidinterp.methods import check_method, check_model_settings
-from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, parse_rate
+from vidinterp.execution.settings import DEFAULT_DEVICE, Settings, build_settings
+from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, check_retiming, parse_rate
 
 Rate = Fraction | int | float | str
 Options = TypeVar("Options", "UpsampleOptions", "EvaluationOptions")
@@ -36,17 +36,28 @@ def as_options(value: Any, kind: type[Options]) -> Options:
     raise UsageError(f"options must be {kind.__name__}(...) or a mapping of its fields, got {type(value).__name__}")
 
 
-def _check_interpolator_choice(options: "UpsampleOptions | EvaluationOptions") -> None:
-    """The fields both operations share (method, model, precision, max_side): `model` as a Path, each checked
-    with the CLI's one-line messages."""
-    if options.model is not None:
-        object.__setattr__(options, "model", Path(options.model))
-    check_method(options.method, options.model)
-    check_model_settings(options.precision, options.max_side)
+def _build_settings(options: "UpsampleOptions | EvaluationOptions") -> None:
+    """The fields both operations share (method, model, device, precision with fp16, max_side, batch size) as
+    the one `Settings` of the run (with the environment's), kept as `options.settings`; `model` as a Path."""
+    settings = build_settings(method=options.method, model=options.model, device=options.device,
+                              precision=options.precision, fp16=options.fp16, max_side=options.max_side,
+                              batch_size=getattr(options, "batch_size", None))
+    object.__setattr__(options, "model", settings.model)
+    object.__setattr__(options, "_settings", settings)
+
+
+class _SharesSettings:
+    """What UpsampleOptions and EvaluationOptions share: the run's settings, built once on construction."""
+
+    @property
+    def settings(self) -> Settings:
+        """How the interpolator runs: these options' fields, then `VIDINTERP_*` variables, then the defaults (not yet
+        resolved for the machine: see `vidinterp.interpolators.runtime.resolve_settings`)."""
+        return self._settings  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
-class UpsampleOptions:
+class UpsampleOptions(_SharesSettings):
     """How `vidinterp.upsample` (and `vidinterp upsample`) retimes a video or an image sequence.
 
     factor: multiply the frame rate by this whole number ≥ 2 (2 when neither factor nor fps is given).
@@ -54,11 +65,13 @@ class UpsampleOptions:
     method: "model", "classical" or "blend"; None = the model when its weights are installed, else blend.
     model: weights for the model method (.safetensors with its JSON config, or a shipped model's name); None =
         the shipped default.
-    device: "auto", "cpu", "cuda" or "cuda:N". fp16: half precision on CUDA.
-    precision: the model's precision, "auto" (bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16"; None =
-        "auto" (or VIDINTERP_PRECISION). max_side: the model works on frames shrunk by halves until their longer
-        side is at most this (0 = full size; None = 1024).
-    batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU).
+    device: "auto", "cpu", "cuda" or "cuda:N".
+    precision: the model's precision, "auto" (bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA
+        only); None = VIDINTERP_PRECISION, else "auto". fp16: the same as
+        precision="fp16" (the older switch; contradicting another precision is an error).
+    max_side: the model works on frames shrunk by halves until their longer side is at most this (0 = full
+        size; None = 1024).
+    batch_size: new frames per model call (None = 1 on the CPU, 8 on a GPU; 0 and negatives are refused).
     scene_cut: "hold", "blend" or "off"; scene_threshold: cut sensitivity.
     dedupe: drop frames that repeat the one before (held drawings, stalled captures) and interpolate between the
         others at their real times; with a factor, the output rate is factor × the input's (see
@@ -75,7 +88,7 @@ class UpsampleOptions:
     fps: Rate | None = None
     method: str | None = None
     model: Path | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     fp16: bool = False
     precision: str | None = None
     max_side: int | None = None
@@ -96,7 +109,7 @@ class UpsampleOptions:
     def __post_init__(self) -> None:
         if self.factor is not None and self.fps is not None:
             raise UsageError("give either --factor or --fps, not both")
-        _check_interpolator_choice(self)
+        _build_settings(self)
         if self.input_fps is not None:
             rate = parse_rate(self.input_fps)
             if rate <= 0:
@@ -105,25 +118,37 @@ class UpsampleOptions:
         start = self.start_number
         if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
             raise UsageError(f"--start-number must be a whole number of at least 0, got {start!r}")
-        object.__setattr__(self, "fps", self.retime.fps)  # validated and exact (59.94 → 60000/1001)
+        fps = check_retiming(self.output_factor, self.fps, self.scene_cut, self.scene_threshold)
+        object.__setattr__(self, "fps", fps)  # exact (59.94 → 60000/1001)
         if not isinstance(self.dedupe, bool):
             raise UsageError(f"dedupe must be True or False, got {self.dedupe!r}")
 
     @property
-    def retime(self) -> RetimeOptions:
-        """The pipeline's part of these options (factor 2 when neither factor nor fps was given)."""
-        factor = self.factor if self.factor is not None or self.fps is not None else 2
-        # Without a batch size the device's default is filled in once the interpolator's device is known.
-        return RetimeOptions(factor=factor, fps=self.fps, batch_size=self.batch_size or 1, scene_cut=self.scene_cut,
+    def output_factor(self) -> int | None:
+        """The factor asked for: 2 when neither factor nor fps was given, None with fps."""
+        return self.factor if self.factor is not None or self.fps is not None else 2
+
+    def retiming(self, batch_size: int, rate: Fraction | None = None) -> RetimeOptions:
+        """The pipeline's part of these options, with the run's `batch_size`; `rate`: place output frames on this
+        rate's grid instead of multiplying (what --dedupe does with a factor)."""
+        factor, fps = (self.output_factor, self.fps) if rate is None else (None, rate)
+        return RetimeOptions(factor=factor, fps=fps, batch_size=batch_size, scene_cut=self.scene_cut,
                              scene_threshold=self.scene_threshold)
+
+    @property
+    def retime(self) -> RetimeOptions:
+        """The pipeline's part of these options, with the batch size these settings resolve to on this machine."""
+        from vidinterp.interpolators.runtime import resolve_settings
+
+        return self.retiming(resolve_settings(self.settings).batch_size)
 
 
 @dataclass(frozen=True)
-class EvaluationOptions:
+class EvaluationOptions(_SharesSettings):
     """How `vidinterp.evaluate_on` (and `vidinterp eval`) scores an interpolator.
 
     method, model, device, fp16, precision, max_side: which interpolator and how it runs, as for
-    `UpsampleOptions`.
+    `UpsampleOptions` (and, with the environment, `settings`).
     drop: videos are scored by keeping every drop-th frame and interpolating the ones between.
     limit: score at most this many items per dataset or video. save_dir: write a labelled comparison PNG per item.
     lpips, vmaf: the perceptual scores: None = when they can run here (LPIPS: the lpips package and its weights on
@@ -133,7 +158,7 @@ class EvaluationOptions:
 
     method: str | None = None
     model: Path | None = None
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     fp16: bool = False
     precision: str | None = None
     max_side: int | None = None
@@ -144,7 +169,7 @@ class EvaluationOptions:
     vmaf: bool | None = None
 
     def __post_init__(self) -> None:
-        _check_interpolator_choice(self)
+        _build_settings(self)
         for name in ("lpips", "vmaf"):
             if getattr(self, name) not in (None, True, False):
                 raise UsageError(f"{name} must be None, True or False, got {getattr(self, name)!r}")

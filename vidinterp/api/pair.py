@@ -7,7 +7,6 @@ synthesize per t), so whatever model sits behind that interface is what the API 
 from __future__ import annotations
 
 import numbers
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar, overload
@@ -18,9 +17,9 @@ import torch
 from vidinterp.errors import UsageError
 from vidinterp.execution.frames import images_tensor, tensor_images
 from vidinterp.execution.loop import synthesize_in_chunks
-from vidinterp.interpolators import Interpolator, create_interpolator, default_method
-from vidinterp.methods import check_model_settings
-from vidinterp.pipeline.timing import default_batch_size
+from vidinterp.execution.settings import Settings, build_settings
+from vidinterp.interpolators import Interpolator, create_interpolator
+from vidinterp.interpolators.runtime import resolve_settings
 
 Frames = TypeVar("Frames", np.ndarray, torch.Tensor)
 
@@ -145,20 +144,32 @@ class FrameInterpolator:
     """An interpolator loaded once on one device; make frames with `interpolate`, or pass it to `upsample`
     and `evaluate_on` so they reuse it instead of loading their own.
 
-    Create it with `vidinterp.load`. `method` ("model", "classical" or "blend"), `device`, `fp16` and
-    `model_path` (None = shipped weights, or a method without weights) say what was loaded; `interpolator` is
-    the `Interpolator` behind it.
+    Create it with `vidinterp.load`. `settings` (resolved) say what was loaded and how it runs; `method` ("model",
+    "classical" or "blend"), `device`, `fp16`, `model_path` (None = shipped weights, or a method without weights)
+    and `batch_size` are read from them; `interpolator` is the `Interpolator` behind it.
     """
 
-    def __init__(
-        self, interpolator: Interpolator, method: str, model_path: Path | None, fp16: bool = False, batch_size: int = 8
-    ) -> None:
+    def __init__(self, interpolator: Interpolator, settings: Settings) -> None:
         self.interpolator = interpolator
-        self.method = method
-        self.model_path = model_path
-        self.fp16 = fp16
-        #: frames synthesized per call when many t are asked for (bounds device memory)
-        self.batch_size = batch_size
+        self.settings = resolve_settings(settings)
+
+    @property
+    def method(self) -> str:
+        return self.settings.method
+
+    @property
+    def model_path(self) -> Path | None:
+        return self.settings.model
+
+    @property
+    def fp16(self) -> bool:
+        """Whether the interpolator computes in half precision."""
+        return self.settings.fp16
+
+    @property
+    def batch_size(self) -> int:
+        """Frames synthesized per call when many t are asked for (bounds device memory)."""
+        return self.settings.batch_size
 
     @property
     def device(self) -> torch.device:
@@ -227,7 +238,8 @@ class FrameInterpolator:
 
 
 def load(model: str | Path | None = None, *, method: str | None = None, device: str = "auto", fp16: bool = False,
-         batch_size: int | None = None, precision: str | None = None, max_side: int | None = None) -> FrameInterpolator:
+         batch_size: int | None = None, precision: str | None = None, max_side: int | None = None,
+         settings: Settings | None = None) -> FrameInterpolator:
     """Load an interpolator once, on one device.
 
     model: weights saved by `vidinterp train` (.safetensors with its JSON config beside it), or a shipped model's
@@ -236,22 +248,19 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
         or "blend" (cross-fade baseline, no weights).
     device: "auto" (the first CUDA GPU if there is one, else the CPU; also None), "cpu", "cuda" or "cuda:N", a
         torch.device, or a GPU's index N as torch takes it (0 = "cuda:0").
-    fp16: half precision (CUDA only; ignored on the CPU). batch_size: frames per model call (None = the device's
-        default: 1 on the CPU, where bigger batches only cost memory, 8 on a GPU).
-    precision: "auto" (None; bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA). max_side: the
-        model and the classical method work on frames shrunk by halves until their longer side is at most this
-        (0 = full size; None = the method's default, 1024 for the model).
+    precision: "auto" (None; bf16 on CPUs with AMX, else fp32), "fp32", "bf16" or "fp16" (CUDA only).
+        fp16: the same as precision="fp16" (contradicting another precision is an error).
+    batch_size: frames per model call (None = the device's default: 1 on the CPU, where bigger batches only cost
+        memory, 8 on a GPU). max_side: the model and the classical method work on frames shrunk by halves until
+        their longer side is at most this (0 = full size; None = the method's default, 1024 for the model).
+    settings: a `vidinterp.execution.settings.Settings` instead of the arguments above (then give none of them).
     Raises VidinterpError (UsageError for bad arguments) with the CLI's one-line messages.
     """
-    if model is not None and not isinstance(model, (str, os.PathLike)):
-        raise UsageError(f"model must be a path or a shipped model's name, got {type(model).__name__} {_shown(model)}")
-    method = method or ("model" if model is not None else default_method())
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise UsageError(f"the batch size must be a whole number of at least 1, got {batch_size!r}")
-    path = Path(model) if model is not None else None
-    check_model_settings(precision, max_side)
-    interpolator = create_interpolator(method, model_path=path, device=device, fp16=fp16, precision=precision,
-                                       max_side=max_side)
-    if batch_size is None:
-        batch_size = default_batch_size(interpolator.device.type)
-    return FrameInterpolator(interpolator, method, path, fp16, batch_size)
+    if settings is None:
+        settings = build_settings(method=method, model=model, device=device, fp16=fp16, batch_size=batch_size,
+                                  precision=precision, max_side=max_side)
+    elif any(value not in (None, False) for value in (model, method, fp16, batch_size, precision, max_side)) or \
+            device != "auto":
+        raise UsageError("load() takes either settings or the separate arguments, not both")
+    settings = resolve_settings(settings)
+    return FrameInterpolator(create_interpolator(settings=settings), settings)

@@ -8,7 +8,6 @@ fail is made before the model is loaded, and the output appears only when the wh
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import sys
 import time
@@ -23,7 +22,8 @@ import av
 from vidinterp.api.options import UpsampleOptions, as_options
 from vidinterp.api.pair import FrameInterpolator, load
 from vidinterp.errors import UsageError, VidinterpError
-from vidinterp.interpolators.device import resolve_device
+from vidinterp.execution.settings import Settings
+from vidinterp.interpolators.runtime import resolve_settings
 from vidinterp.io.atomic import check_output_path
 from vidinterp.io.paths import os_error_message
 from vidinterp.io.reader import VideoReader, open_video
@@ -48,8 +48,8 @@ from vidinterp.pipeline.threads import configure_torch_threads, run_threaded
 from vidinterp.pipeline.timing import (
     USUAL_MAX_RATE,
     USUAL_SCENE_THRESHOLDS,
-    output_rate,
     selects_frames,
+    target_rate,
 )
 
 log = logging.getLogger("vidinterp")
@@ -130,8 +130,10 @@ def upsample(
     Raises VidinterpError (UsageError for bad options) with a one-line message; nothing is written then.
     """
     options = as_options(options, UpsampleOptions)
+    # Resolved once, here: the input is opened for this device and the interpolator is loaded onto it.
+    settings = interpolator.settings if interpolator is not None else resolve_settings(options.settings)
     try:
-        return _upsample(str(input), str(output), options, interpolator, on_progress, use_all_cores)
+        return _upsample(str(input), str(output), options, settings, interpolator, on_progress, use_all_cores)
     except av.error.FFmpegError as exc:
         # Anything ffmpeg refuses that the checks did not foresee: still one line, not a traceback.
         raise VidinterpError(f"ffmpeg failed: {exc.strerror or exc}") from None
@@ -149,7 +151,7 @@ def upsample(
         # The one runtime failure a user can fix themselves: say how.
         raise VidinterpError(
             "ran out of memory while interpolating; lower --batch-size (now "
-            f"{options.batch_size}), or use --device cpu if the GPU is the one that is full"
+            f"{settings.batch_size}), or use --device cpu if the GPU is the one that is full"
         ) from None
 
 
@@ -240,21 +242,20 @@ def _expected_output_frames(info, factor: int | None, rate: Fraction) -> int | N
     return None
 
 
-def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cores) -> UpsampleSummary:
-    retime_options = options.retime
+def _upsample(in_path: str, out_path: str, options: UpsampleOptions, settings: Settings,
+              interpolator: FrameInterpolator | None, on_progress, use_all_cores: bool) -> UpsampleSummary:
     sequence_in = is_sequence_input(in_path)
     # A '%d' in a video's name is just a name; a still-image extension makes it a sequence (PNG is checked later).
     sequence_out = out_path != "-" and is_pattern(out_path) and Path(out_path).suffix.lower() in SEQUENCE_EXTENSIONS
     _check_applicable(in_path, out_path, sequence_in, sequence_out, options)
 
-    # Decided once: the input is opened for it, and the interpolator is loaded onto it.
-    device = interpolator.device if interpolator is not None else resolve_device(options.device)
-    with _open_input(in_path, sequence_in, out_path, sequence_out, options, device.type == "cpu") as reader, \
+    on_cpu = settings.device.type == "cpu"
+    with _open_input(in_path, sequence_in, out_path, sequence_out, options, on_cpu) as reader, \
             contextlib.ExitStack() as output:
         reader.require_frames(2)
         info = reader.info
-        rate = output_rate(retime_options, info.frame_rate)
-        _warn_unusual(retime_options, info.frame_rate, rate)
+        rate = target_rate(options.output_factor, options.fps, info.frame_rate)
+        _warn_unusual(options, info.frame_rate, rate)
         width = info.width * (2 if options.montage else 1)
         # Every check of the output before a model is loaded. An image sequence is staged from here on (its writer
         # makes the checks); the output's `with` below removes the staging again if anything fails.
@@ -268,22 +269,20 @@ def _upsample(in_path, out_path, options, interpolator, on_progress, use_all_cor
                                    codec=options.codec, crf=options.crf, pix_fmt=options.pix_fmt,
                                    container_format=options.output_format, source_pix_fmt=info.pix_fmt)
         if interpolator is None:
-            interpolator = load(options.model, method=options.method, device=str(device), fp16=options.fp16,
-                                batch_size=options.batch_size, precision=options.precision,
-                                max_side=options.max_side)
-        retime_options = dataclasses.replace(retime_options, batch_size=interpolator.batch_size)
+            interpolator = load(settings=settings)
         if use_all_cores:
-            configure_torch_threads(interpolator.device)
+            configure_torch_threads(interpolator.settings)
         log.info("%s → %s fps with %s on %s", _describe_input(in_path, reader, options), format_rate(rate),
                  interpolator.method, interpolator.device)
-        expected = _expected_output_frames(info, retime_options.factor, rate)
+        expected = _expected_output_frames(info, options.output_factor, rate)
         deduplicator = None
         probe = RepeatProbe() if not options.dedupe else None
         if options.dedupe:
             deduplicator = Deduplicator(
-                cut_threshold=retime_options.scene_threshold if retime_options.scene_cut != "off" else None)
-            # Output frames are placed by time between the frames that remain, so factor N is N × the input rate.
-            retime_options = dataclasses.replace(retime_options, factor=None, fps=rate)
+                cut_threshold=options.scene_threshold if options.scene_cut != "off" else None)
+        # With --dedupe output frames are placed by time between the frames that remain, so factor N is N × the
+        # input rate.
+        retime_options = options.retiming(settings.batch_size, rate if options.dedupe else None)
         stats = RetimeStats()
         started = time.monotonic()
         if sequence_out:

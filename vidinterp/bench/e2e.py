@@ -10,6 +10,7 @@ import torch
 
 from vidinterp.bench.frames import benchmark_images
 from vidinterp.bench.timing import median_seconds
+from vidinterp.execution.settings import Settings, build_settings
 
 E2E_SIZES = ((640, 480), (1280, 720))
 E2E_METHODS = ("blend", "model")
@@ -22,22 +23,28 @@ def run_e2e_bench(
     repeats: int = 3,
     warmup: int = 1,
     on_row: Callable[[dict], None] | None = None,
+    settings: Settings | None = None,
 ) -> list[dict]:
-    """One row per method × size: median seconds of interpolate(f0, f1, 0.5), or a note why it was skipped."""
+    """One row per method × size: median seconds of interpolate(f0, f1, 0.5), or a note why it was skipped.
+    settings: how the interpolators run (`vidinterp bench`'s interpolator options; None = the defaults on
+    `device`); their method is each of `methods`, their weights only the model's."""
     from vidinterp.interpolators import create_interpolator
+
+    settings = settings if settings is not None else build_settings(device=device)
 
     rows = []
     candidates = []
     for method in methods:
         try:
-            candidates.append((method, create_interpolator(method, device=device)))
+            model = settings.model if method == "model" else None
+            candidates.append((method, create_interpolator(settings=settings.replace(method=method, model=model))))
         except Exception as exc:  # noqa: BLE001 - e.g. no shipped weights for "model": a note, not a failure
             row = {"method": method, "skipped": f"create_interpolator({method!r}) failed: {exc}"}
             rows.append(row)
             if on_row:
                 on_row(row)
             if method == "model":
-                untrained = _untrained_model_interpolator(device)
+                untrained = _untrained_model_interpolator(settings.replace(method="model", model=None))
                 if untrained is not None:
                     candidates.append(("model (untrained weights)", untrained))
     for method, interpolator in candidates:
@@ -59,14 +66,13 @@ def run_e2e_bench(
     return rows
 
 
-def _untrained_model_interpolator(device: str):
+def _untrained_model_interpolator(settings: Settings):
     """The model architecture with random weights: its speed does not depend on the weights. None if unavailable."""
     try:
-        from vidinterp.interpolators import resolve_device
         from vidinterp.interpolators.model import ModelInterpolator
         from vidinterp.models import ModelConfig, VFIModel
 
         torch.manual_seed(0)
-        return ModelInterpolator(device=resolve_device(device), model=VFIModel.from_config(ModelConfig()))
+        return ModelInterpolator(model=VFIModel.from_config(ModelConfig()), settings=settings)
     except Exception:  # noqa: BLE001 - the model package may be mid-change; the skip note already says why
         return None

@@ -9,6 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from vidinterp.cli.model_options import Device, Fp16, MaxSide, Method, Model, Precision
+from vidinterp.execution.settings import DEFAULT_DEVICE
+
 EPILOG = """**Examples**
 
 * `vidinterp bench --quick`: a small sweep (well under a minute on a laptop CPU)
@@ -51,7 +54,12 @@ def register(app: typer.Typer) -> None:
                  "channels for correlation).")] = None,
         max_displacement: Annotated[Optional[int], typer.Option(
             help="Correlation search radius in pixels (default: the model's largest).", min=0)] = None,
-        device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or cuda[:N].")] = "auto",
+        device: Device = DEFAULT_DEVICE,
+        method: Method = None,
+        model: Model = None,
+        precision: Precision = None,
+        fp16: Fp16 = False,
+        max_side: MaxSide = None,
         repeats: Annotated[Optional[int], typer.Option(help="Timed runs per measurement; the median is reported.",
                                                        min=1)] = None,
         quick: Annotated[bool, typer.Option(
@@ -69,7 +77,10 @@ def register(app: typer.Typer) -> None:
         """Time the warp and correlation operators (and optionally a whole interpolation) on this machine."""
         from vidinterp.api.bench import parse_ints, parse_list, run_bench
         from vidinterp.bench.report import print_tables
+        from vidinterp.execution.settings import build_settings
 
+        settings = build_settings(method=method, model=model, device=device, precision=precision, fp16=fp16,
+                                  max_side=max_side)
         on_row = _progress_line()
         try:
             result = run_bench(
@@ -88,6 +99,7 @@ def register(app: typer.Typer) -> None:
                 end_to_end=end_to_end,
                 backend=backend,
                 on_row=on_row,
+                settings=settings,
             )
         finally:
             if on_row is not None:

@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from vidinterp.cli.model_options import MaxSide, Precision
+from vidinterp.cli.model_options import Device, Fp16, MaxSide, Method, Model, Precision
+from vidinterp.execution.settings import DEFAULT_DEVICE
 
 HELP = """Measure how well an interpolator recreates real frames.
 
@@ -54,29 +55,10 @@ def eval_command(
             help="Triplet dataset (or a folder of them), video file, or folder of videos.", show_default=False
         ),
     ],
-    method: Annotated[
-        Optional[str],
-        typer.Option(
-            "--method",
-            "-m",
-            help="Interpolator: 'model' (the shipped model, best), 'classical' (DIS optical flow + blend, no "
-            "learning) or 'blend' (mean of the two frames). Default: 'model' when its weights are installed, "
-            "else 'blend'.",
-            show_default=False,
-        ),
-    ] = None,
-    model: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--model",
-            help="Model weights (.safetensors with its JSON config) for --method model; default: the shipped weights.",
-            show_default=False,
-        ),
-    ] = None,
-    device: Annotated[str, typer.Option("--device", help="'auto' (GPU if there is one), 'cpu' or 'cuda'.")] = "auto",
-    fp16: Annotated[
-        bool, typer.Option("--fp16", help="Run the model in half precision (GPU only; a little less exact).")
-    ] = False,
+    method: Method = None,
+    model: Model = None,
+    device: Device = DEFAULT_DEVICE,
+    fp16: Fp16 = False,
     precision: Precision = None,
     max_side: MaxSide = None,
     drop: Annotated[

@@ -7,25 +7,31 @@ import os
 import sys
 import time
 from fractions import Fraction
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from vidinterp.cli.model_options import MaxSide, Precision
+from vidinterp.cli.model_options import BatchSize, Device, Fp16, MaxSide, Method, Model, Precision
 from vidinterp.errors import Interrupted, UsageError, VidinterpError
+from vidinterp.execution.settings import DEFAULT_DEVICE
+from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD
 
 log = logging.getLogger("vidinterp")
 
 EPILOG = """**Examples**
 
-* `vidinterp upsample --sample /tmp/airplane_100fps.mp4 --factor 4`: try it on the bundled 3 s, 25 fps sample clip (out: 100 fps)
+* `vidinterp upsample --sample /tmp/airplane_100fps.mp4 --factor 4`: try it on the bundled 3 s, 25 fps sample clip
+  (out: 100 fps)
 * `vidinterp upsample holiday.mp4 holiday_60.mp4 --factor 2`: 30 fps → 60 fps; audio, colours and rotation are kept
-* `vidinterp upsample talk.mkv talk_5994.mkv --fps 59.94`: any target rate (also 60000/1001); works for variable-frame-rate input
+* `vidinterp upsample talk.mkv talk_5994.mkv --fps 59.94`: any target rate (also 60000/1001); works for
+  variable-frame-rate input
 * `vidinterp upsample clip.mp4 frames.mkv --codec ffv1`: lossless RGB output, e.g. to score the new frames exactly
-* `ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - - --factor 2 | ffmpeg -i - out.mp4`: in a pipe: '-' reads stdin / writes y4m to stdout (logs go to stderr)
-* `vidinterp upsample 'frames/%06d.png' 'out/%06d.png' --input-fps 24 --factor 2`: image sequence in and out (a folder of numbered images works as IN too); lossless PNG, 16-bit for deep sources
-* `vidinterp upsample anime.mkv smooth.mkv --dedupe --fps 24000/1001`: animation held on twos/threes: drop the repeats and fill the holds at the input's own rate (or --factor 2 for 48 fps)
+* `ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - - --factor 2 | ffmpeg -i - out.mp4`: in a pipe: '-' reads
+  stdin / writes y4m to stdout (logs go to stderr)
+* `vidinterp upsample 'frames/%06d.png' 'out/%06d.png' --input-fps 24 --factor 2`: image sequence in and out (a folder
+  of numbered images works as IN too); lossless PNG, 16-bit for deep sources
+* `vidinterp upsample anime.mkv smooth.mkv --dedupe --fps 24000/1001`: animation held on twos/threes: drop the repeats
+  and fill the holds at the input's own rate (or --factor 2 for 48 fps)
 * `vidinterp upsample clip.mp4 compare.mp4 --montage`: source and result side by side in one video
 """
 
@@ -55,12 +61,19 @@ def _parse_factor(text: str) -> int:
 def _resolve_paths(paths: list[str], sample: bool) -> tuple[str, str]:
     if sample:
         if len(paths) != 1:
-            raise UsageError("with --sample give just the output path, e.g. vidinterp upsample --sample out.mp4 --factor 4")
+            raise UsageError(
+                "with --sample give just the output path, e.g. vidinterp upsample --sample out.mp4 --factor 4"
+            )
         from vidinterp.io.sample import sample_clip_path
 
         return str(sample_clip_path()), paths[0]
     if len(paths) != 2:
-        raise UsageError("give an input and an output path, e.g. vidinterp upsample in.mp4 out.mp4 --factor 2 (or --sample out.mp4)")
+        raise UsageError(
+            (
+                "give an input and an output path, e.g. vidinterp upsample in.mp4 out.mp4 --factor 2 (or --sample "
+                "out.mp4)"
+            )
+        )
     return paths[0], paths[1]
 
 
@@ -100,31 +113,171 @@ def _silence_stdout() -> None:
 def upsample(
     paths: Annotated[
         Optional[list[str]],
-        typer.Argument(metavar="IN OUT", help="Input and output: a video, '-' (stdin / stdout), a folder of numbered images (IN) or a pattern such as frames/%06d.png. With --sample, only OUT.", show_default=False),
+        typer.Argument(
+            metavar="IN OUT",
+            help=(
+                "Input and output: a video, '-' (stdin / stdout), a folder of numbered images (IN) or a pattern such "
+                "as frames/%06d.png. With --sample, only OUT."
+            ),
+            show_default=False,
+        ),
     ] = None,
-    factor: Annotated[Optional[str], typer.Option("--factor", help="Multiply the frame rate by this whole number, 2 to 256 (2 = twice as many frames). Default 2 when --fps is not given.", show_default=False)] = None,
-    fps: Annotated[Optional[str], typer.Option("--fps", help="Target frame rate instead of a factor: 60, 60000/1001 or 59.94 (1/3600 to 10000). Frames are placed by their timestamps, so variable-rate input comes out even. Below the input rate, frames are dropped or repeated by their timestamps like ffmpeg's fps filter, not interpolated.", show_default=False)] = None,
-    method: Annotated[Optional[str], typer.Option("--method", "-m", help="How new frames are made: 'model' (DIS optical flow refined by the shipped network, best), 'classical' (DIS optical flow + blend, no network) or 'blend' (cross-fade, fastest). Default: model when its weights are installed, else blend.", show_default=False)] = None,
-    model: Annotated[Optional[Path], typer.Option("--model", help="Weights for --method model: a .safetensors file from 'vidinterp train' (its .json config beside it). Default: the shipped weights.", show_default=False)] = None,
-    device: Annotated[str, typer.Option("--device", help="Where to run the model: auto (GPU if there is one), cpu or cuda.")] = "auto",
-    fp16: Annotated[bool, typer.Option("--fp16", help="Half precision on the GPU: faster, a little less exact.")] = False,
+    factor: Annotated[
+        Optional[str],
+        typer.Option(
+            "--factor",
+            help=(
+                "Multiply the frame rate by this whole number, 2 to 256 (2 = twice as many frames). Default 2 when "
+                "--fps is not given."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    fps: Annotated[
+        Optional[str],
+        typer.Option(
+            "--fps",
+            help=(
+                "Target frame rate instead of a factor: 60, 60000/1001 or 59.94 (1/3600 to 10000). Frames are placed "
+                "by their timestamps, so variable-rate input comes out even. Below the input rate, frames are dropped "
+                "or repeated by their timestamps like ffmpeg's fps filter, not interpolated."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    method: Method = None,
+    model: Model = None,
+    device: Device = DEFAULT_DEVICE,
+    fp16: Fp16 = False,
     precision: Precision = None,
     max_side: MaxSide = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="New frames made per model call; lower it if the GPU runs out of memory. Default: 1 on the CPU (bigger batches only cost memory there), 8 on a GPU.", show_default=False, min=1, max=4096)] = None,
-    scene_cut: Annotated[str, typer.Option("--scene-cut", help="At a cut between shots: 'hold' repeats the nearer real frame, 'blend' cross-fades, 'off' interpolates anyway.")] = "hold",
-    scene_threshold: Annotated[Optional[float], typer.Option("--scene-threshold", help="The share of the picture that motion cannot explain for two frames to count as a cut, above 0 and below 1 (default 0.25, usual 0.1 to 0.5). Lower catches cuts between look-alike shots but may hold a frame (a stutter) in violent motion; higher never stutters but may interpolate across a cut (a ghostly double image). A cut must also stand out by 0.15 from the median of the 8 pairs before it; a pair with no context (a 2-frame input) needs 0.45. Where the colours also jump as they did in none of those pairs (a jump cut between two takes of one place), 0.3 times the threshold is enough.", show_default=False)] = None,
-    dedupe: Annotated[bool, typer.Option("--dedupe", help="Animation held on twos/threes, stalled screen or game captures: drop frames that repeat the one before (within codec noise, over the whole frame and block by block) and interpolate between the others at their real times, so motion is even. With --factor N the output rate is N × the input's; --fps at the input's own rate fills the holds. The log says how many frames repeated and the hold pattern.")] = False,
-    codec: Annotated[Optional[str], typer.Option("--codec", "-c", help="Video encoder, e.g. libx264, ffv1 (lossless RGB), libvpx-vp9, rawvideo. Default: by OUT's extension (.mp4/.mov/.mkv/.ts → libx264, .webm → VP9, or AV1 for a source deeper than VP9 here can write, .y4m/.nut → raw).", show_default=False)] = None,
-    crf: Annotated[Optional[int], typer.Option("--crf", help="Quality for libx264/libx265 (0 to 51) or VP9/AV1 (0 to 63): lower is better and bigger (libx264 default 18).", min=0, max=63, show_default=False)] = None,
-    pix_fmt: Annotated[Optional[str], typer.Option("--pix-fmt", help="Output pixel format, e.g. yuv420p, yuv444p, yuv420p10le. Default keeps the source's chroma (4:4:4, 4:2:2) and bit depth where the codec has them.", show_default=False)] = None,
-    output_format: Annotated[Optional[str], typer.Option("--format", "-f", help="Container for stdout: y4m (default), nut, matroska or mpegts; also overrides OUT's extension (as ffmpeg's -f does).", show_default=False)] = None,
-    input_format: Annotated[Optional[str], typer.Option("--input-format", help="Container of IN when it cannot be guessed (stdin): y4m, nut, matroska, mpegts.", show_default=False)] = None,
-    input_fps: Annotated[Optional[str], typer.Option("--input-fps", help="Frame rate of an image-sequence IN: 24, 30000/1001 or 29.97. Default 25 (said in the log).", show_default=False)] = None,
-    start_number: Annotated[Optional[int], typer.Option("--start-number", help="Number of the first file of an image-sequence OUT (like ffmpeg's -start_number). Default 1.", min=0, show_default=False)] = None,
-    montage: Annotated[bool, typer.Option("--montage", help="Write the source and the result side by side (twice as wide), each labelled, to compare them.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", "-y", help="Replace OUT if it exists (never the input); for a pattern, the files it names.")] = False,
+    batch_size: BatchSize = None,
+    scene_cut: Annotated[
+        str,
+        typer.Option(
+            "--scene-cut",
+            help=(
+                "At a cut between shots: 'hold' repeats the nearer real frame, 'blend' cross-fades, 'off' interpolates "
+                "anyway."
+            ),
+        ),
+    ] = "hold",
+    scene_threshold: Annotated[
+        Optional[float],
+        typer.Option(
+            "--scene-threshold",
+            help=f"The share of the picture that motion cannot explain for two frames to count as a cut, above 0 "
+            f"and below 1 (default {DEFAULT_SCENE_THRESHOLD}, usual 0.1 to 0.5). Lower catches cuts between "
+            "look-alike shots but may hold a frame (a stutter) in violent motion; higher never stutters but may "
+            "interpolate across a cut (a ghostly double image). A cut must also stand out by 0.15 from the median of "
+            "the 8 pairs before it; a pair with no context (a 2-frame input) needs 0.45. Where the colours also jump "
+            "as they did in none of those pairs (a jump cut between two takes of one place), 0.3 times the threshold "
+            "is enough.",
+            show_default=False,
+        ),
+    ] = None,
+    dedupe: Annotated[
+        bool,
+        typer.Option(
+            "--dedupe",
+            help=(
+                "Animation held on twos/threes, stalled screen or game captures: drop frames that repeat the one "
+                "before (within codec noise, over the whole frame and block by block) and interpolate between the "
+                "others at their real times, so motion is even. With --factor N the output rate is N × the input's; "
+                "--fps at the input's own rate fills the holds. The log says how many frames repeated and the hold "
+                "pattern."
+            ),
+        ),
+    ] = False,
+    codec: Annotated[
+        Optional[str],
+        typer.Option(
+            "--codec",
+            "-c",
+            help=(
+                "Video encoder, e.g. libx264, ffv1 (lossless RGB), libvpx-vp9, rawvideo. Default: by OUT's extension "
+                "(.mp4/.mov/.mkv/.ts → libx264, .webm → VP9, or AV1 for a source deeper than VP9 here can write, "
+                ".y4m/.nut → raw)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    crf: Annotated[
+        Optional[int],
+        typer.Option(
+            "--crf",
+            help="Quality for libx264/libx265 (0 to 51) or VP9/AV1 (0 to 63): lower is better and bigger (libx264 "
+            "default 18).",
+            min=0,
+            max=63,
+            show_default=False,
+        ),
+    ] = None,
+    pix_fmt: Annotated[
+        Optional[str],
+        typer.Option(
+            "--pix-fmt",
+            help=(
+                "Output pixel format, e.g. yuv420p, yuv444p, yuv420p10le. Default keeps the source's chroma (4:4:4, "
+                "4:2:2) and bit depth where the codec has them."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        Optional[str],
+        typer.Option(
+            "--format",
+            "-f",
+            help=(
+                "Container for stdout: y4m (default), nut, matroska or mpegts; also overrides OUT's extension (as "
+                "ffmpeg's -f does)."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    input_format: Annotated[
+        Optional[str],
+        typer.Option(
+            "--input-format",
+            help="Container of IN when it cannot be guessed (stdin): y4m, nut, matroska, mpegts.",
+            show_default=False,
+        ),
+    ] = None,
+    input_fps: Annotated[
+        Optional[str],
+        typer.Option(
+            "--input-fps",
+            help="Frame rate of an image-sequence IN: 24, 30000/1001 or 29.97. Default 25 (said in the log).",
+            show_default=False,
+        ),
+    ] = None,
+    start_number: Annotated[
+        Optional[int],
+        typer.Option(
+            "--start-number",
+            help="Number of the first file of an image-sequence OUT (like ffmpeg's -start_number). Default 1.",
+            min=0,
+            show_default=False,
+        ),
+    ] = None,
+    montage: Annotated[
+        bool,
+        typer.Option(
+            "--montage",
+            help="Write the source and the result side by side (twice as wide), each labelled, to compare them.",
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", "-y", help="Replace OUT if it exists (never the input); for a pattern, the files it names."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
-    sample: Annotated[bool, typer.Option("--sample", help="Use the bundled 3 s sample clip as IN; then give only OUT.")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Use the bundled 3 s sample clip as IN; then give only OUT.")
+    ] = False,
 ) -> None:
     """Make a video smoother by adding interpolated frames between its frames.
 
@@ -138,35 +291,69 @@ def upsample(
 
     in_path, out_path = _resolve_paths(paths or [], sample)
     options = UpsampleOptions(
-        factor=_parse_factor(factor) if factor is not None else None, fps=fps, method=method, model=model,
-        device=device, fp16=fp16, precision=precision, max_side=max_side, batch_size=batch_size,
-        scene_cut=scene_cut, dedupe=dedupe, codec=codec, crf=crf, pix_fmt=pix_fmt, output_format=output_format,
-        input_format=input_format, input_fps=input_fps, start_number=start_number, montage=montage,
+        factor=_parse_factor(factor) if factor is not None else None,
+        fps=fps,
+        method=method,
+        model=model,
+        device=device,
+        fp16=fp16,
+        precision=precision,
+        max_side=max_side,
+        batch_size=batch_size,
+        scene_cut=scene_cut,
+        dedupe=dedupe,
+        codec=codec,
+        crf=crf,
+        pix_fmt=pix_fmt,
+        output_format=output_format,
+        input_format=input_format,
+        input_fps=input_fps,
+        start_number=start_number,
+        montage=montage,
         overwrite=overwrite,
         **({} if scene_threshold is None else {"scene_threshold": scene_threshold}),
     )
     from vidinterp.cli.stdio import is_closed
 
     if in_path == "-" and is_closed("stdin"):
-        raise UsageError("IN is '-' but stdin is closed; pipe a video in, e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - out.mp4")
+        raise UsageError(
+            (
+                "IN is '-' but stdin is closed; pipe a video in, e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp "
+                "upsample - out.mp4"
+            )
+        )
     if in_path == "-" and sys.stdin.isatty():
-        raise UsageError("IN is '-' but stdin is a terminal; pipe a video in, e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | vidinterp upsample - out.mp4")
+        raise UsageError(
+            (
+                "IN is '-' but stdin is a terminal; pipe a video in, e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | "
+                "vidinterp upsample - out.mp4"
+            )
+        )
     if out_path == "-" and is_closed("stdout"):
-        raise UsageError("OUT is '-' but stdout is closed; pipe it into another program, e.g. ... | ffmpeg -i - out.mp4")
+        raise UsageError(
+            "OUT is '-' but stdout is closed; pipe it into another program, e.g. ... | ffmpeg -i - out.mp4"
+        )
     if out_path == "-" and sys.stdout.isatty():
-        raise UsageError("OUT is '-' but stdout is a terminal; pipe it into another program, e.g. ... | ffmpeg -i - out.mp4")
+        raise UsageError(
+            "OUT is '-' but stdout is a terminal; pipe it into another program, e.g. ... | ffmpeg -i - out.mp4"
+        )
     # `kill`, `timeout` or a pipeline shutting down send SIGTERM: treat it like Ctrl-C, so the writer still
     # removes its temporary file instead of dying with a half-written .partial file left beside OUT.
     from vidinterp.api.upsample import upsample as run_upsample
     from vidinterp.signals import sigterm_as_interrupt
 
     try:
-        with sigterm_as_interrupt(), _ProgressBar(enabled=not is_closed("stderr") and sys.stderr.isatty() and not quiet) as progress:
+        with (
+            sigterm_as_interrupt(),
+            _ProgressBar(enabled=not is_closed("stderr") and sys.stderr.isatty() and not quiet) as progress,
+        ):
             run_upsample(in_path, out_path, options, on_progress=progress.update, use_all_cores=True)
     except BrokenPipeError:
         # Said here: click would end a BrokenPipeError with a silent exit status 1.
         _silence_stdout()
-        raise VidinterpError("stdout was closed by the program reading it (broken pipe); the output stopped there") from None
+        raise VidinterpError(
+            "stdout was closed by the program reading it (broken pipe); the output stopped there"
+        ) from None
     except KeyboardInterrupt as exc:
         # Typer turns a bare KeyboardInterrupt into a silent exit status; say it and exit 130 (143 after
         # SIGTERM) like a shell does. (The writer has already removed its temporary output on the way out.)

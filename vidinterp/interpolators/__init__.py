@@ -8,9 +8,10 @@ from pathlib import Path
 import torch
 
 from vidinterp.errors import VidinterpError
+from vidinterp.execution.settings import Settings, build_settings
 from vidinterp.interpolators.base import Interpolator, PreparedPairs
 from vidinterp.interpolators.blend import BlendInterpolator
-from vidinterp.interpolators.device import DEVICE_CHOICES, compute_dtype, resolve_device
+from vidinterp.interpolators.device import DEVICE_CHOICES, resolve_device
 from vidinterp.methods import METHODS, check_method
 
 
@@ -47,44 +48,50 @@ def default_method() -> str:
 
 
 def create_interpolator(
-    method: str,
+    method: str | None = None,
     *,
     model_path: str | Path | None = None,
     device: str | torch.device = "auto",
     fp16: bool = False,
     max_side: int | None = None,
     precision: str | None = None,
+    settings: Settings | None = None,
 ) -> Interpolator:
-    """Build the interpolator called `method` (one of METHODS) on `device`.
+    """Build the interpolator called `method` (one of METHODS; None = `default_method()`) on `device`, or the one
+    `settings` describe (then give nothing else).
 
     model_path: weights for "model": a .safetensors file with its JSON config beside it, or a shipped model's
     name ("default", "learned"); None = the shipped default.
-    fp16: compute in float16; only on CUDA (CPU half-precision kernels are slow or missing), ignored on the CPU.
+    fp16: the same as precision="fp16" (half precision, CUDA only).
     max_side: "model" and "classical" estimate motion on frames shrunk by halves until their longer side is at
     most this (0 = full size; None = the method's default: 1024 for the model, full size for classical).
-    precision: the model's precision, "auto" (default; also VIDINTERP_PRECISION), "fp32", "bf16" or "fp16";
-    see `vidinterp.interpolators.runtime`.
+    precision: "auto" (default; also VIDINTERP_PRECISION), "fp32", "bf16" or "fp16"; see
+    `vidinterp.interpolators.runtime`.
     """
-    check_method(method, model_path)
-    resolved = resolve_device(device)
-    dtype = compute_dtype(fp16, resolved)
-    if method == "blend":
-        return BlendInterpolator(resolved, dtype)
-    if method == "classical":
+    if settings is None:
+        settings = build_settings(method=method, model=model_path, device=device, fp16=fp16, max_side=max_side,
+                                  precision=precision)
+    elif (method, model_path, device, fp16, max_side, precision) != (None, None, "auto", False, None, None):
+        raise TypeError("create_interpolator takes either settings or the separate arguments, not both")
+    from vidinterp.interpolators.runtime import resolve_settings, storage_dtype
+
+    settings = resolve_settings(settings)
+    if settings.method == "blend":
+        return BlendInterpolator(settings.device, storage_dtype(settings.precision))
+    if settings.method == "classical":
         from vidinterp.interpolators.classical import ClassicalInterpolator
 
-        return ClassicalInterpolator(resolved, dtype, max_side=max_side or 0)
-    if model_path is not None:
-        check_weights_path(Path(model_path))
+        return ClassicalInterpolator(settings.device, storage_dtype(settings.precision), max_side=settings.max_side)
+    if settings.model is not None:
+        check_weights_path(settings.model)
     # Imported here so the blend path (and `--help`) never pays for loading the model code.
-    from vidinterp.interpolators.model import DEFAULT_MAX_SIDE, ModelInterpolator
+    from vidinterp.interpolators.model import ModelInterpolator
     from vidinterp.models.io import weights_file
 
-    if model_path is None:
+    if settings.model is None:
         weights_file(None)  # no shipped weights: its one-line error says what to do
 
-    return ModelInterpolator(model_path=model_path, device=resolved, fp16=fp16, precision=precision,
-                             max_side=DEFAULT_MAX_SIDE if max_side is None else max_side)
+    return ModelInterpolator(settings=settings)
 
 
 __all__ = [
@@ -97,6 +104,5 @@ __all__ = [
     "default_method",
     "check_method",
     "check_weights_path",
-    "compute_dtype",
     "resolve_device",
 ]

@@ -40,8 +40,3 @@ def resolve_device(name: str | int | torch.device | None = "auto") -> torch.devi
         return device
     raise UsageError(f"unknown device {name!r}; choose one of: auto, cpu, cuda, cuda:N")
 
-
-def compute_dtype(fp16: bool, device: torch.device) -> torch.dtype:
-    """float16 when half precision is asked for on CUDA, else float32: CPU half-precision kernels are slow or
-    missing, so --fp16 is ignored there."""
-    return torch.float16 if fp16 and device.type == "cuda" else torch.float32

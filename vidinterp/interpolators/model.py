@@ -15,15 +15,13 @@ import torch.nn.functional as F
 from vidinterp.execution.frames import FrameCache, host_tensor, opencv, to_unit_array
 from vidinterp.execution.prior import DisFlow, grey_uint8
 from vidinterp.execution.render import render_opencv
+from vidinterp.execution.settings import DEFAULT_MAX_SIDE, Settings, build_settings
 from vidinterp.interpolators.base import Interpolator, pad_to_multiple
-from vidinterp.interpolators.runtime import Runtime
+from vidinterp.interpolators.runtime import Runtime, resolve_settings
 from vidinterp.models import MotionState, VFIModel, load_model
 from vidinterp.models.blocks import shrink_factor
 from vidinterp.models.synthesis import FrameSynthesizer
 from vidinterp.pipeline.threads import usable_cores
-
-#: by default the network works on frames of at most this longer side (720p and 1080p run at half size)
-DEFAULT_MAX_SIDE = 1024
 
 
 def shrink_frames(frames: torch.Tensor, factor: int) -> torch.Tensor:
@@ -69,10 +67,10 @@ class ModelInterpolator(Interpolator):
     """Interpolates with a trained `VFIModel`: one motion estimate per pair, one cheap synthesis per output frame.
 
     `model_path` names a model saved by `save_model` or a shipped model's name (None = the shipped default).
-    `fp16` runs the model in half precision on CUDA; on CPU it is ignored with a warning (CPU half-precision
-    convolutions are slower). `model` passes an already built `VFIModel` instead of a path (tests,
-    training-time evaluation). `precision` ("auto", "fp32", "bf16", "fp16") and the layout/compile switches
-    are decided by `Runtime`.
+    `precision` ("auto", "fp32", "bf16", "fp16"; `fp16=True` is "fp16", CUDA only) and the layout/compile
+    switches are decided by `resolve_settings`; or pass `settings` (resolved or not) instead of model_path,
+    device, fp16, max_side and precision. `model` passes an already
+    built `VFIModel` instead of a path (tests, training-time evaluation).
 
     `max_side`: the network runs on frames shrunk by powers of two until their longer side is at most this (0 =
     never; default `DEFAULT_MAX_SIDE`), like RIFE's `--scale`; its flows, mask and residual are then upsampled
@@ -106,13 +104,17 @@ class ModelInterpolator(Interpolator):
         overlap_prior: bool | None = None,
         max_side: int = DEFAULT_MAX_SIDE,
         precision: str | None = None,
+        *,
+        settings: Settings | None = None,
     ) -> None:
-        device = torch.device(device)
-        if fp16 and device.type != "cuda":
-            log.warning("--fp16 only applies on CUDA; ignored on %s", device.type)
-        self.runtime = Runtime.decide(device, precision, fp16)
+        if settings is None:
+            settings = build_settings(method="model", model=model_path, device=device, fp16=fp16, max_side=max_side,
+                                      precision=precision)
+        self.settings = resolve_settings(settings)
+        self.runtime = Runtime.decide(self.settings)
+        device = self.settings.device
         super().__init__(device, self.runtime.dtype)
-        model = model if model is not None else load_model(model_path, device)
+        model = model if model is not None else load_model(self.settings.model, device)
         self.model = self.runtime.prepare(model)
         #: the DIS prior the model refines, computed here and handed to it (None: motion learned from scratch)
         self.prior = DisFlow.for_config(model.config) if model.interpolation.uses_prior else None
@@ -120,9 +122,7 @@ class ModelInterpolator(Interpolator):
         self._estimate_motion = self.runtime.compiled(self.model.estimate_motion)
         self._synthesize_detailed = self.runtime.compiled(self.model.synthesize_detailed)
         self.overlap_prior = device.type == "cuda" if overlap_prior is None else overlap_prior
-        if max_side < 0:
-            raise ValueError(f"max_side must be 0 (full size) or positive, got {max_side}")
-        self.max_side = int(max_side)
+        self.max_side = self.settings.max_side
         self._prior_thread: ThreadPoolExecutor | None = None
         self._band_threads: ThreadPoolExecutor | None = None
         #: seconds the device side spent waiting for the overlapped prior (the first chunk of each batch, ideally)

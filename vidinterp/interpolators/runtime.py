@@ -1,21 +1,27 @@
-"""How a model runs on its device: precision, memory layout and (optionally) torch.compile, decided once.
+"""How a model runs on its device: the machine-dependent half of the settings, decided once, and applied.
 
-Each choice is detected once per process, logged at debug level and can be overridden:
+`resolve_settings` turns the `Settings` a user asked for (`vidinterp.execution.settings`: options, then
+`VIDINTERP_*` variables, then defaults) into the ones this machine runs, once per run, logged at debug level:
 
-* precision (`precision=` or `VIDINTERP_PRECISION=auto|fp32|bf16|fp16`): "auto" is bf16 on CPUs with AMX,
-  fp16 on CUDA when `--fp16` asks for it, and fp32 everywhere else. "bf16" runs the model under bfloat16
-  autocast (oneDNN kernels on CPUs with AMX or AVX512-BF16; refused elsewhere, where it would be slower);
-  "fp16" casts the model to half precision (CUDA only). The README gives bf16's measured cost in dB (within
-  0.01 dB of fp32 on every eval set with the shipped model) and gain in speed.
-* channels_last (`VIDINTERP_CHANNELS_LAST=auto|0|1`): NHWC weights and frames. "auto" turns it on for bf16 on
-  the CPU, where oneDNN's bf16 convolutions measured faster with it; fp32 and CUDA stay NCHW.
-* compile (`VIDINTERP_COMPILE=0|1`, off by default): `torch.compile` of motion estimation and synthesis.
-  Inductor needs a C++ compiler on the CPU: without one, or when compiling fails, the model runs eagerly (said
-  once at debug level). Compiled kernels are cached under `~/.cache/vidinterp/inductor` between runs.
-* render (`VIDINTERP_RENDER=auto|opencv|torch`): how a frame made at a reduced working size is applied to the
-  full-size frames. "auto" is OpenCV's resize and remap on the CPU (`vidinterp.models.render`, 0.35-0.4× the
-  time of the PyTorch ops at 720p and 1080p, within 0.005 of an 8-bit level of them) and the model's own PyTorch
-  `FrameSynthesizer.render` on CUDA, where the frames already are.
+* device: "auto" is the first CUDA GPU if there is one, else the CPU.
+* precision: "auto" is bf16 on CPUs with AMX and fp32 everywhere else. "bf16" runs the model under bfloat16
+  autocast (oneDNN kernels on CPUs with AMX or AVX512-BF16; refused elsewhere, where it would be slower); "fp16"
+  (also `--fp16`) casts the model, or the blend, to half precision (CUDA only, refused elsewhere). The README
+  gives bf16's measured cost in dB (within 0.01 dB of fp32 on every eval set with the shipped model) and gain in
+  speed.
+* channels_last (auto): NHWC weights and frames for bf16 on the CPU, where oneDNN's bf16 convolutions measured
+  faster with it; fp32 and CUDA stay NCHW.
+* compile (off by default): `torch.compile` of motion estimation and synthesis. Inductor needs a C++ compiler on
+  the CPU: without one, or when compiling fails, the model runs eagerly (said once at debug level). Compiled
+  kernels are cached under `~/.cache/vidinterp/inductor` between runs.
+* render: how a frame made at a reduced working size is applied to the full-size frames. "auto" is OpenCV's
+  resize and remap on the CPU (`vidinterp.models.render`, 0.35-0.4× the time of the PyTorch ops at 720p and
+  1080p, within 0.005 of an 8-bit level of them) and the model's own PyTorch `FrameSynthesizer.render` on CUDA,
+  where the frames already are.
+* batch size and working size: the device's and the method's defaults when not given.
+* op backend: on CUDA, a backend named in the settings (not "auto") is the one the custom ops use.
+
+`Runtime` then applies the resolved settings to one model: device, dtype, layout, autocast and compile.
 """
 
 from __future__ import annotations
@@ -32,11 +38,20 @@ from pathlib import Path
 import torch
 
 from vidinterp.errors import UsageError
-from vidinterp.methods import PRECISIONS
+from vidinterp.execution.settings import (
+    DEFAULT_BACKEND,
+    PRECISIONS,
+    Settings,
+    build_settings,
+    default_batch_size,
+    default_max_side,
+    usable_cores,
+)
+from vidinterp.interpolators.device import resolve_device
 
 log = logging.getLogger(__name__)
 
-_SWITCHES = {"auto": None, "": None, "0": False, "off": False, "false": False, "1": True, "on": True, "true": True}
+__all__ = ["PRECISIONS", "Runtime", "resolve_settings"]
 
 
 @functools.cache
@@ -71,29 +86,77 @@ def cpp_compiler() -> str | None:
     return None
 
 
-def _switch(variable: str) -> bool | None:
-    value = os.environ.get(variable, "auto").strip().lower()
-    if value not in _SWITCHES:
-        raise UsageError(f"{variable}={value!r} is not understood; use auto, 0 or 1")
-    return _SWITCHES[value]
-
-
-def resolve_precision(device: torch.device, precision: str | None = None, fp16: bool = False) -> str:
-    """The precision the model runs in on `device`: "fp32", "bf16" or "fp16" (see the module docstring)."""
-    requested = (precision or os.environ.get("VIDINTERP_PRECISION") or "auto").strip().lower()
-    if requested not in PRECISIONS:
-        raise UsageError(f"unknown precision {requested!r}; choose one of: {', '.join(PRECISIONS)}")
+def _precision(device: torch.device, requested: str, method: str) -> str:
+    """The precision `requested` ("auto", "fp32", "bf16", "fp16") runs in on `device`."""
+    if requested == "fp16" and device.type != "cuda":
+        raise UsageError("fp16 runs only on CUDA (CPU half-precision convolutions are slow; --fp16 is --precision "
+                         "fp16); use --precision auto, bf16 or fp32")
+    if method != "model":
+        # blend and classical compute in float32, or float16 on CUDA: there is no autocast for them to use
+        return "fp16" if requested == "fp16" else "fp32"
     if requested == "auto":
-        if device.type == "cuda":
-            return "fp16" if fp16 else "fp32"
         # bf16 costs at most 0.01 dB on the eval sets with the shipped model (within the 0.1 dB bound, see the
         # README); on by default only where it was measured faster: AMX. AVX512-BF16 alone: opt-in.
         return "bf16" if device.type == "cpu" and cpu_bf16_hardware() == "amx" else "fp32"
-    if requested == "fp16" and device.type != "cuda":
-        raise UsageError("fp16 runs only on CUDA (CPU half-precision convolutions are slow); use bf16 or fp32")
     if requested == "bf16" and device.type == "cpu" and not cpu_has_fast_bf16():
         raise UsageError("bf16 needs a CPU with AMX or AVX512-BF16 to be faster; this one has neither, use fp32")
     return requested
+
+
+def resolve_settings(settings: Settings) -> Settings:
+    """`settings` with every machine-dependent value decided (see the module docstring), logged once at debug
+    level; resolved settings come back as they are."""
+    if settings.resolved:
+        return settings
+    return _decide(settings, resolve_device(settings.device))
+
+
+def _force_op_backend(name: str) -> None:
+    """Make the custom ops use backend `name` for CUDA tensors (process-wide, as VIDINTERP_BACKEND does)."""
+    from vidinterp.ops import backends
+
+    if backends.requested_backend() != name:
+        try:
+            backends.set_backend(name)
+        except backends.BackendUnavailableError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _decide(settings: Settings, device: torch.device) -> Settings:
+    method = settings.method
+    if method is None:
+        from vidinterp.interpolators import default_method
+
+        method = "model" if settings.model is not None else default_method()
+    precision = _precision(device, settings.precision, method)
+    if settings.render == "opencv" and device.type != "cpu":
+        raise UsageError("VIDINTERP_RENDER=opencv renders on the CPU only; use auto or torch on CUDA")
+    if device.type == "cuda" and settings.backend != DEFAULT_BACKEND:
+        _force_op_backend(settings.backend)
+    compile_ = settings.compile
+    if compile_ and device.type == "cpu" and cpp_compiler() is None:
+        log.debug("torch.compile asked for, but there is no C++ compiler for inductor: running eagerly")
+        compile_ = False
+    # channels_last by default only where it measured faster: bf16 on the CPU (oneDNN's bf16 convolutions want
+    # NHWC; in fp32 it was no faster than NCHW on our machine).
+    channels_last = settings.channels_last
+    if channels_last is None:
+        channels_last = device.type == "cpu" and precision == "bf16"
+    resolved = settings.replace(
+        method=method, device=device, precision=precision,
+        max_side=default_max_side(method) if settings.max_side is None else settings.max_side,
+        batch_size=default_batch_size(device.type) if settings.batch_size is None else settings.batch_size,
+        render="opencv" if device.type == "cpu" and settings.render != "torch" else "torch",
+        compile=compile_, channels_last=channels_last,
+        threads=usable_cores() if settings.threads is None else settings.threads, resolved=True,
+    )
+    log.debug("settings: %s", resolved.describe())
+    return resolved
+
+
+def storage_dtype(precision: str) -> torch.dtype:
+    """The dtype frames and weights are kept in at a resolved precision: float16 for fp16, else float32."""
+    return torch.float16 if precision == "fp16" else torch.float32
 
 
 @dataclass(frozen=True)
@@ -108,33 +171,20 @@ class Runtime:
     opencv_render: bool = False
 
     @classmethod
-    def decide(cls, device: torch.device, precision: str | None = None, fp16: bool = False) -> Runtime:
-        """Detect and apply the overrides for `device` (see the module docstring), and log the result."""
-        device = torch.device(device)
-        chosen = resolve_precision(device, precision, fp16)
-        layout = _switch("VIDINTERP_CHANNELS_LAST")
-        compile_ = bool(_switch("VIDINTERP_COMPILE"))
-        if compile_ and device.type == "cpu" and cpp_compiler() is None:
-            log.debug("torch.compile asked for, but there is no C++ compiler for inductor: running eagerly")
-            compile_ = False
-        # channels_last by default only where it measured faster: bf16 on the CPU (oneDNN's bf16 convolutions
-        # want NHWC; in fp32 it was no faster than NCHW on our machine).
-        default_layout = device.type == "cpu" and chosen == "bf16"
-        render = os.environ.get("VIDINTERP_RENDER", "auto").strip().lower() or "auto"
-        if render not in ("auto", "opencv", "torch"):
-            raise UsageError(f"VIDINTERP_RENDER={render!r} is not understood; use auto, opencv or torch")
-        if render == "opencv" and device.type != "cpu":
-            raise UsageError("VIDINTERP_RENDER=opencv renders on the CPU only; use auto or torch on CUDA")
-        opencv_render = device.type == "cpu" and render != "torch"
-        runtime = cls(device, chosen, default_layout if layout is None else layout, compile_, opencv_render)
-        log.debug("model runtime on %s: %s, channels_last %s, compile %s, render %s", device, runtime.precision,
-                  runtime.channels_last, runtime.compile, "opencv" if opencv_render else "torch")
-        return runtime
+    def decide(cls, settings: Settings | torch.device | str, precision: str | None = None) -> Runtime:
+        """The runtime of resolved `settings`; a device (and precision) alone are resolved with the environment's
+        settings first (for tests and scripts)."""
+        if isinstance(settings, Settings):
+            settings = resolve_settings(settings)
+        else:  # the device as it is (no check that it exists: tests decide for CUDA on machines without one)
+            settings = _decide(build_settings(method="model", precision=precision), torch.device(settings))
+        return cls(settings.device, settings.precision, settings.channels_last, settings.compile,
+                   settings.render == "opencv")
 
     @property
     def dtype(self) -> torch.dtype:
         """The dtype the model's weights and input frames are kept in (autocast handles bf16)."""
-        return torch.float16 if self.precision == "fp16" else torch.float32
+        return storage_dtype(self.precision)
 
     def prepare(self, model: torch.nn.Module) -> torch.nn.Module:
         """Move `model` to the device, dtype and memory layout of this runtime, in eval mode."""

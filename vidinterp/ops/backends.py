@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 import threading
 import warnings
@@ -20,7 +19,10 @@ from types import ModuleType
 
 import torch
 
-BACKEND_NAMES = ("cuda", "cupy", "torch")
+from vidinterp.errors import UsageError
+from vidinterp.execution.settings import OP_BACKENDS, environment_backend
+
+BACKEND_NAMES = OP_BACKENDS
 # Fastest first: the order `auto` tries them in.
 _AUTO_ORDER = ("cuda", "cupy", "torch")
 _MODULES = {"cuda": "vidinterp.ops.cuda_backend", "cupy": "vidinterp.ops.cupy_backend",
@@ -77,12 +79,10 @@ def requested_backend() -> str:
     """The backend asked for by set_backend() or VIDINTERP_BACKEND ("auto" when neither)."""
     if _forced is not None:
         return _forced
-    env = os.environ.get("VIDINTERP_BACKEND", "auto").strip().lower() or "auto"
-    if env != "auto" and env not in BACKEND_NAMES:
-        raise BackendUnavailableError(
-            f"VIDINTERP_BACKEND={env!r} is not a backend; use auto, {', '.join(BACKEND_NAMES)}"
-        )
-    return env
+    try:
+        return environment_backend()
+    except UsageError as exc:
+        raise BackendUnavailableError(str(exc)) from None
 
 
 def self_test(name: str, device: torch.device) -> str | None:

