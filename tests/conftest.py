@@ -74,20 +74,26 @@ def _parametrized_in_test(metafunc, name: str) -> bool:
 def pytest_generate_tests(metafunc):
     config = metafunc.config
     if "device" in metafunc.fixturenames and not _parametrized_in_test(metafunc, "device"):
-        cpu_only = metafunc.definition.get_closest_marker("cpu_only")
-        params = []
-        for name in _listed(config, "--device", ("cpu", "cuda")):
-            marks = []
-            if name != "cpu" and cpu_only is not None:
-                reason = cpu_only.kwargs.get("reason") or (cpu_only.args[0] if cpu_only.args else "")
-                marks.append(pytest.mark.skip(reason=f"CPU only by nature ({reason or 'OpenCV path'})"))
-            elif name == "cuda" and not torch.cuda.is_available():
-                marks.append(pytest.mark.skip(reason="--device cuda: needs a CUDA GPU"))
-            params.append(pytest.param(name, marks=marks, id=name))
-        metafunc.parametrize("device", params, indirect=True)
+        names = _listed(config, "--device", ("cpu", "cuda"))
+        metafunc.parametrize("device", [pytest.param(name, id=name) for name in names], indirect=True)
     if "dtype" in metafunc.fixturenames and not _parametrized_in_test(metafunc, "dtype"):
         names = _listed(config, "--dtype", DTYPES)
         metafunc.parametrize("dtype", [pytest.param(name, id=name) for name in names], indirect=True)
+
+
+def _device_skip(item, devices: list[str], has_cuda: bool) -> str | None:
+    """Why a test cannot run on the device it is for (None when it can). A test marked cpu_only (the whole test or
+    one of its parameters) says so for every other device; one that does not take the `device` fixture is skipped
+    when --device leaves the CPU out. cuda needs a GPU."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    device = params.get("device")
+    cpu_only = item.get_closest_marker("cpu_only")
+    if cpu_only is not None and (device or "cpu" not in devices) and device != "cpu":
+        reason = cpu_only.kwargs.get("reason") or (cpu_only.args[0] if cpu_only.args else "an OpenCV path")
+        return f"CPU only by nature: {reason}"
+    if device == "cuda" and not has_cuda:
+        return "--device cuda: needs a CUDA GPU"
+    return None
 
 
 @pytest.fixture
@@ -107,11 +113,15 @@ def pytest_collection_modifyitems(config, items):
     skip_ffmpeg = pytest.mark.skip(reason="needs the ffmpeg command-line tool")
     has_cuda = torch.cuda.is_available()
     has_ffmpeg = shutil.which("ffmpeg") is not None
+    devices = _listed(config, "--device", ("cpu", "cuda"))
     for item in items:
         if ("cuda" in item.keywords or "cupy" in item.keywords) and not has_cuda:
             item.add_marker(skip_cuda)
         if "ffmpeg" in item.keywords and not has_ffmpeg:
             item.add_marker(skip_ffmpeg)
+        reason = _device_skip(item, devices, has_cuda)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 # -- signal handlers -------------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from vidinterp.models import io as model_io
 from vidinterp.models.classical import DIS_PRESETS, DisFlow, check_preset, grey_uint8
 from vidinterp.train.train import teacher_prior
 
+pytestmark = pytest.mark.cpu_only("OpenCV DIS and the classical interpolator")
+
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255

@@ -22,13 +22,13 @@ def saved_tiny(tmp_path):
     return tmp_path / "tiny.safetensors", model.eval()
 
 
-def test_interpolate_odd_sized_frames(saved_tiny):
+def test_interpolate_odd_sized_frames(saved_tiny, device):
     path, model = saved_tiny
-    interp = ModelInterpolator(model_path=path, device=torch.device("cpu"), precision="fp32")  # same on every CPU
+    interp = ModelInterpolator(model_path=path, device=device, precision="fp32")  # the same on every CPU
     assert isinstance(interp, Interpolator) and interp.pad_multiple == model.pad_multiple == 8
     g = torch.Generator().manual_seed(0)
     f0, f1 = torch.rand(3, 3, 37, 51, generator=g), torch.rand(3, 3, 37, 51, generator=g)
-    out = interp.interpolate(f0, f1, torch.tensor([0.25, 0.5, 0.75]))
+    out = interp.interpolate(f0, f1, torch.tensor([0.25, 0.5, 0.75])).cpu()
     assert out.shape == (3, 3, 37, 51) and out.dtype == torch.float32
     assert out.min() >= 0 and out.max() <= 1
     # same as running the model on replicate-padded frames and cropping
@@ -40,9 +40,9 @@ def test_interpolate_odd_sized_frames(saved_tiny):
     torch.testing.assert_close(out, direct, atol=1e-3, rtol=1e-3)
 
 
-def test_one_motion_estimate_serves_many_times(saved_tiny):
+def test_one_motion_estimate_serves_many_times(saved_tiny, device):
     path, _ = saved_tiny
-    interp = ModelInterpolator(model_path=path, precision="fp32")  # the contract, whatever the CPU's default
+    interp = ModelInterpolator(model_path=path, device=device, precision="fp32")  # whatever the CPU's default
     g = torch.Generator().manual_seed(1)
     f0, f1 = torch.rand(2, 3, 20, 30, generator=g), torch.rand(2, 3, 20, 30, generator=g)
     prepared = interp.prepare(f0, f1)
@@ -52,7 +52,7 @@ def test_one_motion_estimate_serves_many_times(saved_tiny):
     assert many.shape == (6, 3, 20, 30)
     torch.testing.assert_close(many[4:5], interp.interpolate(f0[1:], f1[1:], 0.5))
     # t ≈ 0 gives back frame 0 for any model (the flow to frame 0 vanishes, the blend weight → 1)
-    torch.testing.assert_close(interp.interpolate(f0, f1, 0.0), f0, atol=2e-3, rtol=0)
+    torch.testing.assert_close(interp.interpolate(f0, f1, 0.0).cpu(), f0, atol=2e-3, rtol=0)
 
 
 def test_fp16_on_cpu_falls_back_to_fp32_with_a_warning(saved_tiny, caplog):

@@ -17,6 +17,8 @@ from vidinterp.models import VFIModel, tiny_config
 from vidinterp.models.render import render_opencv
 from vidinterp.models.synthesis import FrameSynthesizer, SynthesisResult
 
+pytestmark = pytest.mark.cpu_only("the OpenCV render of the CPU path")
+
 CPU = torch.device("cpu")
 
 
