@@ -115,13 +115,13 @@ def pytest_collection_modifyitems(config, items):
     has_ffmpeg = shutil.which("ffmpeg") is not None
     devices = _listed(config, "--device", ("cpu", "cuda"))
     for item in items:
-        if ("cuda" in item.keywords or "cupy" in item.keywords) and not has_cuda:
+        reason = _device_skip(item, devices, has_cuda)  # first: a "cuda" parameter id is a keyword too
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        elif ("cuda" in item.keywords or "cupy" in item.keywords) and not has_cuda:
             item.add_marker(skip_cuda)
         if "ffmpeg" in item.keywords and not has_ffmpeg:
             item.add_marker(skip_ffmpeg)
-        reason = _device_skip(item, devices, has_cuda)
-        if reason is not None:
-            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 # -- signal handlers -------------------------------------------------------------------------------------------------
