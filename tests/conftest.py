@@ -356,12 +356,11 @@ def recording_interpolator():
 # -- reading a video back ----------------------------------------------------------------------------------------------
 @dataclass
 class DecodedVideo:
-    """A video as PyAV reads it: the first video stream's frames (as `pixel_format` arrays), their times in
-    seconds, its average rate, codec name, and the decoded frames' format and colour matrix; every stream's
-    (type, codec); the container's format name; the seconds of decoded audio (None without audio)."""
+    """A video as PyAV reads it: the first video stream's frames (as `pixel_format` arrays), its average rate,
+    codec name, and the decoded frames' format and colour matrix; every stream's (type, codec); the container's
+    format name; the seconds of decoded audio (None without audio)."""
 
     frames: list[np.ndarray]
-    times: list[float]
     rate: Fraction | None
     codec: str
     decoded_format: str | None
@@ -374,41 +373,34 @@ class DecodedVideo:
         return len(self.frames)
 
 
-def _decode(source: Path | bytes, pixel_format: str, limit: int | None) -> DecodedVideo:
+def decode_video(source: Path | bytes, pixel_format: str = "rgb24") -> DecodedVideo:
     def open_():
         return av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source))
 
-    frames, times, decoded_format, colorspace = [], [], None, None
+    frames, decoded_format, colorspace = [], None, None
     with open_() as container:
         streams = [(s.type, s.codec_context.name) for s in container.streams]
         video = container.streams.video[0]
         rate = Fraction(video.average_rate) if video.average_rate else None
         codec, container_format = video.codec_context.name, container.format.name
         for frame in container.decode(video):
-            if limit is not None and len(frames) >= limit:
-                break
             if decoded_format is None:
                 decoded_format, colorspace = frame.format.name, int(frame.colorspace)
             frames.append(frame.to_ndarray(format=pixel_format))
-            times.append(float(frame.time) if frame.time is not None else float("nan"))
     audio_seconds = None
-    if any(kind == "audio" for kind, _ in streams) and limit is None:
+    if any(kind == "audio" for kind, _ in streams):
         with open_() as container:  # a second pass: interleaved decoding of both streams would need a demuxer loop
             audio = container.streams.audio[0]
             audio_seconds = sum(f.samples for f in container.decode(audio)) / audio.codec_context.sample_rate
-    return DecodedVideo(frames, times, rate, codec, decoded_format, colorspace, streams, container_format,
+    return DecodedVideo(frames, rate, codec, decoded_format, colorspace, streams, container_format,
                         audio_seconds)
 
 
 @pytest.fixture
 def read_video():
-    """read_video(path or bytes, pixel_format="rgb24", limit=None) -> DecodedVideo (with PyAV; `limit` stops after
-    that many frames and skips the audio). Every frame is held in memory: for the suite's small clips."""
-
-    def read(source, pixel_format: str = "rgb24", limit: int | None = None) -> DecodedVideo:
-        return _decode(source, pixel_format, limit)
-
-    return read
+    """read_video(path or bytes, pixel_format="rgb24") -> DecodedVideo, with PyAV. Every frame is held in memory:
+    for the suite's small clips."""
+    return decode_video
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------------
