@@ -22,6 +22,8 @@ from vidinterp.models import ModelConfig, VFIModel, load_model, save_model, tiny
 from vidinterp.models import io as model_io
 from vidinterp.train.train import teacher_prior
 
+pytestmark = pytest.mark.cpu_only("OpenCV DIS and the classical interpolator")
+
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255

@@ -7,18 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from vidinterp.cli import main
 from vidinterp.io.images import write_png
-
-
-def _run(argv, capsys):
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _ucf_set(root, count=3):
@@ -34,9 +23,9 @@ def _ucf_set(root, count=3):
     return root
 
 
-def test_json_is_the_only_thing_on_stdout(tmp_path, capsys):
+def test_json_is_the_only_thing_on_stdout(tmp_path, run_cli):
     data = _ucf_set(tmp_path / "ucf101")
-    code, out, err = _run(["eval", str(data), "--method", "blend", "--json", "--limit", "2"], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend", "--json", "--limit", "2")
     assert code == 0, err
     document = json.loads(out)
     assert document["method"] == "blend" and document["model_path"] is None
@@ -50,25 +39,25 @@ def test_json_is_the_only_thing_on_stdout(tmp_path, capsys):
     assert "ucf101" in err and "PSNR" in err  # with --json the table goes to stderr
 
 
-def test_save_dir_writes_one_picture_per_item(tmp_path, capsys):
+def test_save_dir_writes_one_picture_per_item(tmp_path, run_cli):
     data = _ucf_set(tmp_path / "ucf101")
-    code, out, err = _run(["eval", str(data), "--method", "blend", "--save-dir", str(tmp_path / "pics")], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend", "--save-dir", str(tmp_path / "pics"))
     assert code == 0, err
     assert "ucf101" in out and "PSNR" in out and "PSNR" not in err  # without --json the report is on stdout
     assert sorted(p.name for p in (tmp_path / "pics" / "ucf101").iterdir()) == ["0.png", "1.png", "2.png"]
 
 
-def test_video_with_drop_and_limit(clip, capsys):
-    code, out, err = _run(["eval", str(clip), "--method", "blend", "--drop", "3", "--limit", "2", "--json"], capsys)
+def test_video_with_drop_and_limit(clip, run_cli):
+    code, out, err = run_cli("eval", str(clip), "--method", "blend", "--drop", "3", "--limit", "2", "--json")
     assert code == 0, err
     (entry,) = json.loads(out)["sets"]
     assert entry["kind"] == "video" and [item["t"] for item in entry["items"]] == pytest.approx([1 / 3, 2 / 3])
     assert entry["summary"]["temporal_error"] > 0
 
 
-def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
+def test_bad_inputs_give_one_line_errors(tmp_path, run_cli):
     (tmp_path / "empty").mkdir()
-    code, out, err = _run(["eval", str(tmp_path / "empty"), "--method", "blend"], capsys)
+    code, out, err = run_cli("eval", str(tmp_path / "empty"), "--method", "blend")
     assert (
         code == 1
         and out == ""
@@ -76,9 +65,9 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
         and "Traceback" not in err
     )
     data = _ucf_set(tmp_path / "ucf101", count=1)
-    code, out, err = _run(["eval", str(data), "--method", "blend", "--model", str(tmp_path / "w.safetensors")], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend", "--model", str(tmp_path / "w.safetensors"))
     assert code == 2 and "--model only applies" in err
-    code, out, err = _run(["eval", str(data), "--method", "magic"], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "magic")
     assert code == 2 and "--method" in err
 
 
@@ -87,8 +76,8 @@ BLEND_BASELINES = {"middlebury": (28.01, 5.74), "ucf101": (30.52, 3.67), "davis"
 
 
 @pytest.mark.slow
-def test_blend_reproduces_the_baselines(shared_data, capsys):
-    code, out, err = _run(["eval", str(shared_data / "eval"), "--method", "blend", "--device", "cpu", "--json"], capsys)
+def test_blend_reproduces_the_baselines(shared_data, run_cli):
+    code, out, err = run_cli("eval", str(shared_data / "eval"), "--method", "blend", "--device", "cpu", "--json")
     assert code == 0, err
     summaries = {entry["name"]: entry["summary"] for entry in json.loads(out)["sets"]}
     assert set(summaries) == set(BLEND_BASELINES)

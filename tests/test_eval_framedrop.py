@@ -13,32 +13,9 @@ from vidinterp.errors import UsageError, VidinterpError
 from vidinterp.evaluate.evaluate import EvalOptions, evaluate_triplets, evaluate_video, expected_items
 from vidinterp.evaluate.framedrop import compared_frame_count, drop_groups
 from vidinterp.evaluate.layouts import VideoItem, discover
-from vidinterp.interpolators.base import Interpolator
 from vidinterp.io.frames import VideoFrame
 from vidinterp.io.images import read_image, write_png
 from vidinterp.labels import line_height, text_scale
-
-
-class RecordingBlend(Interpolator):
-    """(1 − t)·f0 + t·f1 that records the t it was asked for and the padded size it saw."""
-
-    name = "blend"
-    pad_multiple = 8
-
-    def __init__(self) -> None:
-        super().__init__("cpu")
-        self.requests: list[float] = []
-        self.padded_sizes: list[tuple[int, int]] = []
-
-    def _prepare(self, frame0, frame1):
-        self.padded_sizes.append(tuple(frame0.shape[-2:]))
-        return frame0, frame1
-
-    def _synthesize(self, state, pair_index, t):
-        self.requests.extend(t.tolist())
-        frame0, frame1 = state
-        t = t.view(-1, 1, 1, 1)
-        return (1 - t) * frame0[pair_index] + t * frame1[pair_index]
 
 
 def _frames(n: int, times=None) -> list[VideoFrame]:
@@ -67,11 +44,11 @@ def test_drop_three_and_variable_frame_rate():
         list(drop_groups(_frames(4), 1))
 
 
-def test_video_protocol_on_a_synthetic_clip(clip):
-    interpolator = RecordingBlend()
+def test_video_protocol_on_a_synthetic_clip(clip, recording_interpolator, device):
+    interpolator = recording_interpolator(pad_multiple=8, device=device)
     result = evaluate_video(VideoItem("clip", clip), interpolator, EvalOptions(drop=2))
     assert [item.name for item in result.items] == [f"frame {i}" for i in (1, 3, 5, 7, 9)]
-    assert interpolator.requests == [0.5] * 5 and all(item.t == 0.5 for item in result.items)
+    assert interpolator.times == [0.5] * 5 and all(item.t == 0.5 for item in result.items)
     assert interpolator.padded_sizes[0] == (64, 96)
     summary = result.summary()
     assert 20 < summary["psnr"] < 100 and 0 < summary["ssim"] < 1 and summary["mae"] > 0
@@ -79,7 +56,8 @@ def test_video_protocol_on_a_synthetic_clip(clip):
     assert summary["temporal_error"] == pytest.approx(summary["mae"])
     assert expected_items(VideoItem("clip", clip), EvalOptions(drop=2)) == 5
 
-    three = evaluate_video(VideoItem("clip", clip), RecordingBlend(), EvalOptions(drop=3, limit=3))
+    three = evaluate_video(VideoItem("clip", clip), recording_interpolator(pad_multiple=8, device=device),
+                           EvalOptions(drop=3, limit=3))
     assert [(item.name, round(item.t, 4)) for item in three.items] == [
         ("frame 1", 0.3333),
         ("frame 2", 0.6667),
@@ -101,12 +79,13 @@ def test_video_protocol_on_a_synthetic_clip(clip):
     assert three.temporal_error == pytest.approx(float(torch.cat(changes).abs().mean()), rel=1e-9)
 
 
-def test_video_too_short(tmp_path):
+def test_video_too_short(tmp_path, recording_interpolator, device):
     from synthetic import make_clip
 
     short = make_clip(tmp_path / "short.mp4", n_frames=2)
     with pytest.raises(VidinterpError, match="too short"):
-        evaluate_video(VideoItem("short", short), RecordingBlend(), EvalOptions(drop=2))
+        evaluate_video(VideoItem("short", short), recording_interpolator(pad_multiple=8, device=device),
+                       EvalOptions(drop=2))
 
 
 def _triplet_folder(tmp_path, size=(13, 21)):
@@ -123,12 +102,12 @@ def _triplet_folder(tmp_path, size=(13, 21)):
     return tmp_path / "set"
 
 
-def test_triplets_use_the_interpolator_with_padding_and_save_pictures(tmp_path):
+def test_triplets_use_the_interpolator_with_padding_and_save_pictures(tmp_path, recording_interpolator, device):
     (dataset,) = discover(_triplet_folder(tmp_path))
-    interpolator = RecordingBlend()
+    interpolator = recording_interpolator(pad_multiple=8, device=device)
     result = evaluate_triplets(dataset, interpolator, EvalOptions(save_dir=tmp_path / "pictures"))
     assert interpolator.padded_sizes == [(16, 24), (16, 24)]  # 13×21 padded to multiples of 8, cropped back
-    assert interpolator.requests == [0.5, 0.5]
+    assert interpolator.times == [0.5, 0.5]
     assert [(item.psnr, item.ssim, item.mae) for item in result.items] == [(100.0, pytest.approx(1.0), 0.0)] * 2
     pictures = sorted((tmp_path / "pictures" / "set").iterdir())
     assert [p.name for p in pictures] == ["a.png", "b.png"]
@@ -141,14 +120,14 @@ def test_triplets_use_the_interpolator_with_padding_and_save_pictures(tmp_path):
     assert picture[:strip].max() > 0 and picture[strip + 13 :].max() > 0  # labels and scores are drawn
 
 
-def test_triplet_scores_equal_metrics_of_the_rounded_prediction(tmp_path):
+def test_triplet_scores_equal_metrics_of_the_rounded_prediction(tmp_path, recording_interpolator, device):
     (dataset,) = discover(_triplet_folder(tmp_path))
 
-    class FirstFrame(RecordingBlend):
+    class FirstFrame(recording_interpolator):
         def _synthesize(self, state, pair_index, t):
             return state[0][pair_index]
 
-    result = evaluate_triplets(dataset, FirstFrame(), EvalOptions(limit=1))
+    result = evaluate_triplets(dataset, FirstFrame(pad_multiple=8, device=device), EvalOptions(limit=1))
     assert len(result.items) == 1
     frame0 = read_image(tmp_path / "set" / "a" / "im1.png").astype(np.float64)
     truth = read_image(tmp_path / "set" / "a" / "im2.png").astype(np.float64)
@@ -157,15 +136,15 @@ def test_triplet_scores_equal_metrics_of_the_rounded_prediction(tmp_path):
     assert result.items[0].mae == pytest.approx(np.abs(frame0 - truth).mean())
 
 
-def test_mismatched_sizes_are_a_clear_error(tmp_path):
+def test_mismatched_sizes_are_a_clear_error(tmp_path, recording_interpolator, device):
     folder = _triplet_folder(tmp_path)
     write_png(folder / "a" / "im2.png", np.zeros((5, 5, 3), np.uint8))
     (dataset,) = discover(folder)
     with pytest.raises(VidinterpError, match="differ in size"):
-        evaluate_triplets(dataset, RecordingBlend(), EvalOptions())
+        evaluate_triplets(dataset, recording_interpolator(pad_multiple=8, device=device), EvalOptions())
 
 
-def test_sixteen_bit_triplets_are_scored_at_their_own_depth(tmp_path):
+def test_sixteen_bit_triplets_are_scored_at_their_own_depth(tmp_path, recording_interpolator, device):
     rng = np.random.default_rng(3)
     frame0 = rng.integers(0, 32768, (12, 12, 3), dtype=np.uint16) * 2
     frame1 = rng.integers(0, 32768, (12, 12, 3), dtype=np.uint16) * 2
@@ -175,7 +154,7 @@ def test_sixteen_bit_triplets_are_scored_at_their_own_depth(tmp_path):
     for name, image in (("im1.png", frame0), ("im3.png", frame1), ("im2.png", truth)):
         write_png(folder / name, image)
     (dataset,) = discover(tmp_path / "deep")
-    (item,) = evaluate_triplets(dataset, RecordingBlend(), EvalOptions()).items
+    (item,) = evaluate_triplets(dataset, recording_interpolator(pad_multiple=8, device=device), EvalOptions()).items
     # The exact mean survives only if the prediction is rounded to 65535 levels, not to 255.
     assert item.psnr == 100.0 and item.mae == 0.0
 

@@ -72,11 +72,11 @@ def test_cuda_without_gpu_is_a_clear_error():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_blend_matches_linear_mix(dtype):
+def test_blend_matches_linear_mix(dtype, device):
     generator = torch.Generator().manual_seed(0)
     frame0 = torch.rand(3, 3, 7, 9, generator=generator, dtype=torch.float64)
     frame1 = torch.rand(3, 3, 7, 9, generator=generator, dtype=torch.float64)
-    blend = BlendInterpolator("cpu", dtype)
+    blend = BlendInterpolator(device, dtype)
     prepared = prepare(blend, frame0, frame1)
     pair_index = torch.tensor([0, 2, 2, 1])
     t = torch.tensor([0.25, 0.5, 0.75, 0.1])
@@ -96,7 +96,7 @@ def test_blend_fp16_on_cuda():
     assert torch.allclose(out.float(), torch.full_like(out.float(), 0.25), atol=1e-3)
 
 
-def test_model_through_the_factory_and_the_pipeline(tmp_path):
+def test_model_through_the_factory_and_the_pipeline(tmp_path, device):
     """The learned model end to end: factory loads saved weights, retime pads odd frames and crops them back."""
     from fractions import Fraction
 
@@ -109,7 +109,7 @@ def test_model_through_the_factory_and_the_pipeline(tmp_path):
 
     torch.manual_seed(0)
     save_model(VFIModel.from_config(tiny_config()), tmp_path / "tiny")
-    interpolator = create_interpolator("model", model_path=tmp_path / "tiny.safetensors", device="cpu",
+    interpolator = create_interpolator("model", model_path=tmp_path / "tiny.safetensors", device=device,
                                        precision="fp32")  # fp32 on every CPU, so the bound below holds everywhere
     assert interpolator.name == "model" and interpolator.pad_multiple > 1
     frames = [VideoFrame(pattern_frame(i, 45, 27), Fraction(i, 24), i) for i in range(4)]

@@ -120,15 +120,8 @@ def audio_durations(path):
         return [(s.codec_context.name, float(s.duration * s.time_base) if s.duration else None) for s in container.streams.audio]
 
 
-def _audio_length(path):
-    """Seconds of decoded audio (independent of container duration fields)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        return sum(frame.samples for frame in container.decode(stream)) / stream.codec_context.sample_rate
-
-
 @pytest.mark.parametrize("suffix, codec", [(".mp4", "aac"), (".mkv", "aac"), (".webm", "opus")])
-def test_audio_is_carried_over(tmp_path, clip, suffix, codec):
+def test_audio_is_carried_over(tmp_path, clip, suffix, codec, read_video):
     out = tmp_path / f"out{suffix}"
     with open_video(clip) as reader:
         frames = list(reader.frames())
@@ -139,7 +132,7 @@ def test_audio_is_carried_over(tmp_path, clip, suffix, codec):
     (name, _), = audio_durations(out)
     assert name == codec
     # Same amount of sound as the source, to within one output frame (opus/aac priming aside).
-    assert abs(_audio_length(out) - _audio_length(clip)) <= 1 / 24 + 0.02
+    assert abs(read_video(out).audio_seconds - read_video(clip).audio_seconds) <= 1 / 24 + 0.02
     info, out_frames = read_all(out)
     assert len(out_frames) == 24 and info.frame_rate == 48
 
@@ -319,7 +312,7 @@ def test_piped_audio_that_y4m_drops_is_not_kept_in_memory(tmp_path, monkeypatch)
             assert reader.audio_queue.qsize() == 0
 
 
-def test_opus_audio_into_mov_is_reencoded_not_copied(tmp_path, clip):
+def test_opus_audio_into_mov_is_reencoded_not_copied(tmp_path, clip, read_video):
     # ffmpeg lists opus (and flac) as codecs mov takes, but its mov muxer refuses them ("opus only supported in
     # MP4"): a stream copy would fail the whole run when the header is written.
     webm = tmp_path / "opus.webm"
@@ -330,4 +323,4 @@ def test_opus_audio_into_mov_is_reencoded_not_copied(tmp_path, clip):
     with open_video(webm) as reader:
         write_frames(out, [f.image for f in reader.frames()], Fraction(24), source=reader)
     assert [name for name, _ in audio_durations(out)] == ["aac"]
-    assert abs(_audio_length(out) - _audio_length(webm)) <= 0.1
+    assert abs(read_video(out).audio_seconds - read_video(webm).audio_seconds) <= 0.1

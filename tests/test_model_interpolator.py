@@ -21,9 +21,9 @@ def saved_tiny(tmp_path):
     return tmp_path / "tiny.safetensors", model.eval()
 
 
-def test_interpolate_odd_sized_frames(saved_tiny):
+def test_interpolate_odd_sized_frames(saved_tiny, device):
     path, model = saved_tiny
-    interp = ModelInterpolator(model_path=path, device=torch.device("cpu"), precision="fp32")  # same on every CPU
+    interp = ModelInterpolator(model_path=path, device=device, precision="fp32")  # the same on every CPU
     assert isinstance(interp, Interpolator) and interp.pad_multiple == model.pad_multiple == 8
     g = torch.Generator().manual_seed(0)
     f0, f1 = torch.rand(3, 3, 37, 51, generator=g), torch.rand(3, 3, 37, 51, generator=g)
@@ -39,9 +39,9 @@ def test_interpolate_odd_sized_frames(saved_tiny):
     torch.testing.assert_close(out, direct, atol=1e-3, rtol=1e-3)
 
 
-def test_one_motion_estimate_serves_many_times(saved_tiny):
+def test_one_motion_estimate_serves_many_times(saved_tiny, device):
     path, _ = saved_tiny
-    interp = ModelInterpolator(model_path=path, precision="fp32")  # the contract, whatever the CPU's default
+    interp = ModelInterpolator(model_path=path, device=device, precision="fp32")  # whatever the CPU's default
     g = torch.Generator().manual_seed(1)
     f0, f1 = torch.rand(2, 3, 20, 30, generator=g), torch.rand(2, 3, 20, 30, generator=g)
     prepared = prepare(interp, f0, f1)

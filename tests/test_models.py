@@ -27,15 +27,16 @@ from vidinterp.models.blocks import cat_for_conv
 from vidinterp.models.motion import SoftArgmax
 
 
-def _frames(batch: int, height: int, width: int, dtype=torch.float32, seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
-    return tuple(torch.rand(batch, 3, height, width, generator=g, dtype=dtype) for _ in range(2))
+def _frames(batch: int, height: int, width: int, dtype=torch.float32, seed: int = 0, device="cpu"):
+    g = torch.Generator().manual_seed(seed)  # drawn on the CPU: the same pictures on every device
+    return (torch.rand(batch, 3, height, width, generator=g, dtype=dtype).to(device),
+            torch.rand(batch, 3, height, width, generator=g, dtype=dtype).to(device))
 
 
 PRIORS = ["dis", "none"]
 
 
-def _tiny(seed: int = 0, dtype=torch.float32, prior: str = "none", trained: bool = True) -> VFIModel:
+def _tiny(seed: int = 0, dtype=torch.float32, prior: str = "none", trained: bool = True, device="cpu") -> VFIModel:
     """A tiny model; `trained` gives its zero-initialised heads (with a prior) random values, like a model that
     has learned something, so that tests see every component act."""
     torch.manual_seed(seed)
@@ -45,17 +46,22 @@ def _tiny(seed: int = 0, dtype=torch.float32, prior: str = "none", trained: bool
             for name, p in model.named_parameters():
                 if not p.any():
                     p.normal_(0.0, 0.05)
-    return model
+    return model.to(device)
+
+
+def _tolerance(dtype: torch.dtype, floor: float) -> float:
+    """`floor` in float32 and float64; a few units in the last place of half-precision types."""
+    return max(floor, 8 * torch.finfo(dtype).eps)
 
 
 # -- shapes and t -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("batch,height,width", [(1, 16, 48), (3, 32, 64)])
-def test_forward_shapes_and_ranges_default_config(batch, height, width):
+def test_forward_shapes_and_ranges_default_config(batch, height, width, device, dtype):
     torch.manual_seed(0)
-    model = VFIModel.from_config()
-    f0, f1 = _frames(batch, height, width)
-    out = run_model(model, f0, f1, torch.rand(batch))
-    assert out.frame.shape == (batch, 3, height, width) and out.frame.dtype == torch.float32
+    model = VFIModel.from_config().to(device, dtype)
+    f0, f1 = _frames(batch, height, width, dtype, device=device)
+    out = run_model(model, f0, f1, torch.rand(batch).to(device, dtype))
+    assert out.frame.shape == (batch, 3, height, width) and out.frame.dtype == dtype
     assert out.recon0.shape == out.recon1.shape == (batch, 3, height, width)
     for flow in (out.flow_t0, out.flow_t1, out.flow_01, out.flow_10):
         assert flow.shape == (batch, 2, height, width)
@@ -66,9 +72,9 @@ def test_forward_shapes_and_ranges_default_config(batch, height, width):
 
 @pytest.mark.parametrize("prior", PRIORS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_tiny_model_dtypes_and_odd_batch(dtype, prior):
-    model = _tiny(dtype=dtype, prior=prior)
-    f0, f1 = _frames(5, 24, 40, dtype=dtype)
+def test_tiny_model_dtypes_and_odd_batch(dtype, prior, device):
+    model = _tiny(dtype=dtype, prior=prior, device=device)
+    f0, f1 = _frames(5, 24, 40, dtype=dtype, device=device)
     out = run_model(model, f0, f1, 0.5, reconstruct=False)
     assert out.frame.shape == (5, 3, 24, 40) and out.frame.dtype == dtype
     assert out.recon0 is None and out.recon1 is None
@@ -85,25 +91,28 @@ def test_sizes_not_multiple_of_pad_multiple_are_rejected():
 
 
 @pytest.mark.parametrize("prior", PRIORS)
-def test_output_depends_on_t(prior):
-    model = _tiny(prior=prior)
-    f0, f1 = _frames(2, 32, 32)
+def test_output_depends_on_t(prior, device, dtype):
+    model = _tiny(prior=prior, dtype=dtype, device=device)
+    f0, f1 = _frames(2, 32, 32, dtype, device=device)
     with torch.no_grad():
         early, late = run_model(model, f0, f1, 0.1).frame, run_model(model, f0, f1, 0.9).frame
     assert (early - late).abs().mean() > 1e-2
 
 
 @pytest.mark.parametrize("prior", PRIORS)
-def test_keyframe_times_return_the_keyframes(prior):
+def test_keyframe_times_return_the_keyframes(prior, device, dtype):
     """At t = 0 the flow to frame 0 is exactly zero and the blend weight ≈ 1 (the model's built-in prior)."""
-    model = _tiny(prior=prior)
-    f0, f1 = _frames(2, 32, 40)
+    if dtype in (torch.float16, torch.bfloat16):
+        # 1 − _T_EPSILON in models/synthesis.py rounds to 1 in these types: a −inf mask logit, NaN after upsampling
+        pytest.xfail("the mask logit at t = 1 is -inf in float16/bfloat16 (the t clamp rounds to 1)")
+    model = _tiny(prior=prior, dtype=dtype, device=device)
+    f0, f1 = _frames(2, 32, 40, dtype, device=device)
     with torch.no_grad():
         at0, at1 = run_model(model, f0, f1, 0.0), run_model(model, f0, f1, 1.0)
     assert torch.equal(at0.flow_t0, torch.zeros_like(at0.flow_t0))
     assert torch.equal(at1.flow_t1, torch.zeros_like(at1.flow_t1))
-    torch.testing.assert_close(at0.frame, f0, atol=2e-3, rtol=0)
-    torch.testing.assert_close(at1.frame, f1, atol=2e-3, rtol=0)
+    torch.testing.assert_close(at0.frame, f0, atol=_tolerance(dtype, 2e-3), rtol=0)
+    torch.testing.assert_close(at1.frame, f1, atol=_tolerance(dtype, 2e-3), rtol=0)
 
 
 def test_intermediate_flows_scale_linearly_for_constant_motion():
@@ -147,17 +156,17 @@ def test_flow_sign_and_channel_order_end_to_end(prior):
 
 # -- motion / synthesis split -----------------------------------------------------------------------------
 @pytest.mark.parametrize("prior", PRIORS)
-def test_estimate_motion_then_synthesize_equals_forward(prior):
-    model = _tiny(prior=prior).eval()
-    f0, f1 = _frames(3, 24, 32)
-    pair_index = torch.tensor([2, 0, 2, 1, 2])
-    t = torch.tensor([0.25, 0.5, 0.5, 0.9, 0.75])
+def test_estimate_motion_then_synthesize_equals_forward(prior, device, dtype):
+    model = _tiny(prior=prior, dtype=dtype, device=device).eval()
+    f0, f1 = _frames(3, 24, 32, dtype, device=device)
+    pair_index = torch.tensor([2, 0, 2, 1, 2], device=device)
+    t = torch.tensor([0.25, 0.5, 0.5, 0.9, 0.75], device=device, dtype=dtype)
     with torch.no_grad():
         state = model.estimate_motion(f0, f1, prior=model_prior(model, f0, f1))
         split = model.synthesize(state, pair_index, t)
         joint = run_model(model, f0[pair_index], f1[pair_index], t, reconstruct=False).frame
     assert split.shape == (5, 3, 24, 32)
-    torch.testing.assert_close(split, joint, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(split, joint, atol=_tolerance(dtype, 1e-5), rtol=_tolerance(dtype, 1e-5))
 
 
 # -- config, size, range ----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import pytest
 from synthetic import pattern_frame, write_clip
 from vidinterp.api.options import UpsampleOptions
 from vidinterp.api.upsample import upsample
-from vidinterp.cli import main
 from vidinterp.errors import UsageError
 from vidinterp.interpolators import BlendInterpolator
 from vidinterp.io.frames import VideoFrame
@@ -254,13 +253,10 @@ def test_image_sequence_on_threes(tmp_path):
     assert summary.hold_pattern == "on threes" and summary.held_frames == 8 and summary.output_frames == 24
 
 
-def test_cli_logs_the_hold_pattern(tmp_path, capsys):
+def test_cli_logs_the_hold_pattern(tmp_path, run_cli):
     source, _ = held_clip(tmp_path / "held.mkv", [2] * 6)
-    try:
-        main(["upsample", "--method", "blend", "--dedupe", str(source), str(tmp_path / "out.mkv")])
-    except SystemExit as exc:
-        assert not exc.code
-    err = capsys.readouterr().err
+    code, _, err = run_cli("upsample", "--method", "blend", "--dedupe", source, tmp_path / "out.mkv")
+    assert code == 0, err
     assert "--dedupe: 6 of 12 frames repeated the one before (hold pattern: on twos)" in err
 
 
@@ -269,15 +265,12 @@ def test_dedupe_option_is_checked():
         UpsampleOptions(dedupe="yes")
 
 
-def test_without_dedupe_a_clip_full_of_repeats_gets_a_hint(tmp_path, capsys, clip):
+def test_without_dedupe_a_clip_full_of_repeats_gets_a_hint(tmp_path, run_cli, clip):
     """Dedupe is not automatic (live action repeats frames too); a clip that starts with many repeats gets a hint."""
     source, _ = held_clip(tmp_path / "held.mkv", [2] * 6)
     for path, hinted in ((source, True), (clip, False)):
-        try:
-            main(["upsample", "--method", "blend", str(path), str(tmp_path / "out.mkv"), "-y"])
-        except SystemExit as exc:
-            assert not exc.code
-        err = capsys.readouterr().err
+        code, _, err = run_cli("upsample", "--method", "blend", path, tmp_path / "out.mkv", "-y")
+        assert code == 0, err
         assert ("6 of the first 12 frames repeat the one before" in err) is hinted, err
         assert ("--dedupe interpolates across such holds" in err) is hinted
 

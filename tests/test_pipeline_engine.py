@@ -14,43 +14,11 @@ import torch
 from synthetic import pattern_frame
 from vidinterp.errors import VidinterpError
 from vidinterp.execution.frames import blend_images
-from vidinterp.interpolators import BlendInterpolator, Interpolator
+from vidinterp.interpolators import BlendInterpolator
 from vidinterp.io.frames import VideoFrame
 from vidinterp.pipeline import RetimeOptions, RetimeStats, retime
 
 NTSC = Fraction(30000, 1001)
-
-
-class RecordingInterpolator(Interpolator):
-    """Blend that records what it is asked: pairs (by the frame number painted into pixel [0, 0]) and t.
-
-    Frames from `numbered_frames` carry their index in the red channel of pixel (0, 0), so the record says which
-    input pair each request came from without trusting the engine's bookkeeping.
-    """
-
-    name = "recording"
-
-    def __init__(self, pad_multiple: int = 1) -> None:
-        super().__init__("cpu", torch.float64)
-        self.pad_multiple = pad_multiple
-        self.prepared_pairs: list[list[tuple[int, int]]] = []  # one list per prepare call
-        self.requests: list[tuple[tuple[int, int], float]] = []
-        self.padded_shapes: list[tuple[int, int]] = []
-
-    def _prepare(self, frame0, frame1):
-        pairs = [(self._number(a), self._number(b)) for a, b in zip(frame0, frame1)]
-        self.prepared_pairs.append(pairs)
-        self.padded_shapes.append(tuple(frame0.shape[-2:]))
-        return frame0, frame1, pairs
-
-    def _synthesize(self, state, pair_index, t):
-        frame0, frame1, pairs = state
-        self.requests.extend((pairs[i], float(ti)) for i, ti in zip(pair_index.tolist(), t.tolist()))
-        return torch.lerp(frame0[pair_index], frame1[pair_index], t.to(frame0.dtype).view(-1, 1, 1, 1))
-
-    @staticmethod
-    def _number(frame: torch.Tensor) -> int:
-        return round(float(frame[0, 0, 0]) * 255)
 
 
 def numbered_frames(times, width=24, height=16, dtype=np.uint8):
@@ -65,13 +33,20 @@ def numbered_frames(times, width=24, height=16, dtype=np.uint8):
     return frames
 
 
-def run(frames, options, interpolator=None, **kwargs):
-    interpolator = interpolator or RecordingInterpolator()
-    return list(retime(iter(frames), interpolator, options, **kwargs)), interpolator
+@pytest.fixture
+def run(recording_interpolator, device):
+    """run(frames, options, interpolator=None, **retime_kwargs) -> (output frames, interpolator): the frames retimed
+    by `interpolator`, by default a fresh recording one (float64, on the test's device)."""
+
+    def retime_all(frames, options, interpolator=None, **kwargs):
+        interpolator = interpolator or recording_interpolator(dtype=torch.float64, device=device)
+        return list(retime(iter(frames), interpolator, options, **kwargs)), interpolator
+
+    return retime_all
 
 
 @pytest.mark.parametrize("factor", [2, 3, 4])
-def test_factor_counts_times_and_passthrough(factor):
+def test_factor_counts_times_and_passthrough(factor, run):
     n = 7
     frames = numbered_frames([i / NTSC for i in range(n)])
     stats = RetimeStats()
@@ -91,7 +66,7 @@ def test_factor_counts_times_and_passthrough(factor):
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 8, 100])
-def test_factor4_prepares_each_pair_once(batch_size):
+def test_factor4_prepares_each_pair_once(batch_size, run):
     frames = numbered_frames([i / 24 for i in range(9)])
     _, fake = run(frames, RetimeOptions(factor=4, batch_size=batch_size))
     prepared = [pair for call in fake.prepared_pairs for pair in call]
@@ -100,7 +75,7 @@ def test_factor4_prepares_each_pair_once(batch_size):
     assert all(len(call) * 3 <= max(batch_size, 3) for call in fake.prepared_pairs)
 
 
-def test_each_input_frame_is_converted_to_a_tensor_once_with_one_pair_per_batch(monkeypatch):
+def test_each_input_frame_is_converted_to_a_tensor_once_with_one_pair_per_batch(monkeypatch, run, device):
     from vidinterp.interpolators import base
 
     converted = []
@@ -112,13 +87,13 @@ def test_each_input_frame_is_converted_to_a_tensor_once_with_one_pair_per_batch(
     assert [id(image) for image in converted] == [id(frame.image) for frame in frames]
 
 
-def test_batch_size_does_not_change_output():
+def test_batch_size_does_not_change_output(run, device):
     frames = numbered_frames([Fraction(i, 24) for i in range(10)])
     outputs = []
     for batch_size in (1, 2, 5, 64):
         for options in (RetimeOptions(factor=3, batch_size=batch_size),
                         RetimeOptions(fps=Fraction(61), batch_size=batch_size)):
-            out, _ = run(frames, options, BlendInterpolator("cpu"))
+            out, _ = run(frames, options, BlendInterpolator(device))
             outputs.append((options.factor, [(f.index, f.time, f.image.tobytes()) for f in out]))
     by_mode = {}
     for mode, out in outputs:
@@ -151,7 +126,7 @@ def reference_fps_plan(times, fps, end):
         ([Fraction(0), Fraction(7, 100), Fraction(9, 100), Fraction(30, 100)], Fraction(25, 2)),  # VFR down
     ],
 )
-def test_fps_mode_pairs_and_t(times, fps):
+def test_fps_mode_pairs_and_t(times, fps, run):
     frames = numbered_frames(times)
     end = times[-1] + (times[-1] - times[-2])
     expected = reference_fps_plan(times, fps, end)
@@ -166,14 +141,14 @@ def test_fps_mode_pairs_and_t(times, fps):
             assert frame.image is frames[i].image  # exact hits and held frames are the input, bit for bit
 
 
-def test_fps_downsampling_by_two_never_interpolates():
+def test_fps_downsampling_by_two_never_interpolates(run):
     frames = numbered_frames([Fraction(i, 60) for i in range(20)])
     out, fake = run(frames, RetimeOptions(fps=Fraction(30)))
     assert fake.prepared_pairs == [] and fake.requests == []
     assert [f.image[0, 0, 0] for f in out] == list(range(0, 20, 2))
 
 
-def test_millisecond_timestamps_pass_through_at_their_own_rate():
+def test_millisecond_timestamps_pass_through_at_their_own_rate(run):
     # 29.97 fps with PTS rounded to 1 ms (Matroska) retimed to 29.97 fps: every output is an input frame.
     frames = numbered_frames([Fraction(round(i * 1000 / NTSC), 1000) for i in range(40)])
     out, fake = run(frames, RetimeOptions(fps=NTSC))
@@ -183,12 +158,12 @@ def test_millisecond_timestamps_pass_through_at_their_own_rate():
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_blend_values_and_dtype(dtype):
+def test_blend_values_and_dtype(dtype, run, device):
     rng = np.random.default_rng(1)
     top = np.iinfo(dtype).max
     images = [rng.integers(0, top + 1, (10, 14, 3), dtype=dtype) for _ in range(3)]
     frames = [VideoFrame(image, Fraction(i, 25), i) for i, image in enumerate(images)]
-    out, _ = run(frames, RetimeOptions(factor=4, scene_cut="off"), BlendInterpolator("cpu"))
+    out, _ = run(frames, RetimeOptions(factor=4, scene_cut="off"), BlendInterpolator(device))
     for i in range(2):
         a, b = images[i].astype(np.float64), images[i + 1].astype(np.float64)
         for k in range(1, 4):
@@ -199,23 +174,23 @@ def test_blend_values_and_dtype(dtype):
             assert np.abs(got - want).max() <= 0.5 + 1e-3 * top / 255
 
 
-def test_odd_sizes_are_padded_and_cropped():
+def test_odd_sizes_are_padded_and_cropped(run, recording_interpolator, device):
     frames = numbered_frames([Fraction(i, 24) for i in range(3)], width=37, height=29)
-    fake = RecordingInterpolator(pad_multiple=8)
+    fake = recording_interpolator(pad_multiple=8, dtype=torch.float64, device=device)
     out, _ = run(frames, RetimeOptions(factor=2), fake)
-    assert fake.padded_shapes == [(32, 40)]
+    assert fake.padded_sizes == [(32, 40)]
     assert all(f.image.shape == (29, 37, 3) for f in out)
     want = blend_images(frames[0].image, frames[1].image, 0.5)
     assert np.abs(out[1].image.astype(int) - want.astype(int)).max() <= 1
 
 
-def test_size_change_mid_stream_is_a_clear_error():
+def test_size_change_mid_stream_is_a_clear_error(run):
     frames = numbered_frames([0, Fraction(1, 24)]) + [VideoFrame(pattern_frame(2, 32, 16), Fraction(2, 24), 2)]
     with pytest.raises(VidinterpError, match="picture size changes"):
         run(frames, RetimeOptions(factor=2))
 
 
-def test_empty_input_gives_nothing():
+def test_empty_input_gives_nothing(run):
     out, fake = run([], RetimeOptions(factor=2))
     assert out == [] and fake.prepared_pairs == []
 
@@ -238,10 +213,10 @@ def cut_clip():
 
 
 @pytest.mark.parametrize("mode", ["hold", "blend", "off"])
-def test_scene_cut_modes(mode):
+def test_scene_cut_modes(mode, run, device):
     frames = cut_clip()
     stats = RetimeStats()
-    out, fake = run(frames, RetimeOptions(factor=4, scene_cut=mode), BlendInterpolator("cpu"), stats=stats)
+    out, fake = run(frames, RetimeOptions(factor=4, scene_cut=mode), BlendInterpolator(device), stats=stats)
     assert len(out) == 32
     across = out[13:16]  # the three frames between input 3 and input 4
     if mode == "off":
@@ -260,19 +235,19 @@ def test_scene_cut_modes(mode):
         assert stats.blended_frames == 3
 
 
-def test_hold_shows_the_nearer_shot_at_any_rate():
+def test_hold_shows_the_nearer_shot_at_any_rate(run, device):
     """--fps 60 from 24 fps puts output frames at t = 0.2 and 0.6 of the cut interval (frames 3 → 4): the first is
     nearer the earlier shot, the second the later one."""
     frames = cut_clip()
     stats = RetimeStats()
-    out, _ = run(frames, RetimeOptions(fps=Fraction(60)), BlendInterpolator("cpu"), stats=stats)
+    out, _ = run(frames, RetimeOptions(fps=Fraction(60)), BlendInterpolator(device), stats=stats)
     across = [frame for frame in out if frames[3].time < frame.time < frames[4].time]
     assert [frame.time for frame in across] == [Fraction(8, 60), Fraction(9, 60)]
     assert across[0].image is frames[3].image and across[1].image is frames[4].image
     assert stats.scene_cuts == 1
 
 
-def test_cut_pair_never_reaches_the_interpolator():
+def test_cut_pair_never_reaches_the_interpolator(run):
     frames = cut_clip()
     for image in frames:
         image.image[0, 0, 0] = image.index
@@ -281,11 +256,11 @@ def test_cut_pair_never_reaches_the_interpolator():
     assert len(fake.requests) == 6
 
 
-def test_no_false_cuts_on_fast_smooth_motion():
+def test_no_false_cuts_on_fast_smooth_motion(run, device):
     # 6 px/frame background and 12 px/frame square on a 96-px-wide picture: fast, but interpolatable.
     frames = [VideoFrame(pattern_frame(i, speed=(6.0, 3.0)), Fraction(i, 24), i) for i in range(10)]
     stats = RetimeStats()
-    run(frames, RetimeOptions(factor=2), BlendInterpolator("cpu"), stats=stats)
+    run(frames, RetimeOptions(factor=2), BlendInterpolator(device), stats=stats)
     assert stats.scene_cuts == 0
 
 
@@ -293,7 +268,7 @@ def test_no_false_cuts_on_fast_smooth_motion():
 
 @pytest.mark.parametrize("options", [RetimeOptions(factor=4, batch_size=4, scene_cut="off"),
                                      RetimeOptions(fps=Fraction(50), batch_size=4)])
-def test_memory_does_not_grow_with_length(options):
+def test_memory_does_not_grow_with_length(options, device):
     """Count input pictures still alive while a long stream goes through; the consumer drops outputs at once."""
     alive = 0
     peak = 0
@@ -313,7 +288,7 @@ def test_memory_does_not_grow_with_length(options):
             yield VideoFrame(image, Fraction(i, 24), i)
 
     count = 0
-    for frame in retime(source(300), BlendInterpolator("cpu"), options):
+    for frame in retime(source(300), BlendInterpolator(device), options):
         count += 1
         del frame
         gc.collect(0) if count % 100 == 0 else None
@@ -321,11 +296,11 @@ def test_memory_does_not_grow_with_length(options):
     assert peak <= 2 * options.batch_size + 4
 
 
-def test_a_pair_needing_more_than_a_batch_streams_chunk_by_chunk():
+def test_a_pair_needing_more_than_a_batch_streams_chunk_by_chunk(recording_interpolator, device):
     # factor 16 with batch size 2: the 15 frames of one pair are made 2 at a time, and each is passed on before
     # the next chunk is computed, so never more than a batch of new pictures is held (the docstring's promise).
     frames = numbered_frames([Fraction(i, 24) for i in range(3)])
-    fake = RecordingInterpolator()
+    fake = recording_interpolator(dtype=torch.float64, device=device)
     made_before = []  # requests computed when each output frame came out
     for frame in retime(iter(frames), fake, RetimeOptions(factor=16, batch_size=2, scene_cut="off")):
         made_before.append((frame.index, len(fake.requests)))

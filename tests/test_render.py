@@ -18,6 +18,8 @@ from vidinterp.interpolators.runtime import Runtime
 from vidinterp.models import VFIModel, tiny_config
 from vidinterp.models.synthesis import FrameSynthesizer, SynthesisResult
 
+pytestmark = pytest.mark.cpu_only("the OpenCV render of the CPU path")
+
 CPU = torch.device("cpu")
 
 

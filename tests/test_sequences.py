@@ -9,19 +9,12 @@ import numpy as np
 import pytest
 
 from synthetic import make_clip, pattern_frame
-from vidinterp.cli import main
 from vidinterp.io.images import read_image, write_png
 from vidinterp.io.reader import open_video
 
 
-def run(args, capsys):
-    try:
-        main(["upsample", "--method", "blend", "--scene-cut", "off", *map(str, args)])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+def run(args, run_cli):
+    return run_cli("upsample", "--method", "blend", "--scene-cut", "off", *args)
 
 
 def frames_folder(folder, count=4, name="%06d.png", first=1, size=(24, 32), deep=False):
@@ -35,10 +28,10 @@ def frames_folder(folder, count=4, name="%06d.png", first=1, size=(24, 32), deep
     return images
 
 
-def test_pattern_in_pattern_out_is_lossless_and_numbered_like_ffmpeg(tmp_path, capsys):
+def test_pattern_in_pattern_out_is_lossless_and_numbered_like_ffmpeg(tmp_path, run_cli):
     images = frames_folder(tmp_path / "frames")
     code, out, err = run(
-        [tmp_path / "frames" / "%06d.png", tmp_path / "out" / "f_%04d.png", "--start-number", 0], capsys
+        [tmp_path / "frames" / "%06d.png", tmp_path / "out" / "f_%04d.png", "--start-number", 0], run_cli
     )
     assert code == 0, err
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
@@ -49,34 +42,34 @@ def test_pattern_in_pattern_out_is_lossless_and_numbered_like_ffmpeg(tmp_path, c
     assert "4 images" in err and "read at 25 fps (the default" in err and "--input-fps" in err
 
 
-def test_folder_in_with_input_fps_to_video(tmp_path, capsys):
+def test_folder_in_with_input_fps_to_video(tmp_path, run_cli):
     frames_folder(tmp_path / "shots", count=3, name="shot_%03d.png", first=7)
     out = tmp_path / "out.mp4"
-    code, _, err = run([tmp_path / "shots", out, "--input-fps", "24", "--factor", "2"], capsys)
+    code, _, err = run([tmp_path / "shots", out, "--input-fps", "24", "--factor", "2"], run_cli)
     assert code == 0, err
     assert "shot_%03d.png: 3 images" in err and "read at 24 fps (--input-fps)" in err
     with open_video(out) as reader:
         assert reader.info.frame_rate == Fraction(48) and len(list(reader.frames())) == 6
 
 
-def test_sixteen_bit_sequence_stays_sixteen_bit(tmp_path, capsys):
+def test_sixteen_bit_sequence_stays_sixteen_bit(tmp_path, run_cli):
     images = frames_folder(tmp_path / "deep", count=2, deep=True)
-    code, _, err = run([tmp_path / "deep", tmp_path / "out" / "%03d.png"], capsys)
+    code, _, err = run([tmp_path / "deep", tmp_path / "out" / "%03d.png"], run_cli)
     assert code == 0, err
     first = read_image(tmp_path / "out" / "001.png")
     assert first.dtype == np.uint16 and np.array_equal(first, images[0])
 
 
-def test_existing_output_files_are_refused_without_overwrite(tmp_path, capsys):
+def test_existing_output_files_are_refused_without_overwrite(tmp_path, run_cli):
     frames_folder(tmp_path / "frames", count=2)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "000003.png").write_bytes(b"keep me")
-    code, _, err = run([tmp_path / "frames", tmp_path / "out" / "%06d.png"], capsys)
+    code, _, err = run([tmp_path / "frames", tmp_path / "out" / "%06d.png"], run_cli)
     assert code == 1 and "would replace" in err and "--overwrite" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["000003.png"]
-    assert run([tmp_path / "frames", tmp_path / "out" / "%06d.png", "--overwrite"], capsys)[0] == 0
+    assert run([tmp_path / "frames", tmp_path / "out" / "%06d.png", "--overwrite"], run_cli)[0] == 0
     assert read_image(tmp_path / "out" / "000003.png").shape == (24, 32, 3)
-    code, _, err = run([tmp_path / "frames", tmp_path / "frames" / "%06d.png", "--overwrite"], capsys)
+    code, _, err = run([tmp_path / "frames", tmp_path / "frames" / "%06d.png", "--overwrite"], run_cli)
     assert code == 1 and "input image" in err
 
 
@@ -106,29 +99,29 @@ def _bad_two_sequences(folder):
 
 @pytest.mark.parametrize("make", [_bad_gap, _bad_sizes, _bad_unreadable, _bad_two_sequences])
 @pytest.mark.parametrize("output", ["out.mp4", "seq/%04d.png"])
-def test_bad_sequences_fail_in_one_line_and_write_nothing(tmp_path, capsys, make, output):
+def test_bad_sequences_fail_in_one_line_and_write_nothing(tmp_path, run_cli, make, output):
     message = make(tmp_path / "in")
-    code, stdout, err = run([tmp_path / "in", tmp_path / output], capsys)
+    code, stdout, err = run([tmp_path / "in", tmp_path / output], run_cli)
     assert code == 1 and stdout == "" and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("vidinterp: error: ") and message in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no output, no staging or temporary files
 
 
-def test_options_that_do_not_apply_are_refused(tmp_path, capsys):
+def test_options_that_do_not_apply_are_refused(tmp_path, run_cli):
     source = make_clip(tmp_path / "in.mp4", n_frames=3, width=32, height=24)
-    code, _, err = run([source, tmp_path / "o.mp4", "--input-fps", "24"], capsys)
+    code, _, err = run([source, tmp_path / "o.mp4", "--input-fps", "24"], run_cli)
     assert code == 2 and "--input-fps sets the frame rate of an image sequence" in err
-    code, _, err = run([source, tmp_path / "o.mp4", "--start-number", "3"], capsys)
+    code, _, err = run([source, tmp_path / "o.mp4", "--start-number", "3"], run_cli)
     assert code == 2 and "--start-number only applies" in err
-    code, _, err = run([source, tmp_path / "%04d.jpg"], capsys)
+    code, _, err = run([source, tmp_path / "%04d.jpg"], run_cli)
     assert code == 2 and "lossless PNG" in err
-    code, _, err = run([tmp_path / "none" / "%04d.png", tmp_path / "o.mp4"], capsys)
+    code, _, err = run([tmp_path / "none" / "%04d.png", tmp_path / "o.mp4"], run_cli)
     assert code == 1 and "does not exist" in err
 
 
-def test_montage_puts_source_and_result_side_by_side(tmp_path, capsys):
+def test_montage_puts_source_and_result_side_by_side(tmp_path, run_cli):
     images = frames_folder(tmp_path / "frames", count=3, size=(48, 64))
-    code, _, err = run([tmp_path / "frames", tmp_path / "m" / "%03d.png", "--montage"], capsys)
+    code, _, err = run([tmp_path / "frames", tmp_path / "m" / "%03d.png", "--montage"], run_cli)
     assert code == 0, err
     middle = read_image(tmp_path / "m" / "002.png")  # t = 0.5 between source frames 0 and 1
     assert middle.shape == (48, 128, 3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,22 +12,9 @@ import torch
 from safetensors.torch import load_file
 
 from synthetic import make_clip
-from vidinterp.cli import main
 from vidinterp.models import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args, timeout=120, env_extra=None):
-    env = {**subprocess_env(), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "vidinterp", "train", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
-
-
-def subprocess_env() -> dict[str, str]:
-    """One thread per process and this checkout's code first on the path."""
-    path = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
 
 
 @pytest.fixture(scope="module")
@@ -43,21 +29,21 @@ def setup(tmp_path_factory):
     return root, data, model_json
 
 
-def test_help():
-    result = run_cli("--help", timeout=60)
-    assert result.returncode == 0
+def test_help(run_cli):
+    result = run_cli("train", "--help", process=True, timeout=60)
+    assert result.rc == 0
     for option in ("--out", "--steps", "--recipe", "--resume", "--interval", "--loss", "--val", "--amp"):
-        assert option in result.stdout
+        assert option.encode() in result.stdout
 
 
-def test_tiny_end_to_end_run(setup, capsys):
+def test_tiny_end_to_end_run(setup, run_cli):
     root, data, model_json = setup
     run = root / "run"
     common = ("--crop", 32, "--batch-size", 2, "--model-config", model_json, "--device", "cpu", "--workers", 0,
               "--interval", "2")
-    result = run_cli(data, "--out", run, "--steps", 5, "--val-every", 5, *common)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == ""
+    result = run_cli("train", data, "--out", run, "--steps", 5, "--val-every", 5, *common, process=True, timeout=120)
+    assert result.rc == 0, result.stderr
+    assert result.stdout == b""
     assert "broken.mov" in result.stderr and "warning" in result.stderr
     summary = result.stderr.strip().splitlines()[-1]
     assert "trained 5 steps" in summary and "best val PSNR" in summary
@@ -66,13 +52,11 @@ def test_tiny_end_to_end_run(setup, capsys):
     assert load_file(str(run / "best" / "model.safetensors"))
 
     # In-process from here on (a subprocess costs seconds of imports on a loaded 2-core machine).
-    with pytest.raises(SystemExit) as refused:  # a run is there: refuse to clobber it
-        main(["train", str(data), "--out", str(run), "--steps", "5", *map(str, common)])
-    err = capsys.readouterr().err
-    assert refused.value.code == 2 and "--resume" in err and "Traceback" not in err
+    code, _, err = run_cli("train", data, "--out", run, "--steps", "5", *common)  # a run is there: not clobbered
+    assert code == 2 and "--resume" in err and "Traceback" not in err
 
-    main(["train", "--resume", str(run), "--steps", "7", "--quiet"])
-    assert "trained 2 steps (steps 6 to 7; 7 in all)" in capsys.readouterr().err
+    code, _, err = run_cli("train", "--resume", run, "--steps", "7", "--quiet")
+    assert code == 0 and "trained 2 steps (steps 6 to 7; 7 in all)" in err
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["event"] for r in records if r["event"] in ("start", "resume")] == ["start", "resume"]
     assert [r["step"] for r in records if r["event"] == "step"][-1] == 7
@@ -94,19 +78,16 @@ def test_tiny_end_to_end_run(setup, capsys):
         (["{tmp}/no-data", "--out", "{tmp}/r"], 1, "not found"),
     ],
 )
-def test_usage_errors(setup, tmp_path, capsys, args, code, message):
+def test_usage_errors(setup, tmp_path, run_cli, args, code, message):
     _, data, _ = setup
-    argv = ["train", *(a.format(data=data, tmp=tmp_path) for a in args)]
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    err = capsys.readouterr().err
-    assert exited.value.code == code and "vidinterp: error:" in err and message in err and "Traceback" not in err
+    status, _, err = run_cli("train", *(a.format(data=data, tmp=tmp_path) for a in args))
+    assert status == code and "vidinterp: error:" in err and message in err and "Traceback" not in err
 
 
-def test_ddp_two_cpu_processes(setup, tmp_path):
+def test_ddp_two_cpu_processes(setup, tmp_path, run_cli):
     root, data, model_json = setup
     run = tmp_path / "ddp"
-    env = subprocess_env()
+    env = run_cli.environment()  # torchrun starts the CLI's processes itself
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
                "-m", "vidinterp", "train", str(data), "--out", str(run), "--steps", "3", "--crop", "32",
                "--batch-size", "4", "--model-config", str(model_json), "--device", "cpu", "--workers", "0",
@@ -125,7 +106,7 @@ def test_ddp_two_cpu_processes(setup, tmp_path):
     assert all(torch.isfinite(v).all() for v in state.values())
 
 
-def test_ctrl_c_saves_and_exits_130(setup, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_saves_and_exits_130(setup, tmp_path, run_cli, monkeypatch):
     _, data, model_json = setup
     import vidinterp.train.train as loop
 
@@ -138,15 +119,14 @@ def test_ctrl_c_saves_and_exits_130(setup, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(loop, "learning_rate", interrupt_at_step_2)
     run = tmp_path / "run"
-    with pytest.raises(SystemExit) as exited:
-        main(["train", str(data), "--out", str(run), "--steps", "50", "--crop", "32", "--batch-size", "2",
-              "--model-config", str(model_json), "--device", "cpu", "--interval", "2", "--quiet", "--workers", "0"])
-    err = capsys.readouterr().err
-    assert exited.value.code == 130 and "--resume" in err and "Traceback" not in err
+    code, _, err = run_cli("train", data, "--out", run, "--steps", "50", "--crop", "32", "--batch-size", "2",
+                           "--model-config", model_json, "--device", "cpu", "--interval", "2", "--quiet", "--workers",
+                           "0")
+    assert code == 130 and "--resume" in err and "Traceback" not in err
     assert torch.load(run / "last" / "trainer.pt", weights_only=True)["step"] == 2
 
 
-def test_default_recipe_trains_with_its_flow_teacher_after_the_plain_install(setup, tmp_path, capsys):
+def test_default_recipe_trains_with_its_flow_teacher_after_the_plain_install(setup, tmp_path, run_cli):
     """The README's install (no extras) has what the default recipe needs: OpenCV is a core dependency, and
     `vidinterp train DATA_DIR` with the default recipe's distillation gets past the teacher check and trains."""
     import tomllib
@@ -158,8 +138,9 @@ def test_default_recipe_trains_with_its_flow_teacher_after_the_plain_install(set
     assert any(dep.startswith("opencv-python") for dep in pyproject["project"]["dependencies"])
     assert load_recipe("default")["distill_weight"] > 0
     run = tmp_path / "run"
-    main(["train", str(data), "--out", str(run), "--steps", "1", "--crop", "32", "--batch-size", "1", "--model-config",
-          str(model_json), "--device", "cpu", "--workers", "0", "--interval", "2", "--quiet"])
-    assert "trained 1 step" in capsys.readouterr().err
+    code, _, err = run_cli("train", data, "--out", run, "--steps", "1", "--crop", "32", "--batch-size", "1",
+                           "--model-config", model_json, "--device", "cpu", "--workers", "0", "--interval", "2",
+                           "--quiet")
+    assert code == 0 and "trained 1 step" in err
     saved = json.loads((run / "train_config.json").read_text())
     assert saved["distill_weight"] == load_recipe("default")["distill_weight"] and saved["teacher"]

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from rich.console import Console
-from test_eval_cli import _run as run
 
 from synthetic import pattern_frame
 from vidinterp.evaluate import report, vmaf
@@ -68,10 +67,9 @@ def ucf_set(root, count=2, width=64, height=48):
 
 
 @needs_vmaf
-def test_eval_reports_vmaf_per_item_per_set_in_table_json_and_pictures(tmp_path, capsys):
+def test_eval_reports_vmaf_per_item_per_set_in_table_json_and_pictures(tmp_path, run_cli):
     data = ucf_set(tmp_path / "ucf101")
-    code, out, err = run(["eval", str(data), "--method", "blend", "--json", "--save-dir", str(tmp_path / "pics")],
-                         capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend", "--json", "--save-dir", str(tmp_path / "pics"))
     assert code == 0, err
     document = json.loads(out)
     assert document["vmaf"] == {"available": True, "reason": None, "model": "vmaf_v0.6.1"}
@@ -85,42 +83,42 @@ def test_eval_reports_vmaf_per_item_per_set_in_table_json_and_pictures(tmp_path,
 
 
 @needs_vmaf
-def test_items_too_small_for_vmaf_have_none(tmp_path, capsys):
+def test_items_too_small_for_vmaf_have_none(tmp_path, run_cli):
     data = ucf_set(tmp_path / "ucf101", width=16, height=12)
-    code, out, err = run(["eval", str(data), "--method", "blend", "--json"], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend", "--json")
     assert code == 0, err
     (entry,) = json.loads(out)["sets"]
     assert entry["summary"]["vmaf"] is None and all(item["vmaf"] is None for item in entry["items"])
 
 
-def test_without_vmaf_torch_eval_still_works_and_says_why_only_when_asked(tmp_path, capsys, monkeypatch):
+def test_without_vmaf_torch_eval_still_works_and_says_why_only_when_asked(tmp_path, run_cli, monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *args: None if name == "vmaf_torch" else real_find_spec(name, *args))
     metric, reason = vmaf.load_vmaf()
     assert metric is None and "vmaf-torch" in reason and "vidinterp[vmaf]" in reason
     data = ucf_set(tmp_path / "ucf101")
-    code, out, err = run(["eval", str(data), "--method", "blend"], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend")
     assert code == 0, err
     assert "VMAF" not in out and "unavailable" not in out + err
-    code, out, err = run(["eval", str(data), "--method", "blend", "--vmaf", "--json"], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend", "--vmaf", "--json")
     assert code == 0, err
     assert json.loads(out)["vmaf"]["available"] is False
     assert "VMAF unavailable: the 'vmaf-torch' package is not installed" in err
 
 
-def test_no_vmaf_skips_it(tmp_path, capsys):
+def test_no_vmaf_skips_it(tmp_path, run_cli):
     data = ucf_set(tmp_path / "ucf101")
-    code, out, err = run(["eval", str(data), "--method", "blend", "--no-vmaf", "--json"], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend", "--no-vmaf", "--json")
     assert code == 0, err
     document = json.loads(out)
     assert document["vmaf"]["available"] is False and document["sets"][0]["summary"]["vmaf"] is None
 
 
-def test_lpips_unavailable_is_said_once_and_only_when_asked(tmp_path, capsys, monkeypatch):
+def test_lpips_unavailable_is_said_once_and_only_when_asked(tmp_path, run_cli, monkeypatch):
     """Every `vidinterp eval` used to end with "LPIPS unavailable: ..." although nobody had asked for it."""
     data = ucf_set(tmp_path / "ucf101")
-    code, out, err = run(["eval", str(data), "--method", "blend"], capsys)
+    code, out, err = run_cli("eval", str(data), "--method", "blend")
     assert code == 0 and "LPIPS" not in out + err  # not installed here: no column, no note
     console = Console(record=True, width=120)
     monkeypatch.setattr(report, "_said", set())

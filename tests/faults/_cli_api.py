@@ -1,5 +1,5 @@
-"""Helpers of the API, weights, train, eval and bench fault tests: run a command in-process, check that it failed
-with one clean line, and check that nothing was changed, lost or left behind."""
+"""Helpers of the API, weights, train, eval and bench fault tests: check that a command failed with one clean line,
+and check that nothing was changed, lost or left behind."""
 
 from __future__ import annotations
 
@@ -11,21 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vidinterp.cli import main
-
 ERROR_PREFIX = "vidinterp: error: "
-
-
-def run_main(capsys, *args) -> tuple[int, str, str]:
-    """`vidinterp ARGS` in this process: (exit status, stdout, stderr)."""
-    capsys.readouterr()  # drop what earlier steps printed
-    try:
-        main([str(arg) for arg in args])
-        code = 0
-    except SystemExit as exited:
-        code = exited.code if isinstance(exited.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def error_line(err: str) -> str:
@@ -37,10 +23,10 @@ def error_line(err: str) -> str:
     return errors[0][len(ERROR_PREFIX):]
 
 
-def assert_fails(capsys, code: int, *args, says: tuple[str, ...] = ()) -> str:
-    """Run `vidinterp ARGS`, which must exit with `code` after one error line containing every string of `says`
-    and nothing on stdout; returns the message."""
-    status, out, err = run_main(capsys, *args)
+def assert_fails(run_cli, code: int, *args, says: tuple[str, ...] = ()) -> str:
+    """Run `vidinterp ARGS` in this process with the suite's `run_cli`; it must exit with `code` after one error
+    line containing every string of `says` and nothing on stdout; returns the message."""
+    status, out, err = run_cli(*args)
     assert status == code, (status, err)
     message = error_line(err)
     assert out == "", out

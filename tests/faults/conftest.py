@@ -1,44 +1,24 @@
 """Shared pieces of the fault and bad-input suite (`pytest -m faults`).
 
-`run_cli` runs `vidinterp` as a real process (closed descriptors, signals, stalled pipes); `invoke` runs it in this
-process (fast, for the many cases that need no process of their own). Both return a `CliResult`, and
-`assert_clean_failure` checks the project's rule for a refused input: a non-zero exit below 126, exactly one
-`vidinterp: error:` line (after warnings, where the case documents them), no traceback. `leftovers` lists what a
+`vidinterp` runs through the suite's `run_cli` (tests/conftest.py): in this process (fast, for the many cases that
+need no process of their own), or as a real process with `process=True` (closed descriptors, signals, stalled
+pipes); `start_cli` starts a process without waiting. `assert_clean_failure` checks the project's rule for a
+refused input: a non-zero exit below 126, exactly one `vidinterp: error:` line (after warnings, where the case
+documents them), no traceback. `leftovers` lists what a
 run must not leave behind (temporary files, .partial staging folders). `media` holds tiny synthetic clips made once
 per session with the ffmpeg CLI.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-import sys
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-#: a run of a tiny clip takes a few seconds (most of it importing torch); more means a hang
-TIMEOUT = 90
 
-
-@dataclass
-class CliResult:
-    rc: int
-    stdout: bytes
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-
-def assert_clean_failure(result: CliResult, rc: int | None = None, *, contains: str | None = None,
+def assert_clean_failure(result, rc: int | None = None, *, contains: str | None = None,
                          warnings: bool = False, progress: bool = False) -> str:
     """A refused run: exit status `rc` (default: any from 1 to 125; a signal's 128 + n when given), one
     `vidinterp: error:` line, last, and nothing else on stderr, no traceback. With `warnings`, `vidinterp: warning:`
@@ -61,7 +41,7 @@ def assert_clean_failure(result: CliResult, rc: int | None = None, *, contains: 
     return lines[-1]
 
 
-def assert_no_traceback(result: CliResult) -> None:
+def assert_no_traceback(result) -> None:
     assert "Traceback" not in result.stderr and "Fatal Python error" not in result.stderr, result.stderr
 
 
@@ -69,129 +49,6 @@ def leftovers(folder: Path) -> list[str]:
     """Temporary files and staging folders of vidinterp anywhere under `folder`."""
     return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*")
                   if ".partial" in p.name or p.name.startswith(".vidinterp-"))
-
-
-def _command(args, prelude: str | None) -> list[str]:
-    """`vidinterp ARGS`, after `prelude` (test-only Python run first, e.g. to signal at a chosen stage)."""
-    code = (prelude or "") + "\nfrom vidinterp.cli import main\nmain()\n"
-    return [sys.executable, "-c", code, *[str(a) for a in args]]
-
-
-def _env() -> dict:
-    return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-
-
-def _closing(close: tuple[int, ...]):
-    def child() -> None:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background test runner may ignore it; the CLI must not
-        for fd in close:
-            os.close(fd)
-    return child
-
-
-@pytest.fixture
-def run_cli(tmp_path):
-    """Run `vidinterp ARGS` as a process: run_cli(*args, stdin=bytes|None, close=(fds...), prelude=code,
-    timeout=s, cwd=folder) -> CliResult. `close` closes standard descriptors in the child (`<&-`, `>&-`, `2>&-`)."""
-
-    def run(*args, stdin: bytes | None = None, close: tuple[int, ...] = (), prelude: str | None = None,
-            timeout: float = TIMEOUT, cwd: Path | None = None) -> CliResult:
-        proc = subprocess.run(_command(args, prelude), input=stdin if stdin is not None else None,
-                              stdin=None if stdin is not None else subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, cwd=cwd or tmp_path, env=_env(), preexec_fn=_closing(close))
-        return CliResult(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
-
-    return run
-
-
-class Running:
-    """A `vidinterp` process started with pipes on all three descriptors; stderr is collected as it comes."""
-
-    def __init__(self, args, prelude: str | None, cwd: Path, stdout=subprocess.PIPE) -> None:
-        self.proc = subprocess.Popen(_command(args, prelude), stdin=subprocess.PIPE, stdout=stdout,
-                                     stderr=subprocess.PIPE, cwd=cwd, env=_env(), preexec_fn=_closing(()))
-        self._err: list[bytes] = []
-        self._reader = threading.Thread(target=lambda: self._err.extend(iter(self.proc.stderr.readline, b"")),
-                                        daemon=True)
-        self._reader.start()
-
-    def feed(self, data: bytes, close: bool = False) -> None:
-        """Write `data` to the process's stdin from a thread (a stalled pipeline stops reading it), then leave
-        stdin open (stalled) or `close` it (the end of the input)."""
-
-        def write() -> None:
-            try:
-                self.proc.stdin.write(data)
-                self.proc.stdin.flush()
-                if close:
-                    self.proc.stdin.close()
-            except (OSError, ValueError):  # the process ended first
-                pass
-
-        threading.Thread(target=write, daemon=True).start()
-
-    def wait_for(self, marker: Path, timeout: float = TIMEOUT) -> None:
-        """Wait until the process has created `marker` (the prelude touches it at the stage under test)."""
-        deadline = time.monotonic() + timeout
-        while not marker.exists():
-            assert self.proc.poll() is None, b"".join(self._err).decode()
-            assert time.monotonic() < deadline, "the process never reached the stage under test"
-            time.sleep(0.05)
-
-    def finish(self, timeout: float = TIMEOUT) -> CliResult:
-        try:
-            self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        for stream in (self.proc.stdout,):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:
-                    pass
-        return CliResult(self.proc.returncode, b"", b"".join(self._err).decode(errors="replace"))
-
-
-@pytest.fixture
-def start_cli(tmp_path):
-    """Start `vidinterp ARGS` without waiting: start_cli(*args, prelude=code) -> Running (killed at teardown)."""
-    started: list[Running] = []
-
-    def start(*args, prelude: str | None = None, stdout=subprocess.PIPE) -> Running:
-        running = Running(args, prelude, tmp_path, stdout)
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        if running.proc.poll() is None:
-            running.proc.kill()
-            running.proc.wait()
-
-
-@pytest.fixture(autouse=True)
-def _restore_signal_handlers():
-    """The CLI keeps its interrupt guard installed after an interrupt (the process is exiting); undo that here."""
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    saved = {sig: signal.getsignal(sig) for sig in handled}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
-@pytest.fixture
-def invoke(capsys):
-    """Run `vidinterp ARGS` in this process (no interpreter start-up: for cases that need no process of their own)."""
-    from _cli_api import run_main
-
-    def run(*args) -> CliResult:
-        rc, out, err = run_main(capsys, *args)
-        return CliResult(rc, out.encode(), err)
-
-    return run
 
 
 def _ffmpeg(*args) -> None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from _cli_api import assert_fails, run_main
+from _cli_api import assert_fails
 
 pytestmark = pytest.mark.faults
 
@@ -18,20 +18,20 @@ SMALL = ("--ops", "warp", "--resolutions", "720p", "--scales", "16", "--channels
 
 # ids without "cuda"/"cupy": the suite skips tests with those keywords on machines without a GPU
 @pytest.mark.parametrize("backends", ["cuda", "cupy", "cuda,cupy"], ids=["own kernels", "CuPy kernels", "both"])
-def test_no_backend_that_runs_on_the_cpu_is_one_line(capsys, backends):
-    message = assert_fails(capsys, 1, "bench", *SMALL, "--backends", backends,
+def test_no_backend_that_runs_on_the_cpu_is_one_line(run_cli, backends):
+    message = assert_fails(run_cli, 1, "bench", *SMALL, "--backends", backends,
                            says=(f"none of --backends {backends} can run on cpu", "nothing was timed"))
     assert "CUDA" in message  # why: no GPU here, or the kernels run on CUDA tensors only
 
 
-def test_backends_on_a_machine_without_a_gpu_say_why(capsys):
+def test_backends_on_a_machine_without_a_gpu_say_why(run_cli):
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU")
-    assert_fails(capsys, 1, "bench", "--quick", "--backends", "cuda", says=("no CUDA GPU",))
+    assert_fails(run_cli, 1, "bench", "--quick", "--backends", "cuda", says=("no CUDA GPU",))
 
 
-def test_some_backends_left_out_are_named_and_the_rest_timed(capsys):
-    status, out, err = run_main(capsys, "bench", *SMALL, "--backends", "cupy,torch", "--json")
+def test_some_backends_left_out_are_named_and_the_rest_timed(run_cli):
+    status, out, err = run_cli("bench", *SMALL, "--backends", "cupy,torch", "--json")
     assert status == 0, err
     assert "warning: --backends: cupy left out" in err and "Traceback" not in err
     rows = json.loads(out)["ops"]["rows"]
@@ -44,5 +44,5 @@ def test_some_backends_left_out_are_named_and_the_rest_timed(capsys):
      (("--scales", "0"), "positive"), (("--channels", "x"), "whole numbers")],
     ids=["unknown backend", "no backend", "scale 0", "channels not numbers"],
 )
-def test_bad_bench_lists_are_usage_errors(capsys, args, says):
-    assert_fails(capsys, 2, "bench", *SMALL, *args, says=(says,))
+def test_bad_bench_lists_are_usage_errors(run_cli, args, says):
+    assert_fails(run_cli, 2, "bench", *SMALL, *args, says=(says,))

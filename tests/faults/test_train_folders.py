@@ -30,47 +30,47 @@ def _no_cache(data) -> bool:
     return not (data / ".vidinterp-cache").exists()
 
 
-def test_out_that_is_a_file(capsys, data, tmp_path, args):
+def test_out_that_is_a_file(run_cli, data, tmp_path, args):
     out = tmp_path / "run"
     out.write_text("keep me")
-    assert_fails(capsys, 1, "train", data, "--out", out, *args, says=(f"--out '{out}' is a file",))
+    assert_fails(run_cli, 1, "train", data, "--out", out, *args, says=(f"--out '{out}' is a file",))
     assert out.read_text() == "keep me" and _no_cache(data)
 
 
-def test_out_under_a_file(capsys, data, tmp_path, args):
+def test_out_under_a_file(run_cli, data, tmp_path, args):
     (tmp_path / "file").write_text("keep me")
     out = tmp_path / "file" / "runs" / "a"
-    assert_fails(capsys, 1, "train", data, "--out", out, *args, says=("cannot be created", "is a file, not a folder"))
+    assert_fails(run_cli, 1, "train", data, "--out", out, *args, says=("cannot be created", "is a file, not a folder"))
     assert (tmp_path / "file").read_text() == "keep me" and _no_cache(data)
 
 
-def test_out_in_a_folder_that_cannot_be_written(capsys, data, tmp_path, args):
+def test_out_in_a_folder_that_cannot_be_written(run_cli, data, tmp_path, args):
     out = unwritable_folder(tmp_path) / "run"
-    assert_fails(capsys, 1, "train", data, "--out", out, *args, says=("cannot write to --out", str(out)))
+    assert_fails(run_cli, 1, "train", data, "--out", out, *args, says=("cannot write to --out", str(out)))
     assert not out.exists() and _no_cache(data)
 
 
-def test_cache_dir_that_is_a_file(capsys, data, tmp_path, args):
+def test_cache_dir_that_is_a_file(run_cli, data, tmp_path, args):
     cache = tmp_path / "cache"
     cache.write_text("keep me")
     out = tmp_path / "run"
-    assert_fails(capsys, 1, "train", data, "--out", out, "--cache-dir", cache, *args,
+    assert_fails(run_cli, 1, "train", data, "--out", out, "--cache-dir", cache, *args,
                  says=(f"--cache-dir '{cache}' is a file",))
     assert cache.read_text() == "keep me" and not out.exists()
 
 
-def test_cache_dir_under_a_file(capsys, data, tmp_path, args):
+def test_cache_dir_under_a_file(run_cli, data, tmp_path, args):
     (tmp_path / "file").write_text("keep me")
     out = tmp_path / "run"
-    assert_fails(capsys, 1, "train", data, "--out", out, "--cache-dir", tmp_path / "file" / "cache", *args,
+    assert_fails(run_cli, 1, "train", data, "--out", out, "--cache-dir", tmp_path / "file" / "cache", *args,
                  says=("--cache-dir", "is a file, not a folder"))
     assert not out.exists()
 
 
-def test_cache_dir_that_cannot_be_written(capsys, data, tmp_path, args):
+def test_cache_dir_that_cannot_be_written(run_cli, data, tmp_path, args):
     cache = unwritable_folder(tmp_path) / "cache"
     out = tmp_path / "run"
-    assert_fails(capsys, 1, "train", data, "--out", out, "--cache-dir", cache, *args,
+    assert_fails(run_cli, 1, "train", data, "--out", out, "--cache-dir", cache, *args,
                  says=("cannot write to --cache-dir",))
     assert not out.exists()
 
@@ -84,7 +84,7 @@ def test_cache_dir_that_cannot_be_written(capsys, data, tmp_path, args):
     ],
     ids=["empty", "one broken video", "nothing trainable"],
 )
-def test_data_with_nothing_to_train_on_leaves_no_run_or_cache_folder(capsys, tmp_path, args, contents, says):
+def test_data_with_nothing_to_train_on_leaves_no_run_or_cache_folder(run_cli, tmp_path, args, contents, says):
     data = tmp_path / "data"
     data.mkdir()
     for name, content in contents.items():
@@ -92,14 +92,14 @@ def test_data_with_nothing_to_train_on_leaves_no_run_or_cache_folder(capsys, tmp
         (data / name).write_bytes(content)
     before = tree_state(data)
     out = tmp_path / "runs" / "deep" / "a"
-    assert_fails(capsys, 1, "train", data, "--out", out, *args, says=(says,))
+    assert_fails(run_cli, 1, "train", data, "--out", out, *args, says=(says,))
     assert tree_state(data) == before  # no empty .vidinterp-cache
     assert not (tmp_path / "runs").exists()  # nor the run folder, nor the parents it made
 
 
-def test_data_that_does_not_exist(capsys, tmp_path, args):
+def test_data_that_does_not_exist(run_cli, tmp_path, args):
     out = tmp_path / "run"
-    assert_fails(capsys, 1, "train", tmp_path / "absent", "--out", out, *args, says=("not found",))
+    assert_fails(run_cli, 1, "train", tmp_path / "absent", "--out", out, *args, says=("not found",))
     assert not out.exists()
 
 
@@ -122,11 +122,11 @@ def _fake_run(out, *folders):
     ],
     ids=["checkpoint", "checkpoint caught mid-swap", "best weights only"],
 )
-def test_a_folder_holding_a_run_worth_keeping_is_refused(capsys, data, tmp_path, args, folders, says):
+def test_a_folder_holding_a_run_worth_keeping_is_refused(run_cli, data, tmp_path, args, folders, says):
     out = tmp_path / "run"
     _fake_run(out, *folders)
     before = tree_state(out)
-    assert_fails(capsys, 2, "train", data, "--out", out, *args, says=(says,))
+    assert_fails(run_cli, 2, "train", data, "--out", out, *args, says=(says,))
     assert tree_state(out) == before and _no_cache(data)
 
 
@@ -139,15 +139,15 @@ def test_a_folder_holding_a_run_worth_keeping_is_refused(capsys, data, tmp_path,
     ],
     ids=["a file", "missing", "an empty folder"],
 )
-def test_resume_of_something_that_is_not_a_run(capsys, tmp_path, make, says):
+def test_resume_of_something_that_is_not_a_run(run_cli, tmp_path, make, says):
     target = tmp_path / "run"
     make(target)
     before = tree_state(tmp_path)
-    assert_fails(capsys, 1, "train", "--resume", target, says=(says,))
+    assert_fails(run_cli, 1, "train", "--resume", target, says=(says,))
     assert tree_state(tmp_path) == before
 
 
-def test_a_failed_start_over_leaves_the_stopped_run_as_it_was(capsys, tmp_path, args):
+def test_a_failed_start_over_leaves_the_stopped_run_as_it_was(run_cli, tmp_path, args):
     """Starting over in the folder of a run that stopped before its first checkpoint replaces its settings and
     log only once the new run is set up: an attempt that fails first (nothing to train on) keeps them."""
     out = tmp_path / "run"
@@ -155,5 +155,5 @@ def test_a_failed_start_over_leaves_the_stopped_run_as_it_was(capsys, tmp_path, 
     before = tree_state(out)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert_fails(capsys, 1, "train", empty, "--out", out, *args, says=("no readable videos",))
+    assert_fails(run_cli, 1, "train", empty, "--out", out, *args, says=("no readable videos",))
     assert tree_state(out) == before and not any(empty.iterdir())

@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 import torch
-from _cli_api import assert_fails, error_line, run_main, tiny_model_config, tiny_train_args, tree_state
+from _cli_api import assert_fails, error_line, tiny_model_config, tiny_train_args, tree_state
 from safetensors.torch import load_file, save_file
 
 from synthetic import make_clip
@@ -125,11 +125,11 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))
-def test_a_damaged_run_is_refused_and_left_as_it_was(capsys, run, damage):
+def test_a_damaged_run_is_refused_and_left_as_it_was(run_cli, run, damage):
     make, says = DAMAGES[damage]
     make(run)
     before = tree_state(run)
-    assert_fails(capsys, 1, "train", "--resume", run, "--steps", "3", says=(says,))
+    assert_fails(run_cli, 1, "train", "--resume", run, "--steps", "3", says=(says,))
     assert tree_state(run) == before
 
 
@@ -145,14 +145,14 @@ def test_a_damaged_run_is_refused_and_left_as_it_was(capsys, run, damage):
     ids=["steps not above those done", "a finished run without --steps", "steps 0", "a changed setting",
          "another out"],
 )
-def test_resume_with_nothing_to_do_is_a_usage_error(capsys, run, extra, says):
+def test_resume_with_nothing_to_do_is_a_usage_error(run_cli, run, extra, says):
     before = tree_state(run)
-    assert_fails(capsys, 2, "train", "--resume", run, *extra, says=(says,))
+    assert_fails(run_cli, 2, "train", "--resume", run, *extra, says=(says,))
     assert tree_state(run) == before
 
 
-def test_resume_counts_the_steps_it_ran_and_the_total(capsys, run):
-    status, out, err = run_main(capsys, "train", "--resume", run, "--steps", "2", "--quiet")
+def test_resume_counts_the_steps_it_ran_and_the_total(run_cli, run):
+    status, out, err = run_cli("train", "--resume", run, "--steps", "2", "--quiet")
     assert status == 0, err
     assert "trained 1 step (step 2; 2 in all)" in err.splitlines()[-1]
     assert json.loads(json.dumps(torch.load(run / "last" / "trainer.pt", weights_only=True)["step"])) == 2
@@ -164,18 +164,18 @@ def _stopped_before_first_checkpoint(run):
     shutil.rmtree(run / "best", ignore_errors=True)
 
 
-def test_a_run_that_stopped_before_its_first_checkpoint_resumes_from_step_0(capsys, run):
+def test_a_run_that_stopped_before_its_first_checkpoint_resumes_from_step_0(run_cli, run):
     _stopped_before_first_checkpoint(run)
-    status, _, err = run_main(capsys, "train", "--resume", run)
+    status, _, err = run_cli("train", "--resume", run)
     assert status == 0, err
     assert "no checkpoint yet" in err and "trained 1 step in" in err.splitlines()[-1]
     assert (run / "last" / "model.safetensors").is_file()
 
 
-def test_a_run_that_stopped_before_its_first_checkpoint_can_be_started_over(capsys, finished, run):
+def test_a_run_that_stopped_before_its_first_checkpoint_can_be_started_over(run_cli, finished, run):
     data, _, args = finished
     _stopped_before_first_checkpoint(run)
-    status, _, err = run_main(capsys, "train", data, "--out", run, *args)
+    status, _, err = run_cli("train", data, "--out", run, *args)
     assert status == 0, err
     events = [json.loads(line)["event"] for line in (run / "log.jsonl").read_text().splitlines()]
     assert events.count("start") == 1  # the dead run's log was replaced, not appended to
@@ -183,23 +183,23 @@ def test_a_run_that_stopped_before_its_first_checkpoint_can_be_started_over(caps
 
 
 @pytest.mark.parametrize("best", [{"step": 5000, "val_psnr": 30.0}, "garbage"], ids=["later step", "unreadable"])
-def test_a_run_that_lost_its_checkpoint_but_kept_later_best_weights_is_not_replayed(capsys, run, best):
+def test_a_run_that_lost_its_checkpoint_but_kept_later_best_weights_is_not_replayed(run_cli, run, best):
     """Training it again from step 0 would overwrite best weights from a later step with earlier ones."""
     shutil.rmtree(run / "last")
     (run / "best").mkdir(exist_ok=True)
     (run / "best" / "best.json").write_text(json.dumps(best) if isinstance(best, dict) else best)
     before = tree_state(run)
-    assert_fails(capsys, 1, "train", "--resume", run, "--steps", "3", says=("no checkpoint (last/ is missing)",
+    assert_fails(run_cli, 1, "train", "--resume", run, "--steps", "3", says=("no checkpoint (last/ is missing)",
                                                                             "its best weights are in"))
     assert tree_state(run) == before
 
 
-def test_a_failed_resume_says_one_line_even_for_a_run_without_data(capsys, run, tmp_path):
+def test_a_failed_resume_says_one_line_even_for_a_run_without_data(run_cli, run, tmp_path):
     """The data folder of the run was removed: one line, and the run folder stays as it was."""
     settings = json.loads((run / "train_config.json").read_text())
     settings["data_dir"] = str(tmp_path / "gone")
     (run / "train_config.json").write_text(json.dumps(settings))
     before = tree_state(run)
-    status, _, err = run_main(capsys, "train", "--resume", run, "--steps", "3")
+    status, _, err = run_cli("train", "--resume", run, "--steps", "3")
     assert status == 1 and "not found" in error_line(err)
     assert tree_state(run) == before

@@ -5,6 +5,7 @@ clobbered or left behind."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -13,21 +14,21 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, assert_clean_failure, leftovers
+from conftest import assert_clean_failure, leftovers
 
 pytestmark = pytest.mark.faults
 
 START_LINE = "fps with blend on"  # the start line, logged once the model (here: blend) is loaded
 
 
-def upsample(invoke, *args):
-    return invoke("upsample", *args, "--method", "blend")
+def upsample(run_cli, *args):
+    return run_cli("upsample", *args, "--method", "blend")
 
 
 @pytest.mark.parametrize("where, word", [
     ("in", "cannot read the input"), ("out", "cannot write the output"), ("out-folder", "cannot"),
 ])
-def test_a_name_too_long(invoke, media, tmp_path, where, word):
+def test_a_name_too_long(run_cli, media, tmp_path, where, word):
     long = "x" * 300
     src, out = media["a.ts"], tmp_path / "out.mkv"
     if where == "in":
@@ -36,21 +37,21 @@ def test_a_name_too_long(invoke, media, tmp_path, where, word):
         out = tmp_path / f"{long}.mkv"
     else:
         out = tmp_path / long / "out.mkv"
-    line = assert_clean_failure(upsample(invoke, src, out), contains=word)
+    line = assert_clean_failure(upsample(run_cli, src, out), contains=word)
     assert len(line) < 400 and leftovers(tmp_path) == []
 
 
-def test_a_long_name_that_fits_is_written(invoke, media, tmp_path):
+def test_a_long_name_that_fits_is_written(run_cli, media, tmp_path):
     out = tmp_path / ("y" * 250 + ".mkv")
-    assert upsample(invoke, media["a.ts"], out).rc == 0 and out.stat().st_size > 0 and leftovers(tmp_path) == []
+    assert upsample(run_cli, media["a.ts"], out).rc == 0 and out.stat().st_size > 0 and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("role", ["in", "out"])
-def test_a_symlink_loop(invoke, media, tmp_path, role):
+def test_a_symlink_loop(run_cli, media, tmp_path, role):
     (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
     args = (tmp_path / "loop1", tmp_path / "out.mkv") if role == "in" else (media["a.ts"], tmp_path / "loop1")
-    assert_clean_failure(upsample(invoke, *args), contains="symbolic links form a loop")
+    assert_clean_failure(upsample(run_cli, *args), contains="symbolic links form a loop")
     assert leftovers(tmp_path) == []
 
 
@@ -60,22 +61,22 @@ def test_a_symlink_loop(invoke, media, tmp_path, role):
     ("existing.mkv", "already exists"),
     ("noext", "cannot tell the output format"),
 ])
-def test_unusable_outputs(invoke, media, tmp_path, out, word):
+def test_unusable_outputs(run_cli, media, tmp_path, out, word):
     (tmp_path / "folder").mkdir()
     (tmp_path / "existing.mkv").write_bytes(b"keep")
-    assert_clean_failure(upsample(invoke, media["a.ts"], tmp_path / out), contains=word)
+    assert_clean_failure(upsample(run_cli, media["a.ts"], tmp_path / out), contains=word)
     assert (tmp_path / "existing.mkv").read_bytes() == b"keep" and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("how", ["same", "symlink"])
-def test_the_input_is_never_the_output(invoke, media, tmp_path, how):
+def test_the_input_is_never_the_output(run_cli, media, tmp_path, how):
     src = tmp_path / "in.ts"
     shutil.copy(media["a.ts"], src)
     out = src if how == "same" else tmp_path / "link.ts"
     if how == "symlink":
         out.symlink_to(src)
     before = src.read_bytes()
-    assert_clean_failure(upsample(invoke, src, out, "--overwrite"), contains="is the input")
+    assert_clean_failure(upsample(run_cli, src, out, "--overwrite"), contains="is the input")
     assert src.read_bytes() == before and leftovers(tmp_path) == []
 
 
@@ -86,8 +87,8 @@ def test_the_input_is_never_the_output(invoke, media, tmp_path, how):
     (("--pix-fmt", "nosuchfmt"), "unknown pixel format"),
     (("--codec", "libx264", "--format", "y4m"), "y4m output holds raw frames only"),
 ])
-def test_bad_output_settings_fail_before_the_model_loads(invoke, media, tmp_path, args, word):
-    result = upsample(invoke, media["a.ts"], tmp_path / "out.mkv", *args)
+def test_bad_output_settings_fail_before_the_model_loads(run_cli, media, tmp_path, args, word):
+    result = upsample(run_cli, media["a.ts"], tmp_path / "out.mkv", *args)
     assert_clean_failure(result, contains=word)
     assert START_LINE not in result.stderr and leftovers(tmp_path) == []
 
@@ -99,39 +100,40 @@ def test_bad_output_settings_fail_before_the_model_loads(invoke, media, tmp_path
     ("existing/%04d.png", (), "pass --overwrite"),
     ("gone/deeper/%04d.png", (), "does not exist"),
 ])
-def test_bad_image_sequence_outputs_fail_before_the_model_loads(invoke, media, tmp_path, out, args, word):
+def test_bad_image_sequence_outputs_fail_before_the_model_loads(run_cli, media, tmp_path, out, args, word):
     (tmp_path / "existing").mkdir()
     (tmp_path / "existing" / "0001.png").write_bytes(b"keep")
-    result = upsample(invoke, media["a.ts"], tmp_path / out, *args)
+    result = upsample(run_cli, media["a.ts"], tmp_path / out, *args)
     assert_clean_failure(result, contains=word)
     assert START_LINE not in result.stderr and leftovers(tmp_path) == []
     assert (tmp_path / "existing" / "0001.png").read_bytes() == b"keep"
 
 
-def test_a_fifo_named_mp4_fails_before_the_model_loads(invoke, media, tmp_path):
+def test_a_fifo_named_mp4_fails_before_the_model_loads(run_cli, media, tmp_path):
     fifo = tmp_path / "out.mp4"
     os.mkfifo(fifo)
-    result = upsample(invoke, media["a.ts"], fifo)
+    result = upsample(run_cli, media["a.ts"], fifo)
     assert_clean_failure(result, contains="cannot be streamed")
     assert START_LINE not in result.stderr and stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
 @pytest.mark.parametrize("fmt", ["nut", "y4m"])
-def test_dev_full_is_one_line(invoke, media, tmp_path, fmt):
-    assert_clean_failure(upsample(invoke, media["a.ts"], "/dev/full", "--format", fmt),
+def test_dev_full_is_one_line(run_cli, media, tmp_path, fmt):
+    assert_clean_failure(upsample(run_cli, media["a.ts"], "/dev/full", "--format", fmt),
                          contains="No space left on device", progress=True)
 
 
 def test_dev_stdout_is_an_output(run_cli, media):
-    result = run_cli("upsample", media["a.ts"], "/dev/stdout", "--method", "blend", "--format", "nut")
+    result = run_cli("upsample", media["a.ts"], "/dev/stdout", "--method", "blend", "--format", "nut",
+                     process=True)
     assert result.rc == 0 and len(result.stdout) > 1000, result.stderr
 
 
-def test_process_substitution_is_an_output(media, tmp_path):
+def test_process_substitution_is_an_output(run_cli, media, tmp_path):
     """`vidinterp upsample in.ts >(wc -c > count)`: a /dev/fd/N name, written into like a pipe."""
-    command = (f"{sys.executable} -c 'from vidinterp.cli import main; main()' upsample {media['a.ts']} "
+    command = (f"{shlex.join(run_cli.command(['upsample', media['a.ts']]))} "
                f">(wc -c > {tmp_path / 'count'}) --method blend --format nut; echo $? > {tmp_path / 'rc'}; wait")
-    subprocess.run(["bash", "-c", command], env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=True)
+    subprocess.run(["bash", "-c", command], env=run_cli.environment(), timeout=120, check=True)
     for _ in range(100):  # the substituted process may finish a moment after bash
         if (tmp_path / "count").exists() and (tmp_path / "count").read_text().strip():
             break
@@ -140,19 +142,19 @@ def test_process_substitution_is_an_output(media, tmp_path):
     assert int((tmp_path / "count").read_text()) > 1000
 
 
-def test_a_fifo_output_is_written_into(invoke, media, tmp_path):
+def test_a_fifo_output_is_written_into(run_cli, media, tmp_path):
     fifo = tmp_path / "out.nut"
     os.mkfifo(fifo)
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
-    result = upsample(invoke, media["a.ts"], fifo)
+    result = upsample(run_cli, media["a.ts"], fifo)
     reader.join(30)
     assert result.rc == 0 and len(got[0]) > 1000 and stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
 @pytest.mark.parametrize("kind", ["video", "sequence"])
-def test_the_output_folder_removed_mid_run(invoke, media, tmp_path, monkeypatch, kind):
+def test_the_output_folder_removed_mid_run(run_cli, media, tmp_path, monkeypatch, kind):
     from vidinterp.io import sequence_writer, writer
 
     folder = tmp_path / "out"
@@ -167,7 +169,7 @@ def test_the_output_folder_removed_mid_run(invoke, media, tmp_path, monkeypatch,
 
     monkeypatch.setattr(cls, "write", write)
     out = folder / ("out.mkv" if kind == "video" else "%04d.png")
-    assert_clean_failure(upsample(invoke, media["a.ts"], out), contains="was removed while writing", progress=True)
+    assert_clean_failure(upsample(run_cli, media["a.ts"], out), contains="was removed while writing", progress=True)
     assert not folder.exists() and leftovers(tmp_path) == []
 
 
@@ -178,14 +180,14 @@ def _dead_pid() -> int:
 
 
 @pytest.mark.parametrize("owner, removed", [("dead", True), ("alive", False), ("old", True), ("new", False)])
-def test_staging_folders_left_by_killed_runs(invoke, media, tmp_path, owner, removed):
+def test_staging_folders_left_by_killed_runs(run_cli, media, tmp_path, owner, removed):
     name = {"dead": f"{_dead_pid()}-abcd", "alive": f"{os.getpid()}-abcd", "old": "k2j3h4g5", "new": "z9y8x7w6"}[owner]
     staging = tmp_path / f".vidinterp-frames-{name}.partial"
     staging.mkdir()
     (staging / "0001.png").write_bytes(b"half")
     if owner == "old":
         os.utime(staging, (0, 0))
-    assert upsample(invoke, media["a.ts"], tmp_path / "%04d.png").rc == 0
+    assert upsample(run_cli, media["a.ts"], tmp_path / "%04d.png").rc == 0
     assert staging.exists() != removed
     assert len(list(tmp_path.glob("*.png"))) == 60
 
@@ -201,7 +203,7 @@ def test_a_sigkilled_image_sequence_run_is_cleaned_up_by_the_next(start_cli, run
     run.proc.kill()
     run.finish()
     assert len(leftovers(tmp_path)) >= 1  # the killed run could not clean up
-    assert run_cli("upsample", media["a.ts"], "%04d.png", "--method", "blend").rc == 0
+    assert run_cli("upsample", media["a.ts"], "%04d.png", "--method", "blend", process=True).rc == 0
     assert leftovers(tmp_path) == [] and len(list(tmp_path.glob("*.png"))) == 60
 
 
@@ -236,19 +238,19 @@ def _damage(media, tmp_path, kind):
     ("moov-at-end-cut", "not a video ffmpeg can read"), ("one-frame", "has only 1 frame"),
     ("folder", "empty folder"),
 ])
-def test_unreadable_inputs(invoke, media, tmp_path, kind, word):
+def test_unreadable_inputs(run_cli, media, tmp_path, kind, word):
     src = _damage(media, tmp_path, kind)
-    result = upsample(invoke, src, tmp_path / "out.mkv")
+    result = upsample(run_cli, src, tmp_path / "out.mkv")
     assert_clean_failure(result)
     assert not (tmp_path / "out.mkv").exists() and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("fraction", [0.3, 0.6, 0.9])
-def test_truncated_inputs_warn_and_keep_what_is_there(invoke, media, tmp_path, fraction):
+def test_truncated_inputs_warn_and_keep_what_is_there(run_cli, media, tmp_path, fraction):
     data = media["faststart.mp4"].read_bytes()
     src = tmp_path / "in.mp4"
     src.write_bytes(data[: int(len(data) * fraction)])
-    result = upsample(invoke, src, tmp_path / "out.mkv")
+    result = upsample(run_cli, src, tmp_path / "out.mkv")
     if result.rc == 0:
         assert "vidinterp: error" not in result.stderr and (tmp_path / "out.mkv").exists()
     else:  # too little left: one line, without a warning that contradicts it
@@ -257,6 +259,7 @@ def test_truncated_inputs_warn_and_keep_what_is_there(invoke, media, tmp_path, f
 
 
 def test_an_mp4_with_its_index_at_the_end_from_a_pipe(run_cli, media, tmp_path):
-    result = run_cli("upsample", "-", "out.mkv", "--method", "blend", stdin=media["moov_end.mp4"].read_bytes())
+    result = run_cli("upsample", "-", "out.mkv", "--method", "blend", process=True,
+                     stdin=media["moov_end.mp4"].read_bytes())
     assert_clean_failure(result, contains="faststart")
     assert not (tmp_path / "out.mkv").exists() and leftovers(tmp_path) == []

@@ -90,7 +90,7 @@ def test_sigterm_while_stdout_is_full(start_cli, media, tmp_path):
 # -- closed and broken standard streams ---------------------------------------------------------------------------
 @pytest.mark.parametrize("close", [(0,), (1,), (2,), (0, 1, 2)], ids=["<&-", ">&-", "2>&-", "all"])
 def test_closed_streams_do_not_matter_to_a_file_run(run_cli, media, tmp_path, close):
-    result = run_cli("upsample", media["a.ts"], "out.mkv", "--method", "blend", close=close)
+    result = run_cli("upsample", media["a.ts"], "out.mkv", "--method", "blend", close=close, process=True)
     assert result.rc == 0, result.stderr
     assert (tmp_path / "out.mkv").stat().st_size > 0 and leftovers(tmp_path) == []
 
@@ -103,24 +103,24 @@ def test_closed_streams_do_not_matter_to_a_file_run(run_cli, media, tmp_path, cl
 ], ids=["stdin-IN", "stdout-OUT", "doctor", "doctor-json"])
 def test_a_closed_stream_that_is_needed_is_one_line(run_cli, media, tmp_path, args, close, word):
     args = [str(a).format(a=media["a.ts"]) for a in args]
-    result = run_cli(*args, "--method", "blend" if args[0] == "upsample" else None, close=close) \
-        if args[0] == "upsample" else run_cli(*args, close=close)
+    result = run_cli(*args, "--method", "blend" if args[0] == "upsample" else None, close=close, process=True) \
+        if args[0] == "upsample" else run_cli(*args, close=close, process=True)
     assert_clean_failure(result, contains=word)
     assert leftovers(tmp_path) == [] and not (tmp_path / "out.mkv").exists()
 
 
 @pytest.mark.parametrize("close", [(2,), (0,)], ids=["2>&-", "<&-"])
 def test_doctor_with_a_closed_stream_still_reports(run_cli, close):
-    result = run_cli("doctor", close=close)
+    result = run_cli("doctor", close=close, process=True)
     assert result.rc == 0 and b"doctor" in result.stdout
 
 
 def test_an_error_with_stderr_closed_still_exits_non_zero(run_cli, tmp_path):
-    result = run_cli("upsample", "missing.mp4", "out.mkv", "--method", "blend", close=(2,))
+    result = run_cli("upsample", "missing.mp4", "out.mkv", "--method", "blend", close=(2,), process=True)
     assert 0 < result.rc < 126 and leftovers(tmp_path) == []
 
 
 def test_a_reader_that_stops_reading_stdout(run_cli, media, tmp_path):
     result = run_cli("upsample", media["a.ts"], "-", "--method", "blend",
-                     prelude="import sys, os\nr, w = os.pipe(); os.close(r); os.dup2(w, 1)\n")
+                     prelude="import sys, os\nr, w = os.pipe(); os.close(r); os.dup2(w, 1)\n", process=True)
     assert_clean_failure(result, 1, contains="broken pipe", progress=True)

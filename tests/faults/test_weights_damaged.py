@@ -172,20 +172,20 @@ def triplets(tmp_path_factory):
 
 
 @pytest.mark.parametrize("which", ["NaN in one tensor", "cut to 90 percent", "pickle renamed", "a tensor missing"])
-def test_eval_refuses_damaged_weights_before_scoring(capsys, good, tmp_path, triplets, which):
+def test_eval_refuses_damaged_weights_before_scoring(run_cli, good, tmp_path, triplets, which):
     make, says = DAMAGES[which]
     path = tmp_path / "model.safetensors"
     make(good, path)
     pictures = tmp_path / "pictures"
-    assert_fails(capsys, 1, "eval", triplets, "--model", path, "--device", "cpu", "--save-dir", pictures,
+    assert_fails(run_cli, 1, "eval", triplets, "--model", path, "--device", "cpu", "--save-dir", pictures,
                  says=(str(path), says))
     assert not pictures.exists()
 
 
-def test_weights_that_are_a_folder_are_refused(capsys, tmp_path, triplets):
+def test_weights_that_are_a_folder_are_refused(run_cli, tmp_path, triplets):
     folder = tmp_path / "model.safetensors"
     folder.mkdir()
-    assert_fails(capsys, 1, "eval", triplets, "--model", folder, "--device", "cpu", says=("is a folder",))
+    assert_fails(run_cli, 1, "eval", triplets, "--model", folder, "--device", "cpu", says=("is a folder",))
 
 
 @pytest.fixture(scope="module")
@@ -198,12 +198,12 @@ def data(tmp_path_factory):
 
 @pytest.mark.parametrize("option", ["--init", "--warm-start"])
 @pytest.mark.parametrize("which", ["NaN in one tensor", "pickle renamed", "cut to 90 percent"])
-def test_training_refuses_damaged_starting_weights_and_leaves_nothing(capsys, good, data, tmp_path, option, which):
+def test_training_refuses_damaged_starting_weights_and_leaves_nothing(run_cli, good, data, tmp_path, option, which):
     make, says = DAMAGES[which]
     path = tmp_path / "start.safetensors"
     make(good, path)
     before = tree_state(data)
     run = tmp_path / "run"
-    assert_fails(capsys, 1, "train", data / "videos", "--out", run, *tiny_train_args(tiny_model_config(tmp_path)),
+    assert_fails(run_cli, 1, "train", data / "videos", "--out", run, *tiny_train_args(tiny_model_config(tmp_path)),
                  option, path, says=(str(path.name), says.replace("not a safetensors", "safetensors")))
     assert not run.exists() and tree_state(data) == before  # refused before any caching
