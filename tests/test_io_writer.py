@@ -1,4 +1,5 @@
-"""Encoding: exact rates, lossless RGB round trips, bit depth, odd sizes, audio, colour tags, rotation, atomic writes."""
+"""Encoding: exact rates, lossless RGB round trips, bit depth, odd sizes, audio, colour tags, rotation, atomic
+writes."""
 
 from __future__ import annotations
 
@@ -117,7 +118,8 @@ def test_pictures_are_encoded_as_they_were_when_written(tmp_path, width, depth, 
 # -- audio, colour, rotation -------------------------------------------------------------------------------
 def audio_durations(path):
     with av.open(str(path)) as container:
-        return [(s.codec_context.name, float(s.duration * s.time_base) if s.duration else None) for s in container.streams.audio]
+        return [(s.codec_context.name, float(s.duration * s.time_base) if s.duration else None)
+                for s in container.streams.audio]
 
 
 @pytest.mark.parametrize("suffix, codec", [(".mp4", "aac"), (".mkv", "aac"), (".webm", "opus")])
@@ -167,7 +169,8 @@ def tagged_source(path):
 def test_colour_tags_and_rotation_are_preserved(tmp_path, suffix):
     source = tagged_source(tmp_path / "tagged.mp4")
     with open_video(source) as reader:
-        assert (reader.info.colour.primaries, reader.info.colour.transfer, reader.info.colour.matrix, reader.info.colour.range) == (1, 1, 1, 1)
+        colour = reader.info.colour
+        assert (colour.primaries, colour.transfer, colour.matrix, colour.range) == (1, 1, 1, 1)
         assert reader.info.rotation == 90
         write_frames(tmp_path / f"out{suffix}", [f.image for f in reader.frames()], Fraction(48), source=reader)
     info, frames = read_all(tmp_path / f"out{suffix}")

@@ -43,7 +43,7 @@ def _tiny(seed: int = 0, dtype=torch.float32, prior: str = "none", trained: bool
     model = VFIModel.from_config(tiny_config(prior)).to(dtype)
     if trained and prior != "none":
         with torch.no_grad():
-            for name, p in model.named_parameters():
+            for p in model.parameters():
                 if not p.any():
                     p.normal_(0.0, 0.05)
     return model.to(device)

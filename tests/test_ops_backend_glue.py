@@ -47,7 +47,8 @@ class FakeLauncher:
         elif kernel.startswith("correlation_backward_tiled_kernel"):  # "...<{t}, d, false|true>": one gradient
             grad, f0, f1, target = args[:4]
             d, side = (part.strip(" >") for part in kernel.split(",")[1:])
-            target.copy_(reference.correlation_backward(grad.double(), f0.double(), f1.double(), int(d))[side == "true"])
+            grads = reference.correlation_backward(grad.double(), f0.double(), f1.double(), int(d))
+            target.copy_(grads[side == "true"])
         elif kernel == "correlation_forward_kernel":
             f0, f1, out = args[:3]
             out.copy_(reference.correlation_forward(f0.double(), f1.double(), ints[4]))

@@ -21,8 +21,8 @@ from vidinterp.ops import reference
 ROOT = Path(__file__).resolve().parents[1]
 KERNELS = ROOT / "csrc" / "kernels"
 HARNESS = ROOT / "csrc" / "kernel_host_check.cpp"
-CUDA_INCLUDE = next((p for p in (Path("/usr/local/cuda/include"), Path("/usr/include")) if (p / "cuda_fp16.h").is_file()),
-                    None)
+CUDA_INCLUDE = next(
+    (p for p in (Path("/usr/local/cuda/include"), Path("/usr/include")) if (p / "cuda_fp16.h").is_file()), None)
 SUFFIX = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
 TOL = {torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 2e-2}
 # The launch shapes of csrc/warp_cuda.cu and csrc/correlation_cuda.cu (and the CuPy backend).

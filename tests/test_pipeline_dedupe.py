@@ -278,7 +278,8 @@ def test_without_dedupe_a_clip_full_of_repeats_gets_a_hint(tmp_path, run_cli, cl
 #: Real live-action clips with motion in every frame (a walk, a skateboard ride, a chewing camel, a dancer, a
 #: snowboarder): with --dedupe none may lose a frame.
 LIVE_ACTION = ("DAMO-NLP-SG__Video-LLaMA/dog_barking.mp4", "DAMO-NLP-SG__Video-LLaMA/skateboarding_dog.mp4",
-               "aharley__pips2/camel.mp4", "YBYBZhang__ControlVideo/moonwalk.mp4", "showlab__Tune-A-Video/man-skiing.mp4")
+               "aharley__pips2/camel.mp4", "YBYBZhang__ControlVideo/moonwalk.mp4",
+               "showlab__Tune-A-Video/man-skiing.mp4")
 
 
 @pytest.mark.slow

@@ -76,7 +76,8 @@ def test_fps_plan_snaps_millisecond_timestamps():
 
 
 def test_broken_timestamps_are_skipped():
-    plan = list(plan_intervals(frames_at([0, Fraction(1, 10), Fraction(1, 10), Fraction(1, 20), Fraction(2, 10)]), RetimeOptions(factor=2)))
+    times = [0, Fraction(1, 10), Fraction(1, 10), Fraction(1, 20), Fraction(2, 10)]
+    plan = list(plan_intervals(frames_at(times), RetimeOptions(factor=2)))
     assert [iv.frame0.index for iv in plan] == [0, 1, 4]
 
 

@@ -20,8 +20,8 @@ from synthetic import make_clip
 )
 def test_stdin_to_stdout(tmp_path, run_cli, read_video, in_format, audio, out_args):
     """y4m in → y4m out; nut with AAC audio in → nut out, the audio carried through the pipe."""
-    source = make_clip(tmp_path / "in.bin", n_frames=6, width=32, height=24, fps=Fraction(30000, 1001), codec="rawvideo",
-                       pix_fmt="yuv420p", container_format=in_format, audio=audio)
+    source = make_clip(tmp_path / "in.bin", n_frames=6, width=32, height=24, fps=Fraction(30000, 1001),
+                       codec="rawvideo", pix_fmt="yuv420p", container_format=in_format, audio=audio)
     result = run_cli("upsample", "--method", "blend", "-", "-", "--factor", "2", *out_args, process=True,
                      stdin=source.read_bytes(), timeout=120)
     assert result.rc == 0, result.stderr

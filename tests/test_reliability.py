@@ -306,7 +306,7 @@ def test_help_says_what_the_scene_threshold_trades(run_cli):
     assert code == 0 and "motion cannot explain" in text and "stutter" in text and "ghost" in text
 
 
-# -- 8. --model that is not a weights file ------------------------------------------------------------------------------
+# -- 8. --model that is not a weights file -----------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["folder", "text", "png", "empty"])
 def test_model_that_is_not_safetensors_is_one_clear_line(tmp_path, run_cli, clip, kind):
     path = tmp_path / "weights.safetensors"
@@ -319,7 +319,7 @@ def test_model_that_is_not_safetensors_is_one_clear_line(tmp_path, run_cli, clip
     assert ("is a folder" if kind == "folder" else "is not a safetensors weights file") in err
 
 
-# -- 9. subtitles, data streams, titles and languages --------------------------------------------------------------------
+# -- 9. subtitles, data streams, titles and languages ------------------------------------------------------------------
 def _clip_with_subtitles(path: Path) -> Path:
     with av.open(str(path), "w") as out:
         out.metadata["title"] = "Holiday"
@@ -369,7 +369,7 @@ def test_subtitles_the_container_cannot_hold_are_dropped_with_a_warning(tmp_path
     assert [kind for kind, _ in read_video(tmp_path / "out.mp4").streams] == ["video", "audio"]
 
 
-# -- 11. doctor's report on stdout ----------------------------------------------------------------------------------------
+# -- 11. doctor's report on stdout -------------------------------------------------------------------------------------
 def test_doctor_report_goes_to_stdout(run_cli):
     code, out, err = run_cli("doctor")
     assert code == 0 and "doctor" in out and "backend torch" in out and "backend" not in err
@@ -385,9 +385,10 @@ def test_dash_f_is_the_format(tmp_path, run_cli, clip, read_video):
     assert out.container == "nut" and out.rate == 48  # factor 2, the default
 
 
-# -- 13. --fps below the input rate follows ffmpeg's fps filter ---------------------------------------------------------------
+# -- 13. --fps below the input rate follows ffmpeg's fps filter --------------------------------------------------------
 def _ffmpeg_fps_filter(times: list[Fraction], fps: Fraction, count: int) -> list[int]:
-    """Which input frame ffmpeg's fps filter (round=near) shows at each output tick: the latest whose rounded tick ≤ n."""
+    """Which input frame ffmpeg's fps filter (round=near) shows at each output tick: the latest whose rounded tick
+    is ≤ n."""
     ticks = [int((t * fps + Fraction(1, 2)) // 1) for t in times]
     return [max(i for i, tick in enumerate(ticks) if tick <= n) for n in range(count)]
 

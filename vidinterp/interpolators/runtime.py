@@ -15,7 +15,7 @@
   the CPU: without one, or when compiling fails, the model runs eagerly (said once at debug level). Compiled
   kernels are cached under `~/.cache/vidinterp/inductor` between runs.
 * render: how a frame made at a reduced working size is applied to the full-size frames. "auto" is OpenCV's
-  resize and remap on the CPU (`vidinterp.models.render`, 0.35-0.4× the time of the PyTorch ops at 720p and
+  resize and remap on the CPU (`vidinterp.execution.render`, 0.35-0.4× the time of the PyTorch ops at 720p and
   1080p, within 0.005 of an 8-bit level of them) and the model's own PyTorch `FrameSynthesizer.render` on CUDA,
   where the frames already are.
 * batch size and working size: the device's and the method's defaults when not given.

@@ -219,7 +219,8 @@ class VideoWriter:
         if rotation and choice.container_format not in ("yuv4mpegpipe", "nut"):
             stream.set_display_rotation(rotation)
         elif rotation:
-            log.warning("%s output cannot record the %d° rotation; the picture is stored unrotated", choice.container_format, rotation)
+            log.warning("%s output cannot record the %d° rotation; the picture is stored unrotated",
+                        choice.container_format, rotation)
 
         self._source = source
         if source is not None:
@@ -228,7 +229,8 @@ class VideoWriter:
             if not can_carry_audio(choice.container_format):
                 only_audio = source.info.side_streams == len(source.audio_streams())
                 what = "audio is" if only_audio else "audio, subtitle and data streams are"
-                log.warning("the input's %s dropped: y4m output holds video only (write .mkv/.mp4 or use --format nut)", what)
+                log.warning("the input's %s dropped: y4m output holds video only (write .mkv/.mp4 or use --format "
+                            "nut)", what)
                 if source.is_pipe:
                     source.drop_audio()  # else its packets would pile up in memory for the whole video
             elif source.is_pipe:

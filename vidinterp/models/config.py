@@ -8,7 +8,6 @@ from typing import Any
 
 from vidinterp.errors import VidinterpError
 
-
 #: motion sources: "dis" refines OpenCV DIS optical flow with one correlation level (the default model);
 #: "none" learns motion from scratch, coarse to fine over every motion level (the first shipped model)
 MOTION_PRIORS = ("dis", "none")

@@ -127,7 +127,8 @@ def weights_file(path: str | os.PathLike | None) -> Path:
     (see SHIPPED_MODELS), or None for the shipped default."""
     if path is None:
         if not DEFAULT_WEIGHTS.is_file():
-            raise VidinterpError("no default model weights are shipped yet; pass --model PATH to a trained model or use --method blend")
+            raise VidinterpError("no default model weights are shipped yet; pass --model PATH to a trained model or "
+                                 "use --method blend")
         return DEFAULT_WEIGHTS
     stem = _stem(path)
     weights_path = stem.with_name(stem.name + ".safetensors")

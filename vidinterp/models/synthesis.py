@@ -10,14 +10,23 @@ import torch.nn.functional as F
 
 from vidinterp import ops
 from vidinterp.models.blocks import (
-    NEGATIVE_SLOPE, cat_for_conv, conv, downsample_flow, small_init_, time_channel, upsample, upsample_flow,
+    NEGATIVE_SLOPE,
+    cat_for_conv,
+    conv,
+    downsample_flow,
+    small_init_,
+    time_channel,
+    upsample,
+    upsample_flow,
 )
 
 # Keeps the blend prior log((1 - t) / t) finite at t = 0 or 1.
 _T_EPSILON = 1e-4
 
 
-def intermediate_flows(flow_01: torch.Tensor, flow_10: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def intermediate_flows(
+    flow_01: torch.Tensor, flow_10: torch.Tensor, t: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Flows from time t back to frames 0 and 1, from the bidirectional keyframe flows (Super SloMo's formula).
 
     flow_01, flow_10: N×2×h×w backward flows (frame0[p] ≈ frame1[p + flow_01[p]]); t: length-N tensor in [0, 1].
@@ -155,7 +164,8 @@ class FrameSynthesizer(nn.Module):
         # The residual fades out towards the keyframes, where the warped keyframe itself is the answer.
         tt = t.to(blend.dtype).view(-1, 1, 1, 1)
         residual = residual * (4 * tt * (1 - tt))
-        return SynthesisResult((blend + residual).clamp(0, 1), full_t0, full_t1, mask, warped0, warped1, blend, residual)
+        frame = (blend + residual).clamp(0, 1)
+        return SynthesisResult(frame, full_t0, full_t1, mask, warped0, warped1, blend, residual)
 
     @staticmethod
     def render(frame0: torch.Tensor, frame1: torch.Tensor, result: SynthesisResult) -> torch.Tensor:
