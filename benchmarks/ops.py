@@ -1,6 +1,9 @@
 """Run the operator benchmark (same code as `vidinterp bench`), print its tables and write its JSON to a file.
 
-python benchmarks/ops.py --out ops.json [--quick] [--end-to-end] [any other `vidinterp bench` option]
+python benchmarks/ops.py --out ops.json [--quick] [--end-to-end] [the sweep options of `vidinterp bench`]
+
+It takes the sweep's options (ops, backends, sizes, dtypes, channels, device, repeats, backend); the interpolator
+options of `vidinterp bench --end-to-end` (--method, --model, precision, working size) are the CLI's.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def test_options_validate_with_the_cli_messages():
     with pytest.raises(vidinterp.UsageError, match="--input-fps must be positive"):
         vidinterp.UpsampleOptions(input_fps=0)
     assert vidinterp.UpsampleOptions(fps="59.94").fps == Fraction(60000, 1001)
-    assert vidinterp.UpsampleOptions().retime.factor == 2
+    assert vidinterp.UpsampleOptions().retiming(batch_size=1).factor == 2
     with pytest.raises(vidinterp.UsageError, match="--drop"):
         vidinterp.EvaluationOptions(drop=1)
     for options in (vidinterp.UpsampleOptions, vidinterp.EvaluationOptions):

@@ -110,8 +110,8 @@ def test_channels_last_gives_the_same_frames():
 @pytest.mark.skipif(not runtime.cpu_has_fast_bf16(), reason="needs a CPU with AMX or AVX512-BF16")
 def test_bf16_stays_close_to_fp32():
     f0, f1 = _pair()
-    fp32 = ModelInterpolator(device=CPU, model=_tiny_model(), precision="fp32").interpolate(f0, f1, 0.5)
-    bf16 = ModelInterpolator(device=CPU, model=_tiny_model(), precision="bf16").interpolate(f0, f1, 0.5)
+    fp32 = interpolate(ModelInterpolator(device=CPU, model=_tiny_model(), precision="fp32"), f0, f1, 0.5)
+    bf16 = interpolate(ModelInterpolator(device=CPU, model=_tiny_model(), precision="bf16"), f0, f1, 0.5)
     assert bf16.dtype == torch.float32
     # bf16 keeps 8 bits of mantissa: frames in [0, 1] agree to a few hundredths.
     assert (bf16 - fp32).abs().mean() < 0.02

@@ -77,8 +77,8 @@ def test_fp16_on_cuda(saved_tiny):
     half = ModelInterpolator(model_path=path, device="cuda", fp16=True)
     full = ModelInterpolator(model_path=path, device="cuda")
     assert half.dtype == torch.float16 and full.dtype == torch.float32
-    f0 = torch.rand(1, 3, 24, 40, generator=torch.Generator().manual_seed(0))
-    out = interpolate(half, f0, f0.flip(-1), 0.5)
+    f0 = torch.rand(1, 3, 24, 40, generator=torch.Generator().manual_seed(0)).cuda()
+    out = interpolate(half, f0, f0.flip(-1), 0.5)  # returned on f0's device
     assert out.dtype == torch.float32 and out.shape == (1, 3, 24, 40) and out.is_cuda
     # half precision changes the last bits, not the picture: within a few 8-bit levels of the float32 result
     reference = interpolate(full, f0, f0.flip(-1), 0.5)

@@ -13,6 +13,7 @@ import time
 import pytest
 import torch
 
+from vidinterp.execution.settings import build_lock_timeout
 from vidinterp.ops import build_lock, cuda_backend
 
 
@@ -82,7 +83,7 @@ def test_two_builders_take_turns(tmp_path):
 def test_bad_timeout_setting_is_reported(monkeypatch):
     monkeypatch.setenv("VIDINTERP_BUILD_LOCK_TIMEOUT", "soon")
     with pytest.raises(ValueError, match="VIDINTERP_BUILD_LOCK_TIMEOUT"):
-        build_lock.timeout_from_env()
+        build_lock_timeout()
 
 
 def test_the_cache_key_includes_gpu_architecture_and_versions(monkeypatch, tmp_path):

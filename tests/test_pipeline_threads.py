@@ -160,7 +160,7 @@ def test_configure_torch_threads_uses_every_core_the_process_may_run_on(monkeypa
             assert configure_torch_threads(cpu_run()) == 1 and torch.get_num_threads() == 1
         assert configure_torch_threads(cpu_run(threads=2)) == 2  # the settings' own count
         torch.set_num_threads(2)
-        meta = cpu_run().replace(device=torch.device("meta"), threads=1)
+        meta = cpu_run().replace(device=torch.device("meta"), threads=1, resolved=True)
         assert configure_torch_threads(meta) == 2  # not the CPU: the pool is left alone
         with pytest.raises(ValueError, match="resolved"):
             configure_torch_threads(build_settings(method="blend", device="cpu"))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Optional
 
 from vidinterp.errors import UsageError
-from vidinterp.execution.settings import Settings
+from vidinterp.execution.settings import Settings, build_settings
 
 
 def parse_list(text: Optional[str], option: str) -> tuple[str, ...] | None:
@@ -78,7 +78,8 @@ def run_bench(
     `device`); with a method set, only that method is timed.
     """
     from vidinterp.bench import OpsBenchConfig, hardware_info, run_e2e_bench, run_ops_bench, software_versions
-    from vidinterp.bench.ops import DTYPES, OPS, RESOLUTIONS, resolve_bench_device
+    from vidinterp.bench.ops import DTYPES, OPS, RESOLUTIONS
+    from vidinterp.interpolators.device import resolve_device
     from vidinterp.ops import BACKEND_NAMES, BackendUnavailableError, set_backend
     from vidinterp.ops import backends as backend_registry
 
@@ -94,6 +95,9 @@ def run_bench(
             set_backend(backend)
         except (BackendUnavailableError, ValueError) as exc:
             raise UsageError(str(exc)) from None
+        # the option wins over VIDINTERP_BACKEND in the settings the interpolators resolve, too
+        settings = (settings if settings is not None else build_settings(device=device)).replace(
+            backend=backend.strip().lower())
     result: dict = {"hardware": hardware_info(), "versions": software_versions()}
     if not skip_ops:
         overrides = dict(
@@ -114,7 +118,7 @@ def run_bench(
         else:
             config = OpsBenchConfig(**{k: v for k, v in overrides.items() if v is not None})
         try:
-            result["selected_backend"] = backend_registry.backend_for(resolve_bench_device(device))
+            result["selected_backend"] = backend_registry.backend_for(resolve_device(device))
         except Exception as exc:  # noqa: BLE001 - a bad --device or an unusable backend: one line, not a traceback
             raise UsageError(str(exc)) from None
         try:
@@ -125,12 +129,13 @@ def run_bench(
         methods = {} if settings is None or settings.method is None else {"methods": (settings.method,)}
         result["end_to_end"] = run_e2e_bench(device=device, repeats=repeats or (2 if quick else 5),
                                              settings=settings, **methods)
-        result["throughput"] = _throughput(quick, repeats)
+        result["throughput"] = _throughput(quick, repeats, settings)
     return result
 
 
-def _throughput(quick: bool, repeats: int | None) -> list[dict]:
-    """The cases of benchmarks/throughput.py (same code and defaults; quick: one clip, 720p, 3 frames, 1 run)."""
+def _throughput(quick: bool, repeats: int | None, settings: Settings | None = None) -> list[dict]:
+    """The cases of benchmarks/throughput.py (same code and defaults; quick: one clip, 720p, 3 frames, 1 run);
+    with `settings`, their method and weights instead of the model and blend."""
     import tempfile
     from pathlib import Path
 
@@ -141,7 +146,11 @@ def _throughput(quick: bool, repeats: int | None) -> list[dict]:
     if quick:
         clips = dict(list(clips.items())[:1])
     methods = ["model", "blend"] if default_method() == "model" else ["blend"]
+    if settings is not None and settings.method is not None:
+        methods = [settings.method]
+    model = settings.model if settings is not None else None
     sizes = ["720p"] if quick else list(SIZES)
     frames, factor = (3 if quick else 48), 2
     with tempfile.TemporaryDirectory(prefix="vidinterp-bench-") as tmp:
-        return run_throughput(clips, sizes, frames, factor, 1 if quick else (repeats or 3), methods, Path(tmp))
+        return run_throughput(clips, sizes, frames, factor, 1 if quick else (repeats or 3), methods, Path(tmp),
+                              model=model)

@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 from vidinterp.errors import UsageError
 from vidinterp.execution.settings import DEFAULT_DEVICE, Settings, build_settings
-from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD, RetimeOptions, check_retiming, parse_rate
+from vidinterp.pipeline.timing import (
+    DEFAULT_FACTOR,
+    DEFAULT_SCENE_CUT,
+    DEFAULT_SCENE_THRESHOLD,
+    RetimeOptions,
+    check_retiming,
+    parse_rate,
+)
 
 Rate = Fraction | int | float | str
 Options = TypeVar("Options", "UpsampleOptions", "EvaluationOptions")
@@ -93,7 +100,7 @@ class UpsampleOptions(_SharesSettings):
     precision: str | None = None
     max_side: int | None = None
     batch_size: int | None = None
-    scene_cut: str = "hold"
+    scene_cut: str = DEFAULT_SCENE_CUT
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
     dedupe: bool = False
     codec: str | None = None
@@ -126,7 +133,7 @@ class UpsampleOptions(_SharesSettings):
     @property
     def output_factor(self) -> int | None:
         """The factor asked for: 2 when neither factor nor fps was given, None with fps."""
-        return self.factor if self.factor is not None or self.fps is not None else 2
+        return self.factor if self.factor is not None or self.fps is not None else DEFAULT_FACTOR
 
     def retiming(self, batch_size: int, rate: Fraction | None = None) -> RetimeOptions:
         """The pipeline's part of these options, with the run's `batch_size`; `rate`: place output frames on this
@@ -134,13 +141,6 @@ class UpsampleOptions(_SharesSettings):
         factor, fps = (self.output_factor, self.fps) if rate is None else (None, rate)
         return RetimeOptions(factor=factor, fps=fps, batch_size=batch_size, scene_cut=self.scene_cut,
                              scene_threshold=self.scene_threshold)
-
-    @property
-    def retime(self) -> RetimeOptions:
-        """The pipeline's part of these options, with the batch size these settings resolve to on this machine."""
-        from vidinterp.interpolators.runtime import resolve_settings
-
-        return self.retiming(resolve_settings(self.settings).batch_size)
 
 
 @dataclass(frozen=True)

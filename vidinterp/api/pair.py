@@ -17,7 +17,7 @@ import torch
 from vidinterp.errors import UsageError
 from vidinterp.execution.frames import images_tensor, tensor_images
 from vidinterp.execution.loop import synthesize_in_chunks
-from vidinterp.execution.settings import Settings, build_settings
+from vidinterp.execution.settings import DEFAULT_DEVICE, Settings, build_settings
 from vidinterp.interpolators import Interpolator, create_interpolator
 from vidinterp.interpolators.runtime import resolve_settings
 
@@ -237,8 +237,8 @@ class FrameInterpolator:
         return f"FrameInterpolator(method={self.method!r}{weights}, device='{self.device}')"
 
 
-def load(model: str | Path | None = None, *, method: str | None = None, device: str = "auto", fp16: bool = False,
-         batch_size: int | None = None, precision: str | None = None, max_side: int | None = None,
+def load(model: str | Path | None = None, *, method: str | None = None, device: str = DEFAULT_DEVICE,
+         fp16: bool = False, batch_size: int | None = None, precision: str | None = None, max_side: int | None = None,
          settings: Settings | None = None) -> FrameInterpolator:
     """Load an interpolator once, on one device.
 
@@ -260,7 +260,7 @@ def load(model: str | Path | None = None, *, method: str | None = None, device: 
         settings = build_settings(method=method, model=model, device=device, fp16=fp16, batch_size=batch_size,
                                   precision=precision, max_side=max_side)
     elif any(value not in (None, False) for value in (model, method, fp16, batch_size, precision, max_side)) or \
-            device != "auto":
+            device not in (DEFAULT_DEVICE, None):
         raise UsageError("load() takes either settings or the separate arguments, not both")
     settings = resolve_settings(settings)
     return FrameInterpolator(create_interpolator(settings=settings), settings)

@@ -114,15 +114,6 @@ def warp_flow(kind: str, height: int, width: int, generator: torch.Generator) ->
     raise ValueError(f"unknown warp flow {kind!r}; choose from {', '.join(WARP_FLOWS)}")
 
 
-def resolve_bench_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but torch sees no CUDA GPU")
-    return device
-
-
 def _implementations(op: str, device: torch.device, wanted: tuple[str, ...] | None) -> dict[str, Callable]:
     """name → callable(inputs...) for every backend that can run `op` on `device` (baselines included)."""
     from vidinterp.ops import backends
@@ -198,7 +189,9 @@ def _time_pair(
 
 def run_ops_bench(config: OpsBenchConfig, on_row: Callable[[dict], None] | None = None) -> dict:
     """Run the sweep; returns {"device", "copy_gbps", "rows": [...]} (one row per measurement or skip)."""
-    device = resolve_bench_device(config.device)
+    from vidinterp.interpolators.device import resolve_device
+
+    device = resolve_device(config.device)
     _check_backends(config, device)
     warp_channels, corr_channels, model_d = model_channel_counts()
     warp_channels = config.warp_channels or warp_channels

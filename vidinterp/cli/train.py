@@ -20,6 +20,7 @@ import typer
 
 from vidinterp.api.train import DEFAULT_RECIPE, TEACHERS
 from vidinterp.errors import Interrupted, UsageError
+from vidinterp.execution.settings import DEFAULT_WHEEL_DIRS
 
 HELP = (
     "Train a frame interpolation model on your own footage.\n\n"
@@ -176,7 +177,8 @@ OPTIONS: tuple[Option, ...] = (
         "teacher_wheels",
         Path,
         "--teacher-wheels",
-        help="Folder holding the RIFE teachers' wheels (default: $VIDINTERP_TEACHER_WHEELS, ./teachers).",
+        help="Folder holding the RIFE teachers' wheels (default: $VIDINTERP_TEACHER_WHEELS, then "
+        f"{', '.join('./' + d if not d.startswith('.') else d for d in DEFAULT_WHEEL_DIRS)}).",
         to_config=_path_text,
     ),
     _setting("workers", int, help="DataLoader worker processes (-1: 0 on CPU, several on GPU).", min=-1),

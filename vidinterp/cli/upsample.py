@@ -14,7 +14,17 @@ import typer
 from vidinterp.cli.model_options import BatchSize, Device, Fp16, MaxSide, Method, Model, Precision
 from vidinterp.errors import Interrupted, UsageError, VidinterpError
 from vidinterp.execution.settings import DEFAULT_DEVICE
-from vidinterp.pipeline.timing import DEFAULT_SCENE_THRESHOLD
+from vidinterp.io.sequence import DEFAULT_SEQUENCE_RATE
+from vidinterp.io.sequence_writer import DEFAULT_START_NUMBER
+from vidinterp.pipeline.timing import (
+    DEFAULT_FACTOR,
+    DEFAULT_SCENE_CUT,
+    DEFAULT_SCENE_THRESHOLD,
+    MAX_FACTOR,
+    MAX_RATE,
+    MIN_RATE,
+    USUAL_SCENE_THRESHOLDS,
+)
 
 log = logging.getLogger("vidinterp")
 
@@ -46,8 +56,6 @@ def _setup_logging(quiet: bool) -> None:
 
 def _parse_factor(text: str) -> int:
     """--factor as a whole number from 2 to MAX_FACTOR, with a one-line error otherwise."""
-    from vidinterp.pipeline.timing import MAX_FACTOR
-
     wanted = f"--factor must be a whole number from 2 to {MAX_FACTOR}, got '{text}'"
     try:
         value = Fraction(text.strip())
@@ -127,8 +135,8 @@ def upsample(
         typer.Option(
             "--factor",
             help=(
-                "Multiply the frame rate by this whole number, 2 to 256 (2 = twice as many frames). Default 2 when "
-                "--fps is not given."
+                f"Multiply the frame rate by this whole number, 2 to {MAX_FACTOR} (2 = twice as many frames). "
+                f"Default {DEFAULT_FACTOR} when --fps is not given."
             ),
             show_default=False,
         ),
@@ -138,9 +146,9 @@ def upsample(
         typer.Option(
             "--fps",
             help=(
-                "Target frame rate instead of a factor: 60, 60000/1001 or 59.94 (1/3600 to 10000). Frames are placed "
-                "by their timestamps, so variable-rate input comes out even. Below the input rate, frames are dropped "
-                "or repeated by their timestamps like ffmpeg's fps filter, not interpolated."
+                f"Target frame rate instead of a factor: 60, 60000/1001 or 59.94 ({MIN_RATE} to {MAX_RATE}). Frames "
+                "are placed by their timestamps, so variable-rate input comes out even. Below the input rate, frames "
+                "are dropped or repeated by their timestamps like ffmpeg's fps filter, not interpolated."
             ),
             show_default=False,
         ),
@@ -161,13 +169,14 @@ def upsample(
                 "anyway."
             ),
         ),
-    ] = "hold",
+    ] = DEFAULT_SCENE_CUT,
     scene_threshold: Annotated[
         Optional[float],
         typer.Option(
             "--scene-threshold",
             help=f"The share of the picture that motion cannot explain for two frames to count as a cut, above 0 "
-            f"and below 1 (default {DEFAULT_SCENE_THRESHOLD}, usual 0.1 to 0.5). Lower catches cuts between "
+            f"and below 1 (default {DEFAULT_SCENE_THRESHOLD}, usual {USUAL_SCENE_THRESHOLDS[0]} to "
+            f"{USUAL_SCENE_THRESHOLDS[1]}). Lower catches cuts between "
             "look-alike shots but may hold a frame (a stutter) in violent motion; higher never stutters but may "
             "interpolate across a cut (a ghostly double image). A cut must also stand out by 0.15 from the median of "
             "the 8 pairs before it; a pair with no context (a 2-frame input) needs 0.45. Where the colours also jump "
@@ -248,7 +257,8 @@ def upsample(
         Optional[str],
         typer.Option(
             "--input-fps",
-            help="Frame rate of an image-sequence IN: 24, 30000/1001 or 29.97. Default 25 (said in the log).",
+            help=f"Frame rate of an image-sequence IN: 24, 30000/1001 or 29.97. Default {DEFAULT_SEQUENCE_RATE} (said "
+            "in the log).",
             show_default=False,
         ),
     ] = None,
@@ -256,7 +266,8 @@ def upsample(
         Optional[int],
         typer.Option(
             "--start-number",
-            help="Number of the first file of an image-sequence OUT (like ffmpeg's -start_number). Default 1.",
+            help="Number of the first file of an image-sequence OUT (like ffmpeg's -start_number). Default "
+            f"{DEFAULT_START_NUMBER}.",
             min=0,
             show_default=False,
         ),

@@ -37,11 +37,6 @@ def quantize(frames: torch.Tensor, max_value: int = 255) -> torch.Tensor:
     return levels * (PEAK / max_value)
 
 
-def to_unit_scale(image: torch.Tensor, max_value: int) -> torch.Tensor:
-    """Integer-valued samples (0..max_value) → float32 in [0, 1]."""
-    return image.float() / max_value
-
-
 def _check(pred: torch.Tensor, truth: torch.Tensor) -> None:
     if pred.shape != truth.shape or pred.ndim != 4:
         raise ValueError(f"expected two N×C×H×W tensors of one shape, got {tuple(pred.shape)} and {tuple(truth.shape)}")

@@ -173,7 +173,9 @@ class Settings:
         return self.precision == "fp16"
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with `changes`, checked again."""
+        """A copy with `changes`, checked again. A changed copy of resolved settings needs resolving again (another
+        method has another working size, another device another batch size) unless `resolved=True` is passed."""
+        changes.setdefault("resolved", False)
         return dataclasses.replace(self, **changes)
 
     def describe(self) -> str:
@@ -226,7 +228,7 @@ def build_settings(
         batch_size=batch_size,
         threads=threads,
         render=_choice(environ, "render", RENDERS, DEFAULT_RENDER),
-        compile=bool(_switch(environ, "compile")),
+        compile=_switch(environ, "compile") or DEFAULT_COMPILE,
         channels_last=_switch(environ, "channels_last"),
         backend=environment_backend(environ),
         malloc_arenas=_count(environ, "malloc_arenas", MALLOC_ARENAS),
@@ -280,7 +282,7 @@ def build_lock_timeout() -> float:
     try:
         return float(raw) if raw else DEFAULT_BUILD_LOCK_TIMEOUT_S
     except ValueError:
-        raise ValueError(f"VIDINTERP_BUILD_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from None
+        raise SettingError(f"VIDINTERP_BUILD_LOCK_TIMEOUT must be a number of seconds, got {raw!r}") from None
 
 
 def teacher_wheel_dirs(wheel_dir: str | None = None) -> list[str]:

@@ -15,13 +15,12 @@ import torch.nn.functional as F
 from vidinterp.execution.frames import FrameCache, host_tensor, opencv, to_unit_array
 from vidinterp.execution.prior import DisFlow, grey_uint8
 from vidinterp.execution.render import render_opencv
-from vidinterp.execution.settings import DEFAULT_MAX_SIDE, Settings, build_settings
+from vidinterp.execution.settings import DEFAULT_MAX_SIDE, Settings, build_settings, usable_cores
 from vidinterp.interpolators.base import Interpolator, pad_to_multiple
 from vidinterp.interpolators.runtime import Runtime, resolve_settings
 from vidinterp.models import MotionState, VFIModel, load_model
 from vidinterp.models.blocks import shrink_factor
 from vidinterp.models.synthesis import FrameSynthesizer
-from vidinterp.pipeline.threads import usable_cores
 
 
 def shrink_frames(frames: torch.Tensor, factor: int) -> torch.Tensor:

@@ -19,16 +19,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# VIDINTERP_BUILD_LOCK_TIMEOUT is read with the other settings (its old name here kept for callers)
-from vidinterp.execution.settings import DEFAULT_BUILD_LOCK_TIMEOUT_S
-from vidinterp.execution.settings import build_lock_timeout as timeout_from_env
+# VIDINTERP_BUILD_LOCK_TIMEOUT is read with the other settings (default DEFAULT_BUILD_LOCK_TIMEOUT_S there)
+from vidinterp.execution.settings import build_lock_timeout
 
 log = logging.getLogger(__name__)
 
 OWNER_FILE = "vidinterp-build.owner"
 TORCH_LOCK_FILE = "lock"  # the name torch.utils.cpp_extension's FileBaton uses in the build folder
-#: How long to wait for another live build (VIDINTERP_BUILD_LOCK_TIMEOUT overrides it).
-DEFAULT_TIMEOUT_S = DEFAULT_BUILD_LOCK_TIMEOUT_S
 #: An owner writes its one line right after creating the file: an unreadable file older than this was left corrupt.
 UNREADABLE_STALE_S = 10.0
 
@@ -76,7 +73,7 @@ def _stale(path: Path, timeout_s: float) -> str | None:
 @contextmanager
 def build_lock(folder: Path, timeout_s: float | None = None, poll_s: float = 0.5) -> Iterator[None]:
     """Hold the build lock of `folder` (created if needed); raise BuildLockTimeout after `timeout_s` of waiting."""
-    timeout_s = timeout_from_env() if timeout_s is None else timeout_s
+    timeout_s = build_lock_timeout() if timeout_s is None else timeout_s
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / OWNER_FILE
     deadline = time.monotonic() + timeout_s

