@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,7 @@ from tensor_frames import as_frames, as_tensor, interpolate
 
 from tests.tolerances import assert_close_to_scale
 from vidinterp.errors import UsageError
+from vidinterp.execution.frames import unit_arrays_to_images
 from vidinterp.execution.render import render_opencv as render_arrays
 from vidinterp.interpolators.model import ModelInterpolator, shrink_frames, shrink_image
 from vidinterp.interpolators.runtime import Runtime
@@ -77,6 +79,20 @@ def test_bands_give_the_whole_frame_exactly(factor, band_rows, threads):
         banded = render_opencv(*frames, pair_index, *rest, band_rows=band_rows, pool=pool)
     assert_close_to_scale(banded, whole, rtol=1e-6)
     assert_close_to_scale(banded, _reference(frames, pair_index, *rest), rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("band_rows", [4, 1000])
+def test_integer_frames_are_rounded_band_by_band_as_a_whole_frame_would_be(dtype, band_rows):
+    """With the pipeline's integer dtype the render rounds each band as it is made (no full-size float frame):
+    the same levels as rounding its whole float32 frame."""
+    frames, pair_index, *rest = _case(2, height=13)
+    arrays0, arrays1 = as_frames(frames[0]), as_frames(frames[1])
+    floats = render_arrays(arrays0, arrays1, pair_index, *rest, band_rows=band_rows)
+    integers = render_arrays(arrays0, arrays1, pair_index, *rest, band_rows=band_rows, dtype=dtype)
+    for made, whole in zip(integers, unit_arrays_to_images(floats, dtype)):
+        assert made.dtype == dtype and made.shape == whole.shape
+        np.testing.assert_array_equal(made, whole)
 
 
 def test_takes_half_precision_results():

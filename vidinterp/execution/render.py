@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from vidinterp.execution.frames import opencv
+from vidinterp.execution.frames import opencv, unit_arrays_to_images
 
 
 def _planes(tensor: torch.Tensor, index: int) -> list[np.ndarray]:
@@ -98,16 +98,24 @@ class _Request:
         # blend = mask·warped0 + (1 − mask)·warped1, plus the residual, clamped: `compose`'s arithmetic. OpenCV's
         # blend takes one weight per pixel for all three channels, which tensor broadcasting does slowly here.
         blend = cv2.blendLinear(warped[0], warped[1], weight, cv2.subtract(1.0, weight))
-        out = self.target[band]
-        cv2.add(blend, up(self.detail), dst=out)
+        if self.target.dtype == np.float32:
+            out = self.target[band]
+            cv2.add(blend, up(self.detail), dst=out)
+            np.clip(out, 0.0, 1.0, out=out)
+            return
+        # An integer frame is rounded band by band (the band's float rows stay in the caches): no full-size float
+        # frame is made, 11 MB at 720p and 25 MB at 1080p of peak memory. Same rounding as for a whole frame.
+        out = cv2.add(blend, up(self.detail))
         np.clip(out, 0.0, 1.0, out=out)
+        self.target[band] = unit_arrays_to_images([out], self.target.dtype)[0]
 
 
 def render_opencv(frame0: Sequence[np.ndarray], frame1: Sequence[np.ndarray], pair_index: torch.Tensor,
                   flow_t0: torch.Tensor, flow_t1: torch.Tensor, mask: torch.Tensor, residual: torch.Tensor,
-                  band_rows: int = BAND_ROWS, pool: ThreadPoolExecutor | None = None) -> list[np.ndarray]:
-    """M frames at t, H×W×3 float32 arrays clamped to [0, 1], like `FrameSynthesizer.render` (see the module
-    docstring).
+                  band_rows: int = BAND_ROWS, pool: ThreadPoolExecutor | None = None,
+                  dtype: np.dtype = np.float32) -> list[np.ndarray]:
+    """M frames at t, H×W×3 arrays, like `FrameSynthesizer.render` (see the module docstring): float32 clamped to
+    [0, 1], or with `dtype` uint8/uint16 the frames rounded as `unit_arrays_to_images` rounds them.
 
     frame0, frame1: N full-size H×W×3 float32 frames in [0, 1] (N pairs); request j renders pair `pair_index[j]`
     (LongTensor[M]). flow_t0, flow_t1: M×2×h×w flows from t to each frame in pixels of the small size; mask:
@@ -130,7 +138,7 @@ def render_opencv(frame0: Sequence[np.ndarray], frame1: Sequence[np.ndarray], pa
     bands = [slice(top, min(height, top + step)) for top in range(0, height, step)]
     out = []
     for i, pair in enumerate(pair_index.tolist()):
-        target = np.empty((height, width, 3), np.float32)
+        target = np.empty((height, width, 3), dtype)
         request = _Request(
             sources=((frame0[pair], _planes(flow_t0, i)), (frame1[pair], _planes(flow_t1, i))),
             weight=_planes(mask, i)[0], detail=residual[i].float().permute(1, 2, 0).contiguous().numpy(),

@@ -57,6 +57,8 @@ class _Prepared:
     frame0: torch.Tensor | list[np.ndarray]
     frame1: torch.Tensor | list[np.ndarray]
     factor: int
+    #: the dtype of the frames the pipeline handed in, which the CPU render writes directly
+    dtype: np.dtype = np.dtype(np.float32)
 
 
 log = logging.getLogger(__name__)
@@ -150,7 +152,7 @@ class ModelInterpolator(Interpolator):
 
         (full0, small0), (full1, small1) = load(images0), load(images1)
         with self.runtime.context():
-            return _Prepared(self._motion(small0, small1), full0, full1, factor)
+            return _Prepared(self._motion(small0, small1), full0, full1, factor, images0[0].dtype)
 
     def _prepare(self, frame0: torch.Tensor, frame1: torch.Tensor) -> _Prepared:
         factor = shrink_factor(*frame0.shape[-2:], self.max_side)
@@ -201,7 +203,7 @@ class ModelInterpolator(Interpolator):
             result = result.crop(height // state.factor, width // state.factor)
             if isinstance(full0, list) and self.runtime.opencv_render:
                 return render_opencv(full0, full1, pair_index, result.flow_t0, result.flow_t1,
-                                     result.mask, result.residual, pool=self._render_pool())
+                                     result.mask, result.residual, pool=self._render_pool(), dtype=state.dtype)
             if isinstance(full0, list):  # VIDINTERP_RENDER=torch on the CPU: the arrays as (channels-last) views
                 full0, full1 = host_tensor(full0), host_tensor(full1)
             full0, full1 = full0.index_select(0, pair_index), full1.index_select(0, pair_index)
