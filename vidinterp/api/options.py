@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vidinterp.errors import UsageError
+from vidinterp.evaluate.framedrop import DEFAULT_DROP
 from vidinterp.execution.settings import DEFAULT_DEVICE, Settings, build_settings
 from vidinterp.pipeline.timing import (
     DEFAULT_FACTOR,
@@ -162,7 +163,7 @@ class EvaluationOptions(_SharesSettings):
     fp16: bool = False
     precision: str | None = None
     max_side: int | None = None
-    drop: int = 2
+    drop: int = DEFAULT_DROP
     limit: int | None = None
     save_dir: Path | None = None
     lpips: bool | None = None

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from vidinterp.cli.model_options import Device, Fp16, MaxSide, Method, Model, Precision
+from vidinterp.evaluate.framedrop import DEFAULT_DROP
 from vidinterp.execution.settings import DEFAULT_DEVICE
 
 HELP = """Measure how well an interpolator recreates real frames.
@@ -66,7 +67,7 @@ def eval_command(
         typer.Option(
             "--drop", "-k", help="Videos: keep every k-th frame and interpolate the k − 1 frames between.", min=2
         ),
-    ] = 2,
+    ] = DEFAULT_DROP,
     limit: Annotated[
         Optional[int],
         typer.Option(

@@ -20,7 +20,7 @@ import torch
 
 from vidinterp.errors import VidinterpError
 from vidinterp.evaluate import metrics
-from vidinterp.evaluate.framedrop import DropGroup, compared_frame_count, drop_groups
+from vidinterp.evaluate.framedrop import DEFAULT_DROP, DropGroup, compared_frame_count, drop_groups
 from vidinterp.evaluate.layouts import EvalSet, TripletFiles, TripletSet, VideoItem
 from vidinterp.evaluate.perceptual import LpipsMetric
 from vidinterp.evaluate.visualize import ComparisonText, save_comparison
@@ -87,7 +87,7 @@ class SetResult:
 class EvalOptions:
     """How to evaluate: frame-drop factor for videos, item limit per set, where to save pictures, LPIPS, VMAF."""
 
-    drop: int = 2
+    drop: int = DEFAULT_DROP
     limit: int | None = None
     save_dir: Path | None = None
     lpips: LpipsMetric | None = None

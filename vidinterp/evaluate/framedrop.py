@@ -14,6 +14,9 @@ from typing import Iterable, Iterator
 from vidinterp.errors import UsageError
 from vidinterp.io.frames import VideoFrame
 
+#: keep every second frame and score the one between (the interpolation a 2× retime does)
+DEFAULT_DROP = 2
+
 
 @dataclass(frozen=True)
 class DropGroup:
@@ -35,7 +38,7 @@ def compared_frame_count(frame_count: int, drop: int) -> int:
     return max(frame_count - 1, 0) // drop * (drop - 1)
 
 
-def drop_groups(frames: Iterable[VideoFrame], drop: int = 2) -> Iterator[DropGroup]:
+def drop_groups(frames: Iterable[VideoFrame], drop: int = DEFAULT_DROP) -> Iterator[DropGroup]:
     """Split a frame stream into groups: kept frame, k − 1 dropped frames, next kept frame (streaming: k + 1
     frames in memory)."""
     if drop < 2:

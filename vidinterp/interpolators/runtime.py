@@ -13,7 +13,7 @@
   faster with it; fp32 and CUDA stay NCHW.
 * compile (off by default): `torch.compile` of motion estimation and synthesis. Inductor needs a C++ compiler on
   the CPU: without one, or when compiling fails, the model runs eagerly (said once at debug level). Compiled
-  kernels are cached under `~/.cache/vidinterp/inductor` between runs.
+  kernels are cached in `inductor/` under VIDINTERP_CACHE_DIR (`~/.cache/vidinterp`) between runs.
 * render: how a frame made at a reduced working size is applied to the full-size frames. "auto" is OpenCV's
   resize and remap on the CPU (`vidinterp.execution.render`, 0.35-0.4× the time of the PyTorch ops at 720p and
   1080p, within 0.005 of an 8-bit level of them) and the model's own PyTorch `FrameSynthesizer.render` on CUDA,
@@ -33,7 +33,6 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -45,6 +44,7 @@ from vidinterp.execution.settings import (
     build_settings,
     default_batch_size,
     default_max_side,
+    op_cache_root,
     usable_cores,
 )
 from vidinterp.interpolators.device import resolve_device
@@ -210,7 +210,7 @@ class Runtime:
         """`function` through torch.compile when this runtime compiles, falling back to eager on any failure."""
         if not self.compile:
             return function
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path.home() / ".cache" / "vidinterp" / "inductor"))
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(op_cache_root() / "inductor"))
         compiled = torch.compile(function, dynamic=False)
         state = {"call": compiled}
 
