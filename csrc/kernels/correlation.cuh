@@ -41,24 +41,58 @@ constexpr int kCorrTileY = 8;
 constexpr int kCorrChannelChunk = 8;
 constexpr int kCorrTiledMaxD = 4;
 
+// How a block of a tiled kernel walks its tiles: the thread's place in a blockDim.x × blockDim.y tile, that tile
+// with its D-pixel halo, and the tiles over N images of H×W (grid-stride, so any grid size is correct).
+template <int D>
+struct CorrTiling {
+    int bx, by, tx, ty, threads, thread;
+    int hx, hy;  // the halo tile in use
+    int H, W;
+    long long hw, tiles_x, tiles_y, count;
+
+    __device__ CorrTiling(int N, int height, int width)
+        : bx((int)blockDim.x), by((int)blockDim.y), tx((int)threadIdx.x), ty((int)threadIdx.y),
+          threads(bx * by), thread(ty * bx + tx), hx(bx + 2 * D), hy(by + 2 * D), H(height), W(width),
+          hw((long long)height * width), tiles_x((width + bx - 1) / bx), tiles_y((height + by - 1) / by),
+          count((long long)N * tiles_x * tiles_y) {}
+
+    // The image and the top-left pixel of tile `index`.
+    __device__ void origin(long long index, long long& n, int& y0, int& x0) const {
+        n = index / (tiles_x * tiles_y);
+        const long long rest = index - n * tiles_x * tiles_y;
+        y0 = (int)(rest / tiles_x) * by;
+        x0 = (int)(rest % tiles_x) * bx;
+    }
+
+    // Stage channels [c0, c0 + cc) of image n of `src` (N×C×H×W) under the tile at (y0, x0) and its D-pixel halo
+    // into the shared `halo`, zero outside the image. The caller synchronises the block before and after.
+    template <typename scalar_t>
+    __device__ void stage_halo(const scalar_t* __restrict__ src, long long n, int C, int c0, int cc, int y0, int x0,
+                               float (*halo)[kCorrTileY + 2 * D][kCorrTileX + 2 * D]) const {
+        for (int i = thread; i < cc * hy * hx; i += threads) {
+            const int ch = i / (hy * hx), r = i - ch * (hy * hx);
+            const int yy = y0 - D + r / hx, xx = x0 - D + r % hx;
+            const bool in_image = yy >= 0 && yy < H && xx >= 0 && xx < W;
+            halo[ch][r / hx][r % hx] =
+                in_image ? to_float(src[(n * C + c0 + ch) * hw + (long long)yy * W + xx]) : 0.f;
+        }
+    }
+};
+
 template <typename scalar_t, int D>
 __global__ void correlation_forward_tiled_kernel(const scalar_t* __restrict__ f0, const scalar_t* __restrict__ f1,
                                                  scalar_t* __restrict__ out, int N, int C, int H, int W) {
     constexpr int K = 2 * D + 1;
     __shared__ float tile0[kCorrChannelChunk][kCorrTileY][kCorrTileX];
     __shared__ float tile1[kCorrChannelChunk][kCorrTileY + 2 * D][kCorrTileX + 2 * D];
-    const int bx = (int)blockDim.x, by = (int)blockDim.y;
-    const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
-    const int threads = bx * by, thread = ty * bx + tx;
-    const int hx = bx + 2 * D, hy = by + 2 * D;  // the halo tile in use
-    const long long hw = (long long)H * W;
-    const long long tiles_x = (W + bx - 1) / bx, tiles_y = (H + by - 1) / by;
-    const long long tiles = (long long)N * tiles_x * tiles_y;
+    const CorrTiling<D> tiling(N, H, W);
+    const int bx = tiling.bx, by = tiling.by, tx = tiling.tx, ty = tiling.ty;
+    const long long hw = tiling.hw;
     const float inv_c = C > 0 ? 1.f / (float)C : 0.f;
-    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        const long long n = tile / (tiles_x * tiles_y);
-        const long long rest = tile - n * tiles_x * tiles_y;
-        const int y0 = (int)(rest / tiles_x) * by, x0 = (int)(rest % tiles_x) * bx;
+    for (long long tile = blockIdx.x; tile < tiling.count; tile += gridDim.x) {
+        long long n;
+        int y0, x0;
+        tiling.origin(tile, n, y0, x0);
         const int y = y0 + ty, x = x0 + tx;
         float acc[K * K];
 #pragma unroll
@@ -66,14 +100,8 @@ __global__ void correlation_forward_tiled_kernel(const scalar_t* __restrict__ f0
         for (int c0 = 0; c0 < C; c0 += kCorrChannelChunk) {
             const int cc = C - c0 < kCorrChannelChunk ? C - c0 : kCorrChannelChunk;
             __syncthreads();  // every thread is done reading the previous chunk
-            for (int i = thread; i < cc * hy * hx; i += threads) {
-                const int ch = i / (hy * hx), r = i - ch * (hy * hx);
-                const int yy = y0 - D + r / hx, xx = x0 - D + r % hx;
-                const bool inside = yy >= 0 && yy < H && xx >= 0 && xx < W;
-                tile1[ch][r / hx][r % hx] =
-                    inside ? to_float(f1[(n * C + c0 + ch) * hw + (long long)yy * W + xx]) : 0.f;
-            }
-            for (int i = thread; i < cc * by * bx; i += threads) {
+            tiling.stage_halo(f1, n, C, c0, cc, y0, x0, tile1);
+            for (int i = tiling.thread; i < cc * by * bx; i += tiling.threads) {
                 const int ch = i / (by * bx), r = i - ch * (by * bx);
                 const int yy = y0 + r / bx, xx = x0 + r % bx;
                 const bool inside = yy < H && xx < W;
@@ -148,18 +176,14 @@ __global__ void correlation_backward_tiled_kernel(const scalar_t* __restrict__ g
     constexpr int K = 2 * D + 1;
     __shared__ float tile[kCorrChannelChunk][kCorrTileY + 2 * D][kCorrTileX + 2 * D];
     const scalar_t* __restrict__ other = kGradF1 ? f0 : f1;  // the map multiplied with the gradient
-    const int bx = (int)blockDim.x, by = (int)blockDim.y;
-    const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
-    const int threads = bx * by, thread = ty * bx + tx;
-    const int hx = bx + 2 * D, hy = by + 2 * D;
-    const long long hw = (long long)H * W;
-    const long long tiles_x = (W + bx - 1) / bx, tiles_y = (H + by - 1) / by;
-    const long long tiles = (long long)N * tiles_x * tiles_y;
+    const CorrTiling<D> tiling(N, H, W);
+    const int tx = tiling.tx, ty = tiling.ty;
+    const long long hw = tiling.hw;
     const float inv_c = C > 0 ? 1.f / (float)C : 0.f;
-    for (long long tile_index = blockIdx.x; tile_index < tiles; tile_index += gridDim.x) {
-        const long long n = tile_index / (tiles_x * tiles_y);
-        const long long rest = tile_index - n * tiles_x * tiles_y;
-        const int y0 = (int)(rest / tiles_x) * by, x0 = (int)(rest % tiles_x) * bx;
+    for (long long tile_index = blockIdx.x; tile_index < tiling.count; tile_index += gridDim.x) {
+        long long n;
+        int y0, x0;
+        tiling.origin(tile_index, n, y0, x0);
         const int y = y0 + ty, x = x0 + tx;
         const bool inside = y < H && x < W;
         float g[K * K];
@@ -173,13 +197,7 @@ __global__ void correlation_backward_tiled_kernel(const scalar_t* __restrict__ g
         for (int c0 = 0; c0 < C; c0 += kCorrChannelChunk) {
             const int cc = C - c0 < kCorrChannelChunk ? C - c0 : kCorrChannelChunk;
             __syncthreads();  // every thread is done reading the previous chunk
-            for (int i = thread; i < cc * hy * hx; i += threads) {
-                const int ch = i / (hy * hx), r = i - ch * (hy * hx);
-                const int yy = y0 - D + r / hx, xx = x0 - D + r % hx;
-                const bool in_image = yy >= 0 && yy < H && xx >= 0 && xx < W;
-                tile[ch][r / hx][r % hx] =
-                    in_image ? to_float(other[(n * C + c0 + ch) * hw + (long long)yy * W + xx]) : 0.f;
-            }
+            tiling.stage_halo(other, n, C, c0, cc, y0, x0, tile);
             __syncthreads();
             if (!inside) continue;
             for (int ch = 0; ch < cc; ++ch) {
