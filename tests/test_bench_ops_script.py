@@ -3,14 +3,13 @@ same JSON as `vidinterp bench --json` (it broke once when the CLI's private help
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import benchmark_path, load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ops.py"
+SCRIPT = benchmark_path("ops")
 #: the smallest sweep: one op, one small shape, one run of each timing
 TINY = [
     "--ops",
@@ -34,10 +33,7 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("ops_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("ops")
 
 
 def test_tiny_sweep_prints_tables_and_writes_the_json(script, tmp_path, capsys):

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 
 from vidinterp.errors import VidinterpError
 from vidinterp.evaluate.evaluate import EvalOptions, evaluate
 from vidinterp.evaluate.layouts import discover
 from vidinterp.evaluate.minterpolate import MinterpolateInterpolator, minterpolate_middle
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _quality_module():
-    spec = importlib.util.spec_from_file_location("quality_benchmark", REPO / "benchmarks" / "quality.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("quality")
 
 
 def test_parse_baselines(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
 
 import numpy as np
@@ -219,18 +218,12 @@ def test_real_cuts_in_sintel(shared_data):
 
 
 @pytest.mark.slow
-def test_benchmark_targets(shared_data, monkeypatch):
+def test_benchmark_targets(shared_data):
     """benchmarks/scenecuts.py on the training clips: no frozen frame on any non-cut up to stride 4 (in context or
     alone), and at least 98 % of the cuts caught in context (look-alike jump cuts included)."""
-    import importlib.util
-    from pathlib import Path
+    from benchmark_scripts import load_benchmark
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "scenecuts.py"
-    spec = importlib.util.spec_from_file_location("scenecuts_benchmark", path)
-    benchmark = importlib.util.module_from_spec(spec)
-    # dataclasses resolve string annotations through sys.modules, so the module must be registered before it runs
-    monkeypatch.setitem(sys.modules, spec.name, benchmark)
-    spec.loader.exec_module(benchmark)
+    benchmark = load_benchmark("scenecuts")
     records = benchmark.evaluate(benchmark.build_cases(benchmark.Clips(shared_data / "train" / "videos")),
                                  DEFAULT_SCENE_THRESHOLD)
     held = [r for r in records if not r["cut"] and r["category"] != "action:stride8" and (r["context"] or r["lone"])]
