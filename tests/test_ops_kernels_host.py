@@ -223,6 +223,16 @@ def test_warp_kernel_gradients_follow_the_convention_at_integer_positions(kernel
     torch.testing.assert_close(grad_flow.double(), want_f, atol=1e-4, rtol=1e-5)
 
 
+def _assert_correlation_matches_reference(out, g0, g1, f0, f1, grad, d, tol, scale):
+    """The kernels' forward `out` and gradients `g0`, `g1` against the reference: atol `scale` × tol for the
+    forward, twice that for the gradients."""
+    torch.testing.assert_close(out.double(), reference.correlation_forward(f0.double(), f1.double(), d),
+                               atol=tol * scale, rtol=tol)
+    want0, want1 = reference.correlation_backward(grad.double(), f0.double(), f1.double(), d)
+    torch.testing.assert_close(g0.double(), want0, atol=tol * 2 * scale, rtol=tol)
+    torch.testing.assert_close(g1.double(), want1, atol=tol * 2 * scale, rtol=tol)
+
+
 @pytest.mark.parametrize("dtype", list(SUFFIX))
 @pytest.mark.parametrize("d", [0, 2, 5])
 def test_untiled_correlation_kernels_match_reference(kernels, dtype, d):
@@ -239,12 +249,7 @@ def test_untiled_correlation_kernels_match_reference(kernels, dtype, d):
     getattr(kernels, f"correlation_forward_{sfx}")(_p(f0), _p(f1), _p(out), n, c, h, w, d)
     g0, g1 = torch.empty_like(f0), torch.empty_like(f1)
     getattr(kernels, f"correlation_backward_{sfx}")(_p(grad), _p(f0), _p(f1), _p(g0), _p(g1), n, c, h, w, d)
-    tol = TOL[dtype]
-    torch.testing.assert_close(out.double(), reference.correlation_forward(f0.double(), f1.double(), d),
-                               atol=tol * 2, rtol=tol)
-    want0, want1 = reference.correlation_backward(grad.double(), f0.double(), f1.double(), d)
-    torch.testing.assert_close(g0.double(), want0, atol=tol * 4, rtol=tol)
-    torch.testing.assert_close(g1.double(), want1, atol=tol * 4, rtol=tol)
+    _assert_correlation_matches_reference(out, g0, g1, f0, f1, grad, d, TOL[dtype], scale=2)
 
 
 CORRELATION_CASES = [
@@ -276,12 +281,7 @@ def test_tiled_correlation_kernels_match_reference(kernels, dtype, d, case):
     g1 = torch.full_like(f1, float("nan"))
     assert getattr(kernels, f"correlation_backward_tiled_{sfx}")(_p(grad), _p(f0), _p(f1), _p(g0), _p(g1), 2,
                                                                  channels, h, w, d) == 0
-    tol = TOL[dtype]
-    torch.testing.assert_close(out.double(), reference.correlation_forward(f0.double(), f1.double(), d),
-                               atol=tol * 4, rtol=tol)
-    want0, want1 = reference.correlation_backward(grad.double(), f0.double(), f1.double(), d)
-    torch.testing.assert_close(g0.double(), want0, atol=tol * 8, rtol=tol)
-    torch.testing.assert_close(g1.double(), want1, atol=tol * 8, rtol=tol)
+    _assert_correlation_matches_reference(out, g0, g1, f0, f1, grad, d, TOL[dtype], scale=4)
 
 
 @pytest.mark.parametrize("wanted", [(True, False), (False, True)])
