@@ -134,11 +134,11 @@ def to_images(frames: torch.Tensor, dtype: np.dtype) -> list[np.ndarray]:
 
 
 def unit_arrays_to_images(frames: Sequence[np.ndarray], dtype: np.dtype) -> list[np.ndarray]:
-    """H×W×3 float32 frames already clamped to [0, 1] (the CPU render's) → frames of `dtype`, rounded like
-    `to_images`. 8 bits: OpenCV rounds (half to even), saturates and narrows in one pass, without a float
-    temporary."""
-    if np.dtype(dtype) == np.float32:
-        return list(frames)
+    """H×W×3 float32 frames already clamped to [0, 1] (the CPU render's) → C-contiguous frames of `dtype`, rounded
+    like `to_images`. 8 bits: OpenCV rounds (half to even), saturates and narrows in one pass, without a float
+    temporary. Frames already of `dtype` (float32 asked for, or a render that rounded as it went) are kept."""
+    if frames and frames[0].dtype == np.dtype(dtype):
+        return [np.ascontiguousarray(frame) for frame in frames]
     top = max_value(dtype)
     if top == 255:
         cv2 = opencv()

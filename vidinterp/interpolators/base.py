@@ -65,10 +65,7 @@ class Interpolator(ABC):
         out = self._synthesize(prepared.state, pair_index, t)
         if isinstance(out, torch.Tensor):
             return to_images(out[..., : prepared.height, : prepared.width], prepared.dtype)
-        frames = [frame[: prepared.height, : prepared.width] for frame in out]
-        if frames and frames[0].dtype == prepared.dtype:  # made in the frames' own dtype (the CPU render rounds)
-            return [np.ascontiguousarray(frame) for frame in frames]
-        return unit_arrays_to_images(frames, prepared.dtype)
+        return unit_arrays_to_images([frame[: prepared.height, : prepared.width] for frame in out], prepared.dtype)
 
     def interpolate(self, images0: Sequence[np.ndarray], images1: Sequence[np.ndarray],
                     t: torch.Tensor | float) -> list[np.ndarray]:
